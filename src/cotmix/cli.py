@@ -1,0 +1,250 @@
+"""The `cotmix` command line.
+
+    cotmix pretrain  [--preset NAME] [--config FILE] [key=value ...] --out DIR [--resume]
+    cotmix posttrain --from RUN_OR_CHECKPOINT [...] [key=value ...] --out DIR [--resume]
+    cotmix run       [--preset NAME] [--config FILE] [key=value ...] --out DIR [--resume]
+    cotmix eval      --checkpoint PATH [eval.key=value ...] [--json]
+    cotmix sample    --checkpoint PATH [-n 8] [--temperature 1.0] [--seed 0]
+    cotmix plot      RUN_DIR [--out FILE.png]
+    cotmix config    [--preset NAME] [key=value ...]   (every key, its value and its help)
+
+Any user error (bad key or value, missing or corrupt checkpoint, occupied --out) prints one
+line `cotmix: error: ...` and exits with status 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cotmix.config import Config, CotmixError, describe_fields, load_config
+from cotmix.presets import PRESETS
+
+
+def _threads(cfg: Config) -> None:
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", help=f"named configuration: {', '.join(sorted(PRESETS))}")
+    p.add_argument("--config", help="YAML or JSON file of config values (nested by section)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides, e.g. task.p_cot=0.25")
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="run directory (must be empty or new unless --resume)")
+    p.add_argument("--resume", action="store_true", help="continue a killed run in --out from its last checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def cmd_pretrain(args) -> int:
+    from cotmix.experiment import prepare_run_dir
+    from cotmix.pretrain import train_ntp
+
+    cfg = load_config(args.preset, args.config, args.overrides)
+    if args.resume:
+        cfg = _resumed_config(Path(args.out), cfg, args)
+    _threads(cfg)
+    prepare_run_dir(Path(args.out), cfg, args.resume)
+    entry = train_ntp(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress)
+    _print_metrics(entry["eval"], f"pretrain: {entry['steps']} steps, {entry['samples']:,} samples, {entry['wall_s']:.0f} s")
+    return 0
+
+
+def _resumed_config(out: Path, cfg: Config, args) -> Config:
+    """With --resume the run's own config.json is authoritative; extra overrides are refused."""
+    from cotmix.config import config_from_dict
+
+    path = out / "config.json"
+    if not path.is_file():
+        raise CotmixError(f"--resume: {out} holds no run (no config.json); drop --resume to start one")
+    if args.overrides or args.preset or args.config:
+        raise CotmixError("--resume continues the run exactly as configured; drop --preset/--config/key=value")
+    return config_from_dict(json.loads(path.read_text()))
+
+
+def cmd_run(args) -> int:
+    from cotmix.experiment import format_table, run_experiment
+    from cotmix.plots import plot_run
+
+    cfg = load_config(args.preset, args.config, args.overrides)
+    if args.resume:
+        cfg = _resumed_config(Path(args.out), cfg, args)
+    _threads(cfg)
+    summary = run_experiment(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress)
+    png = plot_run(Path(args.out))
+    print()
+    print(format_table(summary))
+    print(f"\nfigure: {png}\nsummary: {Path(args.out) / 'summary.json'}")
+    return 0
+
+
+def cmd_posttrain(args) -> int:
+    from cotmix.checkpoint import load_checkpoint, resolve_checkpoint
+    from cotmix.experiment import prepare_run_dir
+    from cotmix.rl.posttrain import posttrain, posttrain_config
+
+    starts = [load_checkpoint(resolve_checkpoint(path)) for path in args.from_]
+    out = Path(args.out)
+    if args.resume:
+        if args.overrides:
+            raise CotmixError("--resume continues the run exactly as configured; drop the key=value overrides")
+    plans = []
+    for path, start in zip(args.from_, starts):
+        run_dir = out if len(starts) == 1 else out / f"from_{start.path.parent.parent.parent.name}_{start.path.name}"
+        cfg = posttrain_config(start.config, args.overrides)
+        if args.resume and (run_dir / "config.json").is_file():
+            from cotmix.config import config_from_dict
+
+            cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()))
+        plans.append((run_dir, cfg, start))
+    if len({p[0] for p in plans}) != len(plans):
+        raise CotmixError("--from names the same checkpoint twice")
+    for run_dir, cfg, start in plans:
+        _threads(cfg)
+        prepare_run_dir(run_dir, cfg, args.resume and (run_dir / "config.json").is_file())
+        entry = posttrain(cfg, run_dir, start, resume=args.resume, progress=not args.no_progress)
+        _print_metrics(entry["eval"], f"posttrain from {start.path}: {entry['steps']} steps, "
+                                      f"{entry['samples']:,} samples, {entry['wall_s']:.0f} s -> {run_dir}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from cotmix.checkpoint import load_checkpoint, resolve_checkpoint
+    from cotmix.evaluate import evaluate
+    from cotmix.model import build_model
+    from cotmix.rl.posttrain import posttrain_config
+    from cotmix.tasks import make_task
+
+    ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint))
+    cfg = posttrain_config(ckpt.config, args.overrides)
+    _threads(cfg)
+    task = make_task(cfg.task)
+    model = build_model(cfg.model, task)
+    ckpt.load_model(model)
+    metrics = evaluate(model, task, cfg.eval, with_pass_k=args.pass_k)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        _print_metrics(metrics, f"{ckpt.path} on {cfg.eval.n_prompts} held-out prompts")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    import torch
+
+    from cotmix.checkpoint import load_checkpoint, resolve_checkpoint
+    from cotmix.model import build_model
+    from cotmix.sampler import generate
+    from cotmix.tasks import KIND_NAMES, make_task
+
+    if args.n < 1 or args.temperature < 0:
+        raise CotmixError(f"-n {args.n} --temperature {args.temperature}: need n >= 1 and temperature >= 0")
+    ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint))
+    task = make_task(ckpt.config.task)
+    model = build_model(ckpt.config.model, task)
+    ckpt.load_model(model)
+    gen = torch.Generator().manual_seed(args.seed)
+    prompts = task.sample(args.n, gen).prompts
+    out = generate(model, prompts, max_new_tokens=task.long_response_len, temperature=args.temperature,
+                   eos_id=task.eos_id, pad_id=task.pad_id, generator=gen)
+    kinds = task.classify(prompts, out.tokens)
+    correct = task.answer_correct(prompts, out.tokens)
+    decoding = "greedy" if args.temperature == 0 else f"temperature {args.temperature}"
+    print(f"{args.n} samples from {ckpt.path} ({decoding})")
+    for i in range(args.n):
+        prompt_text, response_text = task.decode(prompts[i], out.tokens[i])
+        verdict = "correct" if correct[i] else "wrong"
+        print(f"{prompt_text} -> {response_text:<{task.long_response_len + 5}}  {KIND_NAMES[int(kinds[i])]:<9} {verdict}")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from cotmix.plots import plot_run
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "metrics.jsonl").is_file():
+        raise CotmixError(f"{run_dir}: not a run directory (no metrics.jsonl)")
+    print(plot_run(run_dir, args.out))
+    return 0
+
+
+def cmd_config(args) -> int:
+    cfg = load_config(args.preset, args.config, args.overrides)
+    values = dict((key, value) for key, value, _ in describe_fields(cfg))
+    for key, _, help_text in describe_fields():
+        print(f"{key:<28} {values[key]!s:<12} {help_text}")
+    return 0
+
+
+def _print_metrics(metrics: dict, header: str) -> None:
+    print(header)
+    for key, value in metrics.items():
+        shown = "-" if value is None else (f"{value:.4f}" if isinstance(value, float) else value)
+        print(f"  {key:<24} {shown}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cotmix", description="RL after next-token prediction: parity with "
+                                     "short and long demonstrations (Tsilivis et al., ICLR 2026).")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("pretrain", help="NTP pre-training on fresh samples of D(p_cot)")
+    _add_config_args(p), _add_run_args(p)
+    p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("run", help="pre-train, post-train with RL, and the NTP-only baseline; table + figure")
+    _add_config_args(p), _add_run_args(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("posttrain", help="RL post-training from one or more NTP checkpoints")
+    p.add_argument("--from", dest="from_", nargs="+", required=True, metavar="RUN_OR_CHECKPOINT",
+                   help="a run directory (its last pre-training checkpoint) or checkpoint directories")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. posttrain.algorithm=star")
+    _add_run_args(p)
+    p.set_defaults(func=cmd_posttrain)
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint on held-out prompts")
+    p.add_argument("--checkpoint", required=True, help="checkpoint directory or run directory")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. eval.n_prompts=4096")
+    p.add_argument("--pass-k", action="store_true", help="also compute pass@1,2,4,8")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("sample", help="print readable samples of a checkpoint")
+    p.add_argument("--checkpoint", required=True, help="checkpoint directory or run directory")
+    p.add_argument("-n", type=int, default=8, help="number of prompts")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("plot", help="draw curves.png of a run directory")
+    p.add_argument("run_dir")
+    p.add_argument("--out", help="output PNG (default RUN_DIR/curves.png)")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("config", help="print every config key with its value and help")
+    _add_config_args(p)
+    p.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CotmixError as exc:
+        print(f"cotmix: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cotmix: interrupted (rerun with --resume to continue)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""Run configuration: nested dataclasses, dotted-key overrides, and validation.
+
+Every field carries its help text and its allowed range in `metadata`, so the CLI,
+the README and the error messages all say the same thing. A bad value is reported
+as one line naming the key, the value and what is allowed (see `ConfigError`).
+
+    cfg = load_config(preset="quick", overrides=["task.p_cot=0.5", "seed=3"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class CotmixError(Exception):
+    """A user-facing error: the CLI prints its message on one line and exits with 2."""
+
+
+class ConfigError(CotmixError):
+    pass
+
+
+def opt(default, help: str, *, lo=None, hi=None, choices=None, lo_open=False):
+    """A config field with its documentation and its allowed values."""
+    meta = {"help": help, "lo": lo, "hi": hi, "choices": choices, "lo_open": lo_open}
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TaskConfig:
+    name: str = opt("parity", "which task generates demonstrations", choices=("parity",))
+    d: int = opt(20, "number of input bits", lo=2, hi=512)
+    p_cot: float = opt(0.2, "probability that a demonstration is long (chain of thought)", lo=0.0, hi=1.0)
+    leap: int = opt(1, "long chains write every leap-th prefix parity (1 = all of them); must be < d", lo=1)
+    loss_on_prompt: bool = opt(False, "NTP loss also covers the prompt bits (they are random: adds only noise)")
+
+
+@dataclass
+class ModelConfig:
+    flavour: str = opt("gpt2", "gpt2: learned positions, LayerNorm, GELU; llama: RoPE, RMSNorm, SwiGLU",
+                       choices=("gpt2", "llama"))
+    n_layer: int = opt(2, "number of transformer blocks", lo=1, hi=64)
+    d_model: int = opt(64, "residual width", lo=8, hi=8192)
+    n_head: int = opt(4, "attention heads; must divide d_model", lo=1, hi=256)
+    mlp_ratio: float = opt(4.0, "MLP hidden width as a multiple of d_model", lo=0.25, hi=16.0)
+
+
+@dataclass
+class PretrainConfig:
+    steps: int = opt(1000, "optimizer steps of next-token prediction (0 = none)", lo=0)
+    batch_size: int = opt(256, "fresh demonstrations per step", lo=1)
+    lr: float = opt(3e-3, "peak AdamW learning rate", lo=0.0, lo_open=True, hi=1.0)
+    weight_decay: float = opt(0.0, "AdamW weight decay", lo=0.0, hi=1.0)
+    warmup_steps: int = opt(50, "linear learning-rate warm-up steps", lo=0)
+    schedule: str = opt("cosine", "learning rate after warm-up: constant, or cosine down to min_lr_ratio",
+                        choices=("constant", "cosine"))
+    min_lr_ratio: float = opt(0.01, "final lr / peak lr for the cosine schedule", lo=0.0, hi=1.0)
+    grad_clip: float = opt(1.0, "clip the global gradient norm to this (0 = off)", lo=0.0)
+    log_interval: int = opt(25, "steps between training-loss records in metrics.jsonl", lo=1)
+    eval_interval: int = opt(250, "steps between evaluations (the last step is always evaluated)", lo=1)
+    ckpt_interval: int = opt(250, "steps between checkpoints (the last step is always saved)", lo=1)
+
+
+@dataclass
+class PosttrainConfig:
+    algorithm: str = opt("grpo", "RL algorithm (see cotmix.rl.algorithms)",
+                         choices=("star", "reinforce", "rloo", "grpo"))
+    reward: str = opt("chain", "e2e: last token before EOS is the parity; chain: the response is exactly "
+                      "one of the two correct formats", choices=("e2e", "chain"))
+    steps: int = opt(40, "RL steps (STaR: rounds)", lo=0)
+    prompts_per_step: int = opt(64, "fresh prompts per step", lo=1)
+    group_size: int = opt(8, "samples per prompt (the GRPO/RLOO group)", lo=1)
+    temperature: float = opt(1.0, "sampling temperature for RL rollouts (policy = softmax(logits / T))",
+                             lo=0.0, lo_open=True, hi=10.0)
+    top_k: int = opt(0, "sample only among the k most likely tokens (0 = all)", lo=0)
+    max_new_tokens: int = opt(0, "response token limit (0 = the task's long length, d+1)", lo=0)
+    lr: float = opt(1e-3, "AdamW learning rate for RL updates", lo=0.0, lo_open=True, hi=1.0)
+    loss_agg: str = opt("token_mean", "token_mean (DAPO): average over all tokens of the batch; "
+                        "seq_mean_token_mean (original GRPO): average within each sequence first, which "
+                        "weights each token of a short answer more and so favours short answers; "
+                        "seq_mean_token_sum_norm (Dr. GRPO): divide by a constant (sequences x max_new_tokens)",
+                        choices=("token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm"))
+    baseline: str = opt("mean", "REINFORCE baseline: none, or the batch mean reward", choices=("none", "mean"))
+    scale_rewards: bool = opt(True, "GRPO: divide advantages by the group's reward std")
+    clip_eps: float = opt(0.2, "GRPO: PPO clip range for the probability ratio", lo=0.0, lo_open=True, hi=1.0)
+    inner_steps: int = opt(2, "GRPO: optimizer steps on each sampled batch (ratio clipping matters from the 2nd)",
+                           lo=1)
+    kl_coef: float = opt(0.0, "weight of the KL penalty to the frozen starting model (k3 estimator)", lo=0.0)
+    star_epochs: int = opt(1, "STaR: epochs of NTP over each round's kept samples", lo=1)
+    star_batch_size: int = opt(256, "STaR: minibatch size of those NTP epochs", lo=1)
+    star_restart: bool = opt(False, "STaR: start every round from the pre-trained weights (original STaR) "
+                             "instead of the current model")
+    grad_clip: float = opt(1.0, "clip the global gradient norm to this (0 = off)", lo=0.0)
+    eval_interval: int = opt(5, "steps between evaluations (the last step is always evaluated)", lo=1)
+    ckpt_interval: int = opt(5, "steps between checkpoints (the last step is always saved)", lo=1)
+    baseline_arm: bool = opt(True, "cotmix run: also continue NTP from the same checkpoint for as many "
+                             "samples as RL consumed (the NTP-only baseline)")
+
+
+@dataclass
+class EvalConfig:
+    n_prompts: int = opt(2048, "fresh held-out prompts per evaluation", lo=1)
+    temperature: float = opt(1.0, "temperature of the sampled-decoding metrics", lo=0.0, lo_open=True, hi=10.0)
+    pass_k_prompts: int = opt(256, "prompts for pass@k during post-training (8 samples each)", lo=1)
+    seed: int = opt(1234, "seed of the held-out prompts (same for every run, so runs are comparable)", lo=0)
+    batch_size: int = opt(2048, "prompts decoded at once", lo=1)
+
+
+@dataclass
+class Config:
+    seed: int = opt(0, "seed of training data, initialisation and sampling", lo=0)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    posttrain: PosttrainConfig = field(default_factory=PosttrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    threads: int = opt(0, "torch CPU threads (0 = torch's default)", lo=0)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------- overrides
+
+def _section(cfg: Config, dotted: str):
+    """Return (object holding the field, field) for a dotted key, or raise ConfigError."""
+    parts = dotted.split(".")
+    obj = cfg
+    for i, name in enumerate(parts):
+        fields = {f.name: f for f in dataclasses.fields(obj)}
+        if name not in fields:
+            where = ".".join(parts[:i]) or "top level"
+            allowed = ", ".join(sorted(fields))
+            raise ConfigError(f"unknown config key '{dotted}': {where} has {allowed}")
+        f = fields[name]
+        if i == len(parts) - 1:
+            if dataclasses.is_dataclass(getattr(obj, name)):
+                raise ConfigError(f"config key '{dotted}' is a section; set one of its fields, e.g. {dotted}.<field>")
+            return obj, f
+        obj = getattr(obj, name)
+        if not dataclasses.is_dataclass(obj):
+            raise ConfigError(f"unknown config key '{dotted}': '{'.'.join(parts[:i + 1])}' is not a section")
+    raise AssertionError("unreachable")
+
+
+def _coerce(key: str, value: Any, kind: str):
+    """Turn a CLI string or a YAML/JSON value into the field's type."""
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+            return value.lower() in ("true", "1", "yes", "on")
+        raise ConfigError(f"{key}={value!r}: expected a boolean (true/false)")
+    if kind == "int":
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}={value!r}: expected an integer")
+        try:
+            as_float = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}={value!r}: expected an integer") from None
+        if not math.isfinite(as_float) or as_float != int(as_float):
+            raise ConfigError(f"{key}={value!r}: expected an integer")
+        return int(as_float)
+    if kind == "float":
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}={value!r}: expected a number")
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}={value!r}: expected a number") from None
+        if not math.isfinite(out):
+            raise ConfigError(f"{key}={value!r}: expected a finite number")
+        return out
+    return str(value)
+
+
+def set_key(cfg: Config, dotted: str, value: Any) -> None:
+    obj, f = _section(cfg, dotted)
+    setattr(obj, f.name, _coerce(dotted, value, f.type if isinstance(f.type, str) else f.type.__name__))
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' is not key=value (e.g. task.p_cot=0.25)")
+        key, value = item.split("=", 1)
+        set_key(cfg, key.strip(), value.strip())
+    return cfg
+
+
+def apply_mapping(cfg: Config, mapping: dict, prefix: str = "") -> Config:
+    """Apply a nested dict (from YAML, JSON or a preset) onto cfg."""
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"config {prefix or 'file'} must be a mapping of keys to values, got {type(mapping).__name__}")
+    for key, value in mapping.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            apply_mapping(cfg, value, dotted + ".")
+        else:
+            set_key(cfg, dotted, value)
+    return cfg
+
+
+def config_from_dict(mapping: dict) -> Config:
+    return validate(apply_mapping(Config(), mapping))
+
+
+# ---------------------------------------------------------------------------- validation
+
+def _allowed_range(meta: dict) -> str:
+    lo, hi = meta.get("lo"), meta.get("hi")
+    left = "(" if meta.get("lo_open") else "["
+    if hi is None:
+        return f"> {lo}" if meta.get("lo_open") else f">= {lo}"
+    return f"in {left}{lo}, {hi}]"
+
+
+def _check_field(dotted: str, value, meta: dict) -> None:
+    choices, lo, hi = meta.get("choices"), meta.get("lo"), meta.get("hi")
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{dotted}={value!r}: allowed values are {', '.join(map(str, choices))}")
+    below = lo is not None and (value < lo or (meta.get("lo_open") and value == lo))
+    if below or (hi is not None and value > hi):
+        raise ConfigError(f"{dotted}={value!r}: must be {_allowed_range(meta)}")
+
+
+def validate(cfg: Config) -> Config:
+    """Check every field's range and the cross-field rules; return cfg or raise ConfigError."""
+    def walk(obj, prefix):
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if dataclasses.is_dataclass(value):
+                walk(value, f"{prefix}{f.name}.")
+            else:
+                _check_field(prefix + f.name, value, f.metadata)
+    walk(cfg, "")
+    m, t, p = cfg.model, cfg.task, cfg.posttrain
+    if m.d_model % m.n_head:
+        raise ConfigError(f"model.n_head={m.n_head}: must divide model.d_model={m.d_model}")
+    if m.flavour == "llama" and (m.d_model // m.n_head) % 2:
+        raise ConfigError(f"model.n_head={m.n_head}: llama's RoPE needs an even head width "
+                          f"(d_model / n_head = {m.d_model // m.n_head})")
+    if t.leap >= t.d:
+        raise ConfigError(f"task.leap={t.leap}: must be < task.d={t.d} (otherwise long and short coincide)")
+    if p.algorithm == "rloo" and p.group_size < 2:
+        raise ConfigError(f"posttrain.group_size={p.group_size}: rloo needs groups of >= 2")
+    return cfg
+
+
+def load_config(preset: str | None = None, config_file: str | Path | None = None,
+                overrides: list[str] | None = None) -> Config:
+    """Defaults, then a preset, then a YAML/JSON file, then key=value overrides; validated."""
+    from cotmix.presets import preset_overrides
+
+    cfg = Config()
+    if preset:
+        apply_mapping(cfg, preset_overrides(preset))
+    if config_file:
+        apply_mapping(cfg, read_config_file(config_file))
+    apply_overrides(cfg, overrides or [])
+    return validate(cfg)
+
+
+def read_config_file(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--config {path}: no such file")
+    text = path.read_text()
+    try:
+        if path.suffix == ".json":
+            return json.loads(text)
+        import yaml
+        return yaml.safe_load(text) or {}
+    except Exception as exc:  # yaml and json raise different types; both mean "not parseable"
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"--config {path}: cannot parse ({first})") from None
+
+
+def describe_fields(obj=None, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """(dotted key, default, help) for every field: used by `cotmix config` and the README."""
+    obj = obj or Config()
+    rows = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            rows += describe_fields(value, f"{prefix}{f.name}.")
+        else:
+            rows.append((prefix + f.name, value, f.metadata.get("help", "")))
+    return rows

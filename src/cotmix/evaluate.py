@@ -1,0 +1,106 @@
+"""Evaluation on fresh held-out prompts: accuracy, length and the long/short mixture.
+
+Every run draws the same held-out prompts (`eval.seed`), so numbers compare across runs.
+Accuracy is end-to-end: the last token before EOS equals the answer. Lengths count
+response tokens including EOS (short parity answer = 2, long = d+1). The README lists
+each metric.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from cotmix.config import EvalConfig
+from cotmix.sampler import generate
+from cotmix.tasks import LONG, MALFORMED, SHORT, Task
+
+PASS_K = (1, 2, 4, 8)
+
+
+def _mean(x: torch.Tensor):
+    return float(x.float().mean()) if x.numel() else None
+
+
+def pass_at_k(n: int, c: torch.Tensor, k: int) -> torch.Tensor:
+    """Unbiased pass@k per prompt (Chen et al. 2021): 1 - C(n-c, k) / C(n, k); c is (prompts,)."""
+    c = c.long().tolist()
+    out = [1.0 if n - ci < k else 1.0 - math.comb(n - ci, k) / math.comb(n, k) for ci in c]
+    return torch.tensor(out)
+
+
+def _decode_in_chunks(model, task: Task, prompts, batch_size: int, group_size: int = 1, **kwargs):
+    """generate() over chunks of prompts; returns (tokens, lengths) for all rows."""
+    tokens, lengths = [], []
+    for chunk in prompts.split(batch_size):
+        gen = generate(model, chunk, group_size=group_size, max_new_tokens=task.long_response_len,
+                       eos_id=task.eos_id, pad_id=task.pad_id, **kwargs)
+        tokens.append(gen.tokens)
+        lengths.append(gen.lengths)
+    return torch.cat(tokens), torch.cat(lengths)
+
+
+@torch.no_grad()
+def chain_token_accuracy(model, task: Task, batch) -> float:
+    """Teacher-forced accuracy on the chain steps of long demonstrations: at each chain position
+    (after the first, before EOS) the model's most likely token other than EOS must be the right
+    one. EOS is left out on purpose: whether to stop is the long-vs-short choice, measured by the
+    other metrics; this one asks only whether the chain itself is learnt."""
+    sequences = batch.sequences()
+    logits = model(sequences[:, :-1])[:, task.prompt_len - 1 :]  # predictions of the response tokens
+    targets = batch.responses
+    mask = task.chain_token_mask(batch)
+    predicted = logits.clone().index_fill_(-1, torch.tensor([task.eos_id], device=logits.device),
+                                           float("-inf")).argmax(dim=-1)
+    return _mean((predicted == targets)[mask])
+
+
+@torch.no_grad()
+def evaluate(model, task: Task, cfg: EvalConfig, with_pass_k: bool = False) -> dict:
+    """All evaluation metrics of `model` on cfg.n_prompts held-out prompts."""
+    data_gen = torch.Generator().manual_seed(cfg.seed)
+    sample_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    device = next(model.parameters()).device
+    prompts = task.sample(cfg.n_prompts, data_gen).prompts.to(device)
+
+    greedy, greedy_len = _decode_in_chunks(model, task, prompts, cfg.batch_size, temperature=0.0)
+    sampled, sampled_len = _decode_in_chunks(model, task, prompts, cfg.batch_size,
+                                             temperature=cfg.temperature, generator=sample_gen)
+    prompts, greedy, sampled = prompts.cpu(), greedy.cpu(), sampled.cpu()
+    greedy_kind = task.classify(prompts, greedy)
+    kind = task.classify(prompts, sampled)
+    correct = task.answer_correct(prompts, sampled)
+    metrics = {
+        "greedy_accuracy": _mean(task.answer_correct(prompts, greedy)),
+        "greedy_length_median": float(greedy_len.float().quantile(0.5)),
+        "greedy_long_fraction": _mean(greedy_kind == LONG),
+        "sampled_accuracy": _mean(correct),
+        "long_fraction": _mean(kind == LONG),
+        "short_fraction": _mean(kind == SHORT),
+        "malformed_fraction": _mean(kind == MALFORMED),
+        "long_accuracy": _mean(correct[kind == LONG]),
+        "short_accuracy": _mean(correct[kind == SHORT]),
+        "sampled_length_mean": _mean(sampled_len),
+    }
+    long_batch = task.sample(min(cfg.n_prompts, 512), data_gen, p_cot=1.0)
+    long_batch.prompts, long_batch.responses = long_batch.prompts.to(device), long_batch.responses.to(device)
+    long_batch.is_long = long_batch.is_long.to(device)
+    metrics["chain_token_accuracy"] = chain_token_accuracy(model, task, long_batch)
+    if with_pass_k:
+        metrics.update(pass_at_k_metrics(model, task, cfg, sample_gen))
+    return metrics
+
+
+@torch.no_grad()
+def pass_at_k_metrics(model, task: Task, cfg: EvalConfig, generator: torch.Generator) -> dict:
+    """Unbiased pass@k for k in PASS_K from max(PASS_K) samples per prompt (end-to-end correctness)."""
+    n = max(PASS_K)
+    data_gen = torch.Generator().manual_seed(cfg.seed + 2)
+    device = next(model.parameters()).device
+    prompts = task.sample(cfg.pass_k_prompts, data_gen).prompts.to(device)
+    tokens, _ = _decode_in_chunks(model, task, prompts, max(1, cfg.batch_size // n), group_size=n,
+                                  temperature=cfg.temperature, generator=generator)
+    correct = task.answer_correct(prompts.cpu().repeat_interleave(n, dim=0), tokens.cpu())
+    per_prompt = correct.view(-1, n).sum(dim=1)
+    return {f"pass@{k}": float(pass_at_k(n, per_prompt, k).mean()) for k in PASS_K}

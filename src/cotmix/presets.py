@@ -1,0 +1,30 @@
+"""Named configurations. A preset is a set of overrides on the defaults of `cotmix.config`.
+
+    cotmix pretrain --preset quick --out runs/quick
+    cotmix run --preset demo --out runs/demo
+"""
+
+from __future__ import annotations
+
+from cotmix.config import ConfigError
+
+PRESETS: dict[str, dict] = {
+    # Shows calibration after NTP in a few minutes on 2 CPU cores (d = 20, p_cot = 0.2).
+    "quick": {"task": {"d": 20, "p_cot": 0.2}},
+    # The headline experiment at CPU size: NTP, then RL, next to an NTP-only baseline.
+    "demo": {"task": {"d": 20, "p_cot": 0.25}},
+    # A few seconds end to end: for smoke tests and for trying the CLI.
+    "tiny": {
+        "task": {"d": 6, "p_cot": 0.25},
+        "model": {"d_model": 32, "n_head": 2},
+        "pretrain": {"steps": 60, "batch_size": 64, "eval_interval": 30, "ckpt_interval": 30, "log_interval": 10},
+        "posttrain": {"steps": 4, "prompts_per_step": 16, "group_size": 4, "eval_interval": 2, "ckpt_interval": 2},
+        "eval": {"n_prompts": 128, "pass_k_prompts": 16},
+    },
+}
+
+
+def preset_overrides(name: str) -> dict:
+    if name not in PRESETS:
+        raise ConfigError(f"--preset {name!r}: unknown preset; available: {', '.join(sorted(PRESETS))}")
+    return PRESETS[name]

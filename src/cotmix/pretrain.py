@@ -1,0 +1,116 @@
+"""Next-token-prediction (NTP) pre-training on fresh demonstrations from D(p_cot).
+
+Reads top to bottom: task and model, AdamW, then a loop that samples a fresh batch
+every step, takes one optimizer step on the response tokens' cross-entropy, and logs,
+evaluates and checkpoints at the configured intervals. The same loop continues NTP from
+a checkpoint for the NTP-only baseline arm of `cotmix run`.
+
+    cotmix pretrain --preset quick --out runs/quick
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from cotmix.checkpoint import Checkpoint
+from cotmix.config import Config, PretrainConfig
+from cotmix.model import build_model
+from cotmix.phase import Phase
+from cotmix.tasks import Batch, Task, make_task
+
+
+def seeded_generator(seed: int, stream: str) -> torch.Generator:
+    """An independent generator per (seed, purpose), so e.g. the data stream of the baseline
+    arm does not depend on how many random numbers another phase drew."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(stream.encode()))
+
+
+def lr_at(step: int, cfg: PretrainConfig, total_steps: int) -> float:
+    """Linear warm-up to cfg.lr, then constant or cosine decay to min_lr_ratio * lr."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return cfg.lr
+    progress = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps)
+    floor = cfg.min_lr_ratio * cfg.lr
+    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def ntp_loss(model, task: Task, batch: Batch, loss_on_prompt: bool = False) -> torch.Tensor:
+    """Mean cross-entropy of the response tokens (EOS included, PAD excluded) given everything
+    before them; with loss_on_prompt the prompt tokens after the first count too."""
+    sequences = batch.sequences()  # (batch, prompt_len + response_len)
+    logits = model(sequences[:, :-1])
+    targets = sequences[:, 1:].clone()
+    targets[targets == task.pad_id] = -100
+    if not loss_on_prompt:
+        targets[:, : task.prompt_len - 1] = -100
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+
+
+def make_optimizer(model, lr: float, weight_decay: float = 0.0) -> torch.optim.AdamW:
+    return torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
+
+
+def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps: int | None = None,
+              start: Checkpoint | None = None, resume: bool = False, progress: bool = True,
+              eval_interval: int | None = None) -> dict:
+    """Run (or resume) one NTP phase and return its summary entry.
+
+    phase_name="pretrain" starts from a fresh model with cfg.pretrain's schedule.
+    Any other phase name continues from `start` (weights and optimizer) at the constant peak
+    learning rate cfg.pretrain.lr: the NTP-only baseline, not handicapped by a decayed schedule. eval_interval overrides
+    cfg.pretrain.eval_interval (the baseline evaluates as often, in samples, as RL does).
+    """
+    task = make_task(cfg.task)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, task)
+    optimizer = make_optimizer(model, cfg.pretrain.lr, cfg.pretrain.weight_decay)
+    steps = cfg.pretrain.steps if steps is None else steps
+    data = seeded_generator(cfg.seed, f"{phase_name}/data")
+    offset = 0
+    if start is not None:
+        start.load_model(model)
+        start.load_optimizer(optimizer)
+        offset = start.state["samples_offset"] + start.state["samples"]
+    phase = Phase(run_dir, phase_name, cfg, task, model, optimizer, {"data": data}, samples_offset=offset)
+    if resume:
+        phase.resume()
+    warm = phase_name == "pretrain"
+    p = cfg.pretrain
+    eval_every = eval_interval or p.eval_interval
+
+    model.train()
+    bar = tqdm(total=steps, initial=phase.step, desc=phase_name, disable=not progress, dynamic_ncols=True)
+    while phase.step < steps:
+        lr = lr_at(phase.step, p, steps) if warm else p.lr
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = task.sample(p.batch_size, data)
+        loss = ntp_loss(model, task, batch, cfg.task.loss_on_prompt)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip if p.grad_clip > 0 else float("inf"))
+        optimizer.step()
+        phase.step += 1
+        phase.samples += p.batch_size
+        bar.update(1)
+
+        if phase.due(p.log_interval, steps):
+            phase.log({"loss": loss.item(), "lr": lr, "grad_norm": grad_norm.item()})
+        if phase.due(eval_every, steps):
+            phase.evaluate()
+        bar.set_postfix(loss=f"{loss.item():.4f}", greedy_acc=phase.last_eval.get("greedy_accuracy", "-"))
+        if phase.due(p.ckpt_interval, steps):
+            phase.save()
+    bar.close()
+    if not phase.last_eval:  # zero steps, or resumed after the last checkpoint: still report the model
+        phase.evaluate()
+        phase.save()
+    return phase.finish(batch_size=p.batch_size, params=model.num_params())

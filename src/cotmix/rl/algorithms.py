@@ -1,0 +1,205 @@
+"""RL algorithms, each one function registered by name: `ALGORITHMS[name](ctx) -> metrics`.
+
+One call is one step (one STaR round): sample `prompts_per_step x group_size` responses
+from the current policy on fresh prompts, score them with the task's reward, update the
+model. Every algorithm reports the same rollout metrics (TRL's names) so runs compare.
+Length is never rewarded by any of them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from cotmix.config import Config
+from cotmix.pretrain import ntp_loss
+from cotmix.rl.losses import ADVANTAGES, aggregate, group_reward_stats, kl_k3, policy_loss
+from cotmix.sampler import Generation, generate
+from cotmix.tasks import LONG, Batch, Task
+
+
+@dataclass
+class RLContext:
+    cfg: Config
+    task: Task
+    model: torch.nn.Module
+    ref_model: torch.nn.Module  # frozen copy of the starting model: KL penalty and the `kl` metric
+    optimizer: torch.optim.Optimizer
+    data_gen: torch.Generator  # prompts (and STaR's shuffling)
+    sample_gen: torch.Generator  # the policy's samples
+    max_new_tokens: int
+
+
+@dataclass
+class Rollout:
+    """prompts (rows, prompt_len), gen (rows, max_new_tokens) tensors, rewards (rows,)."""
+
+    prompts: torch.Tensor
+    gen: Generation
+    rewards: torch.Tensor
+
+
+def rollout(ctx: RLContext) -> tuple[Rollout, dict]:
+    p = ctx.cfg.posttrain
+    prompts = ctx.task.sample(p.prompts_per_step, ctx.data_gen).prompts
+    gen = generate(ctx.model, prompts, group_size=p.group_size, max_new_tokens=ctx.max_new_tokens,
+                   temperature=p.temperature, top_k=p.top_k, eos_id=ctx.task.eos_id,
+                   pad_id=ctx.task.pad_id, generator=ctx.sample_gen)
+    prompts = prompts.repeat_interleave(p.group_size, dim=0)
+    rewards = ctx.task.reward(prompts, gen.tokens, p.reward)
+    lengths = gen.lengths.float()
+    clipped = ~(gen.tokens == ctx.task.eos_id).any(dim=1)
+    metrics = {
+        "reward": float(rewards.mean()),
+        **group_reward_stats(rewards, p.group_size),
+        "completions/mean_length": float(lengths.mean()),
+        "completions/min_length": float(lengths.min()),
+        "completions/max_length": float(lengths.max()),
+        "completions/clipped_ratio": float(clipped.float().mean()),
+        "completions/long_fraction": float((ctx.task.classify(prompts, gen.tokens) == LONG).float().mean()),
+    }
+    return Rollout(prompts, gen, rewards), metrics
+
+
+def token_logprobs(model, prompts: torch.Tensor, tokens: torch.Tensor, temperature: float):
+    """Log-probs (rows, T) of `tokens` given `prompts` under softmax(logits / temperature), and the
+    per-token entropy (rows, T) of that distribution."""
+    sequences = torch.cat([prompts, tokens], dim=1)
+    logits = model(sequences[:, :-1])[:, prompts.shape[1] - 1 :].float() / temperature
+    logp_all = F.log_softmax(logits, dim=-1)
+    logp = logp_all.gather(2, tokens[..., None]).squeeze(-1)
+    entropy = -(logp_all.exp() * logp_all).sum(dim=-1)
+    return logp, entropy
+
+
+def _optimizer_step(ctx: RLContext, loss: torch.Tensor) -> float:
+    ctx.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    clip = ctx.cfg.posttrain.grad_clip
+    norm = torch.nn.utils.clip_grad_norm_(ctx.model.parameters(), clip if clip > 0 else float("inf"))
+    ctx.optimizer.step()
+    return float(norm)
+
+
+def policy_gradient_update(ctx: RLContext, ro: Rollout, advantages: torch.Tensor, inner_steps: int,
+                           clip_eps: float | None) -> dict:
+    """`inner_steps` optimizer steps on one rollout with the surrogate of `policy_loss`.
+
+    The old log-probs are those of the first inner step's forward pass (detached), so the
+    first step is exactly on-policy (ratio = 1) and clipping acts from the second."""
+    p = ctx.cfg.posttrain
+    tokens, mask = ro.gen.tokens, ro.gen.mask
+    with torch.no_grad():
+        ref_logp, _ = token_logprobs(ctx.ref_model, ro.prompts, tokens, p.temperature)
+    old_logp = None
+    stats = defaultdict(float)
+    ctx.model.train()
+    for _ in range(inner_steps):
+        logp, entropy = token_logprobs(ctx.model, ro.prompts, tokens, p.temperature)
+        if old_logp is None:
+            old_logp = logp.detach()
+        per_token, clipped = policy_loss(logp, old_logp, advantages, clip_eps)
+        kl = kl_k3(logp, ref_logp)
+        if p.kl_coef > 0:
+            per_token = per_token + p.kl_coef * kl
+        loss = aggregate(per_token, mask, p.loss_agg, ctx.max_new_tokens)
+        grad_norm = _optimizer_step(ctx, loss)
+        real = mask.float().sum().clamp(min=1)
+        for name, value in (("loss", loss.item()), ("grad_norm", grad_norm),
+                            ("kl", float((kl.detach() * mask).sum() / real)),
+                            ("entropy", float((entropy.detach() * mask).sum() / real)),
+                            ("clip_ratio", float((clipped & mask).sum() / real))):
+            stats[name] += value / inner_steps
+    return {**stats, "loss_agg": p.loss_agg}
+
+
+@torch.no_grad()
+def sample_stats(ctx: RLContext, ro: Rollout) -> dict:
+    """kl to the start and entropy of the sampled tokens, for algorithms without a PG update."""
+    t = ctx.cfg.posttrain.temperature
+    logp, entropy = token_logprobs(ctx.model, ro.prompts, ro.gen.tokens, t)
+    ref_logp, _ = token_logprobs(ctx.ref_model, ro.prompts, ro.gen.tokens, t)
+    mask = ro.gen.mask.float()
+    real = mask.sum().clamp(min=1)
+    return {"kl": float((kl_k3(logp, ref_logp) * mask).sum() / real),
+            "entropy": float((entropy * mask).sum() / real), "clip_ratio": 0.0}
+
+
+ALGORITHMS: dict[str, Callable[[RLContext], dict]] = {}
+
+
+def register_algorithm(name: str):
+    def wrap(fn):
+        ALGORITHMS[name] = fn
+        return fn
+    return wrap
+
+
+@register_algorithm("reinforce")
+def reinforce(ctx: RLContext) -> dict:
+    """REINFORCE: one on-policy gradient step per rollout on -A * log pi(response), with
+    A = r (baseline `none`) or r minus the batch mean reward (baseline `mean`). Keeps the
+    chosen loss aggregation and the optional KL penalty; drops groups, ratios and clipping."""
+    ro, metrics = rollout(ctx)
+    name = "batch_mean" if ctx.cfg.posttrain.baseline == "mean" else "none"
+    adv = ADVANTAGES[name](ro.rewards, ctx.cfg.posttrain.group_size)
+    return {**metrics, **policy_gradient_update(ctx, ro, adv, inner_steps=1, clip_eps=None)}
+
+
+@register_algorithm("rloo")
+def rloo(ctx: RLContext) -> dict:
+    """RLOO: REINFORCE whose baseline for each sample is the mean reward of the other samples
+    of its group (unbiased; no std scaling, no ratio clipping, one step per rollout)."""
+    ro, metrics = rollout(ctx)
+    adv = ADVANTAGES["rloo"](ro.rewards, ctx.cfg.posttrain.group_size)
+    return {**metrics, **policy_gradient_update(ctx, ro, adv, inner_steps=1, clip_eps=None)}
+
+
+@register_algorithm("grpo")
+def grpo(ctx: RLContext) -> dict:
+    """GRPO: advantages are rewards centred on their group mean and (if scale_rewards) divided
+    by the group std; `inner_steps` optimizer steps per rollout on the PPO clipped ratio
+    objective; KL to the frozen start only if kl_coef > 0 (off by default, as in recent
+    practice). No value network, no GAE. Groups whose rewards are all equal give zero advantage."""
+    p = ctx.cfg.posttrain
+    ro, metrics = rollout(ctx)
+    adv = ADVANTAGES["group_norm"](ro.rewards, p.group_size, scale=p.scale_rewards)
+    return {**metrics, **policy_gradient_update(ctx, ro, adv, inner_steps=p.inner_steps, clip_eps=p.clip_eps)}
+
+
+@register_algorithm("star")
+def star(ctx: RLContext) -> dict:
+    """STaR (expert iteration, rejection-sampling fine-tuning): keep the samples with reward 1
+    and run `star_epochs` epochs of NTP on them (minibatches of `star_batch_size`). No negative
+    signal, no baseline, no KL. With star_restart every round trains the *pre-trained* weights
+    (fresh optimizer) on samples from the current model, as the original STaR did."""
+    p = ctx.cfg.posttrain
+    ro, metrics = rollout(ctx)
+    metrics.update(sample_stats(ctx, ro))
+    keep = ro.rewards > 0.5
+    kept = Batch(ro.prompts[keep], ro.gen.tokens[keep], torch.zeros(int(keep.sum()), dtype=torch.bool))
+    if p.star_restart:
+        ctx.model.load_state_dict(ctx.ref_model.state_dict())
+        ctx.optimizer.state = defaultdict(dict)
+    losses = []
+    ctx.model.train()
+    for _ in range(p.star_epochs if len(kept.prompts) else 0):
+        order = torch.randperm(len(kept.prompts), generator=ctx.data_gen)
+        for idx in order.split(p.star_batch_size):
+            mini = Batch(kept.prompts[idx], kept.responses[idx], kept.is_long[idx])
+            loss = ntp_loss(ctx.model, ctx.task, mini)
+            _optimizer_step(ctx, loss)
+            losses.append(loss.item())
+    return {**metrics, "star/kept": int(keep.sum()), "loss": sum(losses) / max(1, len(losses))}
+
+
+def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
+    ref = copy.deepcopy(model).eval()
+    for param in ref.parameters():
+        param.requires_grad_(False)
+    return ref

@@ -1,0 +1,14 @@
+"""Tasks by name. `make_task(cfg.task)` is the only way trainers obtain one."""
+
+from cotmix.config import TaskConfig
+from cotmix.tasks.base import KIND_NAMES, LONG, MALFORMED, SHORT, Batch, Task
+from cotmix.tasks.parity import ParityTask
+
+
+def make_task(cfg: TaskConfig) -> Task:
+    if cfg.name == "parity":
+        return ParityTask(d=cfg.d, p_cot=cfg.p_cot, leap=cfg.leap)
+    raise ValueError(f"unknown task {cfg.name!r}")  # unreachable after config validation
+
+
+__all__ = ["make_task", "Task", "Batch", "ParityTask", "LONG", "SHORT", "MALFORMED", "KIND_NAMES"]

@@ -1,0 +1,97 @@
+"""The task interface: what the trainers, sampler and evaluator need from a task.
+
+A task samples demonstrations (a prompt and a long or short response), scores any
+response (rewards), classifies it as long / short / malformed, and decodes tokens to
+text. Trainers only see token tensors and these methods, so a new task (multiplication,
+text) plugs in without touching them.
+
+Conventions shared by every task:
+- prompts have a fixed length per task: `prompts` is `(batch, prompt_len)`;
+- responses are right-padded with `pad_id` after their EOS: `(batch, response_len)`;
+- a response's length counts its tokens including EOS (a short parity answer is 2).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+
+LONG, SHORT, MALFORMED = 0, 1, 2
+KIND_NAMES = {LONG: "long", SHORT: "short", MALFORMED: "malformed"}
+
+
+@dataclass
+class Batch:
+    """A batch of demonstrations.
+
+    prompts:   (batch, prompt_len) long
+    responses: (batch, response_len) long, PAD after EOS
+    is_long:   (batch,) bool, which demonstrations carry the chain of thought
+    """
+
+    prompts: torch.Tensor
+    responses: torch.Tensor
+    is_long: torch.Tensor
+
+    def sequences(self) -> torch.Tensor:
+        """(batch, prompt_len + response_len): prompt followed by response."""
+        return torch.cat([self.prompts, self.responses], dim=1)
+
+
+class Task(ABC):
+    """Base class. Subclasses set the attributes below and implement the methods."""
+
+    vocab_size: int
+    pad_id: int
+    eos_id: int
+    prompt_len: int
+    long_response_len: int  # tokens of a long response including EOS: the default max_new_tokens
+
+    @abstractmethod
+    def sample(self, n: int, generator: torch.Generator, p_cot: float | None = None) -> Batch:
+        """n fresh demonstrations; p_cot overrides the task's mixture (1.0 = all long)."""
+
+    @abstractmethod
+    def answer_correct(self, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
+        """(batch,) bool: the final answer before EOS is right (the end-to-end criterion)."""
+
+    @abstractmethod
+    def classify(self, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
+        """(batch,) long in {LONG, SHORT, MALFORMED}, judged by format only."""
+
+    @abstractmethod
+    def chain_correct(self, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
+        """(batch,) bool: the response is exactly one of the correct long or short demonstrations."""
+
+    @abstractmethod
+    def chain_token_mask(self, batch: Batch) -> torch.Tensor:
+        """(batch, response_len) bool: the response positions that are chain steps (for the
+        teacher-forced chain accuracy); the positions where the model must decide long vs short
+        are excluded."""
+
+    @abstractmethod
+    def decode(self, prompt: torch.Tensor, response: torch.Tensor) -> tuple[str, str]:
+        """Readable (prompt, response) strings of one example."""
+
+    # --- shared helpers -------------------------------------------------------------
+
+    def reward(self, prompts: torch.Tensor, responses: torch.Tensor, kind: str) -> torch.Tensor:
+        """(batch,) float in {0, 1}. kind: 'e2e' (final answer) or 'chain' (exact format)."""
+        if kind == "e2e":
+            return self.answer_correct(prompts, responses).float()
+        if kind == "chain":
+            return self.chain_correct(prompts, responses).float()
+        raise ValueError(f"unknown reward {kind!r}: allowed are e2e, chain")
+
+    def response_lengths(self, responses: torch.Tensor) -> torch.Tensor:
+        """(batch,) long: tokens up to and including the first EOS (the full width if none)."""
+        return response_lengths(responses, self.eos_id)
+
+
+def response_lengths(responses: torch.Tensor, eos_id: int) -> torch.Tensor:
+    is_eos = responses == eos_id
+    has_eos = is_eos.any(dim=1)
+    first = is_eos.float().argmax(dim=1)
+    return torch.where(has_eos, first + 1, torch.full_like(first, responses.shape[1]))

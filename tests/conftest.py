@@ -1,0 +1,27 @@
+"""Shared fixtures: tiny configs that train in seconds on 2 CPU cores."""
+
+import pytest
+import torch
+
+from cotmix.config import load_config
+
+torch.set_num_threads(2)
+
+TINY = ["task.d=6", "task.p_cot=0.25", "model.d_model=32", "model.n_head=2",
+        "pretrain.steps=20", "pretrain.batch_size=32", "pretrain.log_interval=5",
+        "pretrain.eval_interval=10", "pretrain.ckpt_interval=10",
+        "posttrain.steps=4", "posttrain.prompts_per_step=8", "posttrain.group_size=4",
+        "posttrain.eval_interval=2", "posttrain.ckpt_interval=2",
+        "eval.n_prompts=64", "eval.pass_k_prompts=8"]
+
+# Learns the chain in ~600 steps (~9 s) while the short answer (parity of 10 bits) stays out of reach.
+CALIBRATION = ["task.d=10", "model.d_model=32", "model.n_head=2", "pretrain.steps=600", "pretrain.lr=3e-3",
+               "pretrain.batch_size=128", "pretrain.eval_interval=1000", "pretrain.ckpt_interval=1000",
+               "pretrain.log_interval=100", "eval.n_prompts=4096"]
+
+
+@pytest.fixture
+def tiny_cfg():
+    def make(*overrides):
+        return load_config(overrides=TINY + list(overrides))
+    return make

@@ -1,0 +1,67 @@
+"""Config: overrides are typed, every bad value names key, value and what is allowed."""
+
+import pytest
+
+from cotmix.config import ConfigError, describe_fields, load_config
+
+
+def test_overrides_are_coerced_to_field_types():
+    cfg = load_config(overrides=["task.d=30", "task.p_cot=0.3", "task.loss_on_prompt=true", "model.flavour=llama"])
+    assert (cfg.task.d, cfg.task.p_cot, cfg.task.loss_on_prompt, cfg.model.flavour) == (30, 0.3, True, "llama")
+    assert isinstance(cfg.task.d, int) and isinstance(cfg.task.p_cot, float)
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("task.p_cot=1.5", "task.p_cot=1.5: must be in [0.0, 1.0]"),
+    ("task.p_cot=-0.1", "task.p_cot=-0.1"),
+    ("task.d=1", "task.d=1: must be in [2, 512]"),
+    ("model.n_head=3", "model.n_head=3: must divide model.d_model=64"),
+    ("pretrain.steps=-1", "pretrain.steps=-1: must be >= 0"),
+    ("pretrain.lr=0", "pretrain.lr=0.0: must be in (0.0, 1.0]"),
+    ("task.dd=3", "unknown config key 'task.dd': task has"),
+    ("nope=3", "unknown config key 'nope'"),
+    ("task=3", "is a section"),
+    ("task.d=2.5", "task.d='2.5': expected an integer"),
+    ("task.p_cot=abc", "expected a number"),
+    ("task.loss_on_prompt=maybe", "expected a boolean"),
+    ("model.flavour=rnn", "allowed values are gpt2, llama"),
+    ("task.leap=20", "task.leap=20: must be < task.d=20"),
+    ("task.d", "is not key=value"),
+])
+def test_bad_values_are_rejected_with_one_clear_line(override, fragment):
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides=[override])
+    assert fragment in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_llama_needs_even_head_width():
+    with pytest.raises(ConfigError, match="even head width"):
+        load_config(overrides=["model.flavour=llama", "model.d_model=36", "model.n_head=4"])
+
+
+def test_yaml_file_then_overrides_take_precedence(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("task:\n  d: 12\n  p_cot: 0.4\nseed: 7\n")
+    cfg = load_config(config_file=path, overrides=["task.p_cot=0.1"])
+    assert (cfg.task.d, cfg.task.p_cot, cfg.seed) == (12, 0.1, 7)
+
+
+def test_unparseable_or_missing_config_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: [unclosed\n")
+    with pytest.raises(ConfigError, match="cannot parse"):
+        load_config(config_file=bad)
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(config_file=tmp_path / "missing.yaml")
+
+
+def test_unknown_preset_lists_the_available_ones():
+    with pytest.raises(ConfigError, match="available: .*quick"):
+        load_config(preset="nope")
+
+
+def test_every_field_is_documented():
+    rows = describe_fields()
+    assert len(rows) > 30
+    assert all(help_text for _, _, help_text in rows)

@@ -1,0 +1,54 @@
+"""The transformer: both flavours are causal, and the KV cache reproduces a full forward pass."""
+
+import pytest
+import torch
+
+from cotmix.config import ModelConfig
+from cotmix.model import Transformer
+from cotmix.sampler import KVCache
+
+
+@pytest.fixture(params=["gpt2", "llama"])
+def model(request):
+    torch.manual_seed(0)
+    return Transformer(ModelConfig(flavour=request.param, n_layer=2, d_model=32, n_head=4), vocab_size=5,
+                       max_seq_len=24).eval()
+
+
+def test_logits_shape(model):
+    idx = torch.randint(0, 5, (3, 10))
+    assert model(idx).shape == (3, 10, 5)
+
+
+def test_future_tokens_do_not_change_past_logits(model):
+    idx = torch.randint(0, 5, (2, 12))
+    changed = idx.clone()
+    changed[:, 8:] = (changed[:, 8:] + 1) % 5
+    with torch.no_grad():
+        assert torch.allclose(model(idx)[:, :8], model(changed)[:, :8], atol=1e-6)
+        assert not torch.allclose(model(idx)[:, 8:], model(changed)[:, 8:], atol=1e-3)
+
+
+def test_cached_logits_equal_full_recompute(model):
+    idx = torch.randint(0, 5, (4, 20))
+    with torch.no_grad():
+        full = model(idx)
+        cache = KVCache.for_model(model, batch=4, max_len=20)
+        pieces = [model(idx[:, :11], kv_cache=cache)]  # prefill
+        pieces += [model(idx[:, t : t + 1], kv_cache=cache) for t in range(11, 17)]  # one token at a time
+        pieces.append(model(idx[:, 17:], kv_cache=cache))  # several tokens after a prefix (masked path)
+    assert torch.allclose(torch.cat(pieces, dim=1), full, atol=1e-5)
+
+
+def test_too_long_sequence_is_refused(model):
+    with pytest.raises(ValueError, match="max_seq_len"):
+        model(torch.zeros(1, 25, dtype=torch.long))
+
+
+def test_flavours_differ_in_their_parts():
+    gpt2 = Transformer(ModelConfig(flavour="gpt2", d_model=32, n_head=4), 5, 16)
+    llama = Transformer(ModelConfig(flavour="llama", d_model=32, n_head=4), 5, 16)
+    assert gpt2.pos_embed is not None and llama.pos_embed is None
+    assert isinstance(gpt2.blocks[0].norm1, torch.nn.LayerNorm)
+    assert type(llama.blocks[0].norm1).__name__ == "RMSNorm"
+    assert llama.blocks[0].mlp.gated and not gpt2.blocks[0].mlp.gated
