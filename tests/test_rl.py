@@ -1,0 +1,100 @@
+"""RL post-training: every algorithm runs and reports TRL-named metrics; STaR follows the
+recursion p_{n+1} = 2 p_n / (1 + p_n); a killed posttrain resumes to the same result."""
+
+import math
+
+import pytest
+import torch
+
+from cotmix.checkpoint import load_checkpoint, resolve_checkpoint
+from cotmix.config import ConfigError
+from cotmix.phase import Phase, read_metrics, read_summary
+from cotmix.pretrain import train_ntp
+from cotmix.rl.algorithms import ALGORITHMS
+from cotmix.rl.posttrain import posttrain, posttrain_config
+
+STEP_METRICS = {"reward", "reward_std", "frac_reward_zero_std", "completions/mean_length",
+                "completions/min_length", "completions/max_length", "completions/clipped_ratio",
+                "completions/long_fraction", "kl", "entropy", "clip_ratio"}
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    from cotmix.config import load_config
+
+    from conftest import TINY
+
+    run = tmp_path_factory.mktemp("pre")
+    cfg = load_config(overrides=TINY)
+    train_ntp(cfg, run, progress=False)
+    return load_checkpoint(resolve_checkpoint(run))
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_each_algorithm_runs_logs_and_changes_the_model(pretrained, tmp_path, algorithm):
+    cfg = posttrain_config(pretrained.config, [f"posttrain.algorithm={algorithm}", "posttrain.lr=1e-2"])
+    entry = posttrain(cfg, tmp_path, pretrained, progress=False)
+    steps = [r for r in read_metrics(tmp_path, "posttrain") if not r.get("eval")]
+    assert len(steps) == cfg.posttrain.steps
+    assert all(STEP_METRICS <= r.keys() for r in steps)
+    evals = [r for r in read_metrics(tmp_path, "posttrain") if r.get("eval")]
+    assert [r["step"] for r in evals] == [0, 2, 4]
+    assert {"pass@1", "pass@2", "pass@4", "pass@8"} <= evals[-1].keys()
+    assert entry["samples"] == 4 * 8 * 4 and entry["algorithm"] == algorithm
+    final = load_checkpoint(resolve_checkpoint(tmp_path, "posttrain"))
+    changed = any(not torch.equal(final.model_tensors[k], v) for k, v in pretrained.model_tensors.items())
+    assert changed
+    if algorithm != "star":
+        assert all(r["loss_agg"] == "token_mean" for r in steps)
+
+
+def test_posttrain_refuses_to_change_the_model_shape(pretrained):
+    with pytest.raises(ConfigError, match="cannot change after pre-training"):
+        posttrain_config(pretrained.config, ["model.d_model=64"])
+    with pytest.raises(ConfigError, match="max_new_tokens=99"):
+        posttrain_config(pretrained.config, ["posttrain.max_new_tokens=99"])
+
+
+def test_killed_posttrain_resumes_to_the_same_result(pretrained, tmp_path, monkeypatch):
+    cfg = posttrain_config(pretrained.config, ["posttrain.algorithm=grpo", "posttrain.steps=5"])
+    posttrain(cfg, tmp_path / "straight", pretrained, progress=False) if (tmp_path / "straight").mkdir() is None else None
+    original = Phase.log
+
+    def die_at_three(self, metrics):
+        record = original(self, metrics)
+        if self.step == 3 and not metrics.get("eval"):
+            raise KeyboardInterrupt
+        return record
+
+    (tmp_path / "killed").mkdir()
+    monkeypatch.setattr(Phase, "log", die_at_three)
+    with pytest.raises(KeyboardInterrupt):
+        posttrain(cfg, tmp_path / "killed", pretrained, progress=False)
+    monkeypatch.setattr(Phase, "log", original)
+    posttrain(cfg, tmp_path / "killed", pretrained, resume=True, progress=False)
+
+    def strip(records):
+        return [{k: v for k, v in r.items() if k != "wall_s"} for r in records]
+
+    assert strip(read_metrics(tmp_path / "killed")) == strip(read_metrics(tmp_path / "straight"))
+    assert read_summary(tmp_path / "killed")["posttrain"]["eval"] == read_summary(tmp_path / "straight")["posttrain"]["eval"]
+
+
+def test_star_follows_the_long_fraction_recursion(calibrated, tmp_path):
+    """Paper §3: with the chain reward each STaR round keeps long samples at rate p and short
+    correct ones at (1-p)/2, so the next long fraction is 2p/(1+p).
+
+    The long fraction of each round's 2048 rollouts is a binomial mean (4 standard errors
+    ~0.04); 0.05 more is allowed for how closely 3 epochs of NTP fit the kept samples."""
+    cfg0, _, run = calibrated
+    start = load_checkpoint(resolve_checkpoint(run))
+    cfg = posttrain_config(start.config, ["posttrain.algorithm=star", "posttrain.reward=chain", "posttrain.steps=3",
+                                          "posttrain.prompts_per_step=512", "posttrain.group_size=4",
+                                          "posttrain.star_epochs=3", "posttrain.lr=1e-3", "posttrain.eval_interval=10"])
+    posttrain(cfg, tmp_path, start, progress=False)
+    rounds = [r["completions/long_fraction"] for r in read_metrics(tmp_path, "posttrain") if not r.get("eval")]
+    n = 2048
+    for before, after in zip(rounds, rounds[1:]):
+        predicted = 2 * before / (1 + before)
+        assert abs(after - predicted) <= 4 * math.sqrt(predicted * (1 - predicted) / n) + 0.05, rounds
+    assert rounds[-1] > rounds[0] + 0.15  # the long fraction grows, though length is never rewarded
