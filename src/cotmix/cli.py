@@ -89,6 +89,11 @@ def cmd_posttrain(args) -> int:
     from cotmix.experiment import prepare_run_dir
     from cotmix.rl.posttrain import posttrain, posttrain_config
 
+    # --from takes several paths, so key=value items typed after it land there too.
+    args.overrides = [a for a in args.from_ if "=" in a] + args.overrides
+    args.from_ = [a for a in args.from_ if "=" not in a]
+    if not args.from_:
+        raise CotmixError("--from needs at least one run directory or checkpoint")
     starts = [load_checkpoint(resolve_checkpoint(path)) for path in args.from_]
     out = Path(args.out)
     if args.resume:

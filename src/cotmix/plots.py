@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import EngFormatter, MaxNLocator  # noqa: E402
 
 from cotmix.phase import read_metrics, read_summary  # noqa: E402
 
@@ -27,34 +28,45 @@ def _eval_curve(records: list[dict], key: str):
 
 
 def plot_run(run_dir: Path, path: Path | None = None, title: str | None = None) -> Path:
+    """Two rows (greedy accuracy, mean sampled length) by two columns on one broken sample axis:
+    pre-training on the left, the arms after the switch on the right (RL uses far fewer samples
+    than pre-training, so one linear axis would squash it into a sliver)."""
     run_dir = Path(run_dir)
     path = Path(path or run_dir / "curves.png")
-    summary = read_summary(run_dir)
     records = read_metrics(run_dir)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    panels = (("greedy_accuracy", "greedy accuracy", (0.4, 1.02)),
-              ("sampled_length_mean", "mean response length (sampled, tokens incl. EOS)", None))
-    for ax, (key, label, ylim) in zip(axes, panels):
+    switch = read_summary(run_dir).get("pretrain", {}).get("samples")
+    fig, axes = plt.subplots(2, 2, figsize=(11, 6.5), sharey="row", constrained_layout=True,
+                             gridspec_kw={"width_ratios": [1, 1.4], "wspace": 0.02})
+    rows = (("greedy_accuracy", "greedy accuracy"), ("sampled_length_mean", "mean response length\n(sampled, incl. EOS)"))
+    for (key, label), (ax_pre, ax_post) in zip(rows, axes):
+        pre_x, pre_y = _eval_curve([r for r in records if r["phase"] == "pretrain"], key)
         for phase, name, color in ARMS:
+            if phase == "pretrain":
+                ax_pre.plot(pre_x, pre_y, marker="o", markersize=3, color=color, label=name)
+                continue
             xs, ys = _eval_curve([r for r in records if r["phase"] == phase], key)
-            if phase != "pretrain" and "pretrain" in summary:  # start each arm where pre-training ended
-                pre_x, pre_y = _eval_curve([r for r in records if r["phase"] == "pretrain"], key)
-                if pre_x and (not xs or xs[0] > pre_x[-1]):
-                    xs, ys = [pre_x[-1]] + xs, [pre_y[-1]] + ys
+            if pre_x and xs and xs[0] > pre_x[-1]:  # both arms start from the last pre-training point
+                xs, ys = [pre_x[-1]] + xs, [pre_y[-1]] + ys
             if xs:
-                ax.plot(xs, ys, marker="o", markersize=3, color=color, label=name, lw=2 if phase == "posttrain" else 1.5)
-        if "pretrain" in summary:
-            ax.axvline(summary["pretrain"]["samples"], color="k", ls="--", lw=1)
-            ax.annotate("RL starts", (summary["pretrain"]["samples"], ax.get_ylim()[1]), textcoords="offset points",
-                        xytext=(4, -12), fontsize=9)
+                ax_post.plot(xs, ys, marker="o", markersize=3, color=color, label=name, lw=2)
         if key == "greedy_accuracy":
-            ax.axhline(0.5, color="0.6", ls=":", lw=1)
-        ax.set_xlabel("training samples (demonstrations, then sampled responses)")
-        ax.set_ylabel(label)
-        if ylim:
-            ax.set_ylim(*ylim)
-        ax.grid(alpha=0.3)
-    axes[0].legend(loc="lower right")
+            for ax in (ax_pre, ax_post):
+                ax.axhline(0.5, color="0.6", ls=":", lw=1)
+        if switch is not None:
+            ax_post.axvline(switch, color="k", ls="--", lw=1)
+        ax_pre.set_ylabel(label)
+        for ax in (ax_pre, ax_post):
+            ax.grid(alpha=0.3)
+            ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+            ax.xaxis.set_major_locator(MaxNLocator(5))
+    axes[0][0].set_title("NTP pre-training", fontsize=10)
+    axes[0][1].set_title("after the switch (dashed): RL vs NTP only", fontsize=10)
+    axes[0][0].set_ylim(0.4, 1.03)
+    axes[1][0].set_xlabel("training samples (demonstrations)")
+    axes[1][1].set_xlabel("training samples (+ sampled responses for RL)")
+    handles = [h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]]
+    labels = [lab for ax in axes[0] for lab in ax.get_legend_handles_labels()[1]]
+    axes[0][1].legend(handles, labels, loc="center right")
     fig.suptitle(title or _title(run_dir))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -68,5 +80,5 @@ def _title(run_dir: Path) -> str:
         return run_dir.name
     cfg = json.loads(config_path.read_text())
     t, p = cfg["task"], cfg["posttrain"]
-    return (f"parity d={t['d']}, p_cot={t['p_cot']}: NTP alone vs NTP + RL "
+    return (f"{t['name']} d={t['d']}, p_cot={t['p_cot']}: NTP alone vs NTP + RL "
             f"({p['algorithm']}, {p['reward']} reward, T={p['temperature']})")

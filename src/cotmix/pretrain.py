@@ -64,8 +64,10 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
     """Run (or resume) one NTP phase and return its summary entry.
 
     phase_name="pretrain" starts from a fresh model with cfg.pretrain's schedule.
-    Any other phase name continues from `start` (weights and optimizer) at the constant peak
-    learning rate cfg.pretrain.lr: the NTP-only baseline, not handicapped by a decayed schedule. eval_interval overrides
+    Any other phase name continues from `start` (weights and optimizer) at the constant
+    learning rate of the RL arm, cfg.posttrain.lr: the NTP-only baseline, so that the two arms
+    differ only in their objective (the peak pre-training rate mostly adds noise there, the
+    decayed one would barely move the model). eval_interval overrides
     cfg.pretrain.eval_interval (the baseline evaluates as often, in samples, as RL does).
     """
     task = make_task(cfg.task)
@@ -87,9 +89,10 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
     eval_every = eval_interval or p.eval_interval
 
     model.train()
-    bar = tqdm(total=steps, initial=phase.step, desc=phase_name, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=steps, initial=phase.step, desc=phase_name, disable=not progress, dynamic_ncols=True,
+               mininterval=0.5)
     while phase.step < steps:
-        lr = lr_at(phase.step, p, steps) if warm else p.lr
+        lr = lr_at(phase.step, p, steps) if warm else cfg.posttrain.lr
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch = task.sample(p.batch_size, data)

@@ -71,7 +71,7 @@ def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, phase_name: str 
     samples_per_step = p.prompts_per_step * p.group_size
 
     bar = tqdm(total=p.steps, initial=phase.step, desc=f"{phase_name} ({p.algorithm})", disable=not progress,
-               dynamic_ncols=True)
+               dynamic_ncols=True, mininterval=0.5)
     while phase.step < p.steps:
         metrics = step_fn(ctx)
         phase.step += 1

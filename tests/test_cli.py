@@ -1,0 +1,125 @@
+"""The command line as a user meets it: one-line errors with exit code 2 and nothing written,
+a tiny end-to-end `cotmix run`, readable samples, and SIGKILL + --resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import TINY
+
+COTMIX = [sys.executable, "-m", "cotmix.cli"]
+
+
+def cotmix(*args, timeout=300):
+    return subprocess.run(COTMIX + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["task.p_cot=1.5"], "task.p_cot=1.5: must be in [0.0, 1.0]"),
+    (["task.d=1"], "task.d=1"),
+    (["model.n_head=5"], "must divide model.d_model"),
+    (["pretrain.steps=-2"], "pretrain.steps=-2"),
+    (["task.name=sorting"], "allowed values are parity"),
+    (["--preset", "huge"], "unknown preset"),
+    (["posttrain.algorithm=ppo"], "allowed values are star, reinforce, rloo, grpo"),
+])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, fragment):
+    out = tmp_path / "run"
+    result = cotmix("pretrain", *args, "--out", str(out))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+    assert not out.exists()
+
+
+def test_missing_and_corrupt_checkpoints(tmp_path):
+    result = cotmix("eval", "--checkpoint", str(tmp_path / "none"))
+    assert result.returncode == 2 and "no such" in result.stderr
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("model.safetensors", "trainer.safetensors", "state.json"):
+        (bad / name).write_bytes(b"\x00garbage")
+    for command in (["eval", "--checkpoint", str(bad)], ["posttrain", "--from", str(bad), "--out", str(tmp_path / "o")]):
+        result = cotmix(*command)
+        assert result.returncode == 2 and "corrupt" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_occupied_out_directory_is_refused(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    result = cotmix("pretrain", *TINY, "--out", str(tmp_path))
+    assert result.returncode == 2 and "--resume" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    result = cotmix("run", *TINY, "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    return out, result.stdout
+
+
+def test_run_writes_all_three_phases_a_table_and_a_figure(tiny_run):
+    out, stdout = tiny_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert {"pretrain", "posttrain", "baseline"} <= summary.keys()
+    assert all("greedy_accuracy" in summary[k]["eval"] for k in ("pretrain", "posttrain", "baseline"))
+    assert summary["baseline"]["samples"] >= summary["posttrain"]["samples"]
+    assert "NTP only" in stdout and "NTP + RL" in stdout and "greedy accuracy" in stdout
+    png = (out / "curves.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    config = json.loads((out / "config.json").read_text())
+    assert config["task"]["d"] == 6
+
+
+def test_sample_and_eval_read_a_run(tiny_run):
+    out, _ = tiny_run
+    result = cotmix("sample", "--checkpoint", str(out), "-n", "5", "--temperature", "0")
+    assert result.returncode == 0
+    rows = result.stdout.strip().splitlines()[1:]
+    assert len(rows) == 5 and all("->" in r and ("correct" in r or "wrong" in r) for r in rows)
+    result = cotmix("eval", "--checkpoint", str(out), "eval.n_prompts=32", "--json")
+    assert result.returncode == 0 and 0 <= json.loads(result.stdout)["greedy_accuracy"] <= 1
+
+
+def test_posttrain_from_several_checkpoints(tiny_run, tmp_path):
+    out, _ = tiny_run
+    steps = sorted((out / "checkpoints" / "pretrain").iterdir())
+    result = cotmix("posttrain", "--from", *map(str, steps), "posttrain.steps=2", "--out", str(tmp_path / "rl"),
+                    "--no-progress")
+    assert result.returncode == 0, result.stderr
+    made = sorted(p.name for p in (tmp_path / "rl").iterdir())
+    assert len(made) == len(steps) and all((tmp_path / "rl" / m / "summary.json").is_file() for m in made)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
+    args = ["task.d=8", "model.d_model=32", "model.n_head=2", "pretrain.steps=300", "pretrain.batch_size=64",
+            "pretrain.ckpt_interval=50", "pretrain.eval_interval=100", "eval.n_prompts=256", "threads=1"]
+    straight = cotmix("pretrain", *args, "--out", str(tmp_path / "straight"), "--no-progress")
+    assert straight.returncode == 0, straight.stderr
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(COTMIX + ["pretrain", *args, "--out", str(killed), "--no-progress"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (killed / "checkpoints" / "pretrain" / "step_000100").exists():
+        assert time.time() < deadline and proc.poll() is None, "run ended before it could be killed"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "summary.json").exists()
+    resumed = cotmix("pretrain", "--out", str(killed), "--resume", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+
+    def final(path):
+        return json.loads((Path(path) / "summary.json").read_text())["pretrain"]["eval"]
+
+    assert final(killed) == final(tmp_path / "straight")
