@@ -179,6 +179,28 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_theory(args) -> int:
+    from cotmix.theory.experiments import TheoryConfig, format_theory_table, run_theory
+
+    cfg = TheoryConfig(d=args.d, lam=args.lam, lam_chain=args.lam_chain, steps=args.steps,
+                       chain_steps=args.chain_steps, batch=args.batch, star_rounds=args.star_rounds,
+                       star_samples=args.star_samples, star_batch=args.star_batch, seeds=args.seeds, seed=args.seed)
+    for name in ("calibration_grid", "threshold_grid", "star_p0"):
+        if getattr(args, name) is not None:
+            setattr(cfg, name, getattr(args, name))
+    result = run_theory(cfg, Path(args.out), progress=(lambda msg: None) if args.no_progress else print)
+    print(format_theory_table(result))
+    print(f"\nwrote {Path(args.out) / 'theory.json'} and calibration.png, threshold.png, star.png")
+    return 0
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
 def cmd_config(args) -> int:
     cfg = load_config(args.preset, args.config, args.overrides)
     values = dict((key, value) for key, value, _ in describe_fields(cfg))
@@ -232,6 +254,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--out", help="output PNG (default RUN_DIR/curves.png)")
     p.set_defaults(func=cmd_plot)
+
+    from cotmix.theory.experiments import TheoryConfig
+
+    t = TheoryConfig()
+    p = sub.add_parser("theory", help="the paper's theorems on the autoregressive linear model, with plots")
+    p.add_argument("--out", default="runs/theory", help="output directory (theory.json and PNGs)")
+    p.add_argument("--d", type=int, default=t.d, help="input bits")
+    p.add_argument("--calibration-grid", type=_float_list, help="p_cot values for calibration, e.g. 0.05,0.1,0.2")
+    p.add_argument("--threshold-grid", type=_float_list, help="p_cot values around 1/3 for greedy accuracy")
+    p.add_argument("--star-p0", type=_float_list, help="starting p_cot of the STaR runs")
+    p.add_argument("--star-rounds", type=int, default=t.star_rounds, help="STaR rounds (0 = skip)")
+    p.add_argument("--star-samples", type=int, default=t.star_samples, help="responses sampled per STaR round")
+    p.add_argument("--star-batch", type=int, default=t.star_batch, help="minibatch of kept samples in STaR")
+    p.add_argument("--lam", type=float, default=t.lam, help="L2 of positions 1 and 2a (less bias, slower)")
+    p.add_argument("--lam-chain", type=float, default=t.lam_chain, help="L2 of the chain positions")
+    p.add_argument("--steps", type=int, default=t.steps, help="horizon of positions 1 and 2a (minibatches)")
+    p.add_argument("--chain-steps", type=int, default=t.chain_steps, help="horizon of the chain positions")
+    p.add_argument("--batch", type=int, default=t.batch, help="minibatch of pre-training samples")
+    p.add_argument("--seeds", type=int, default=t.seeds, help="independent runs per setting")
+    p.add_argument("--seed", type=int, default=t.seed)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_theory)
 
     p = sub.add_parser("config", help="print every config key with its value and help")
     _add_config_args(p)

@@ -1,0 +1,134 @@
+"""`cotmix theory`: run the linear model and put the measurements next to the closed forms.
+
+(a) calibration across p_cot, (b) greedy accuracy across p_cot around 1/3, (c) STaR rounds
+with the chain reward from several p_0. Writes theory.json (predicted vs measured, per seed),
+calibration.png, threshold.png and star.png, and returns the table it prints.
+
+    cotmix theory --d 20 --out runs/theory
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from cotmix.checkpoint import write_json_atomic
+from cotmix.theory import closed_form as cf
+from cotmix.theory.linear_model import evaluate_linear
+from cotmix.theory.train import pretrain_linear, star_round
+
+
+@dataclass
+class TheoryConfig:
+    d: int = 20
+    calibration_grid: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.2, 0.3, 0.4])
+    threshold_grid: list[float] = field(default_factory=lambda: [0.2, 0.25, 0.3, 0.32, 0.35, 0.37, 0.4, 0.5])
+    star_p0: list[float] = field(default_factory=lambda: [0.02, 0.1, 0.25])
+    star_rounds: int = 6
+    star_samples: int = 2_560_000  # responses sampled per round and run
+    star_batch: int = 64  # minibatch of kept samples: one pass gives ~star_samples/2/64 SGD steps
+    lam: float = 1e-3  # L2 of positions 1 and 2a: smaller = less bias, needs more steps
+    lam_chain: float = 1e-5  # L2 of the chain positions (separable: small is cheap)
+    steps: int = 10_000  # horizon of positions 1 and 2a (minibatches)
+    chain_steps: int = 1_000  # horizon of the chain positions (minibatches of long samples)
+    batch: int = 256
+    eval_samples: int = 16_384
+    seeds: int = 1
+    seed: int = 0
+
+
+def validate_theory_config(cfg: TheoryConfig) -> None:
+    from cotmix.config import ConfigError
+
+    if cfg.d < 2:
+        raise ConfigError(f"--d {cfg.d}: must be >= 2")
+    for name in ("calibration_grid", "threshold_grid", "star_p0"):
+        bad = [p for p in getattr(cfg, name) if not 0 <= p <= 1]
+        if bad:
+            raise ConfigError(f"--{name.replace('_', '-')} {bad[0]}: every p_cot must be in [0, 1]")
+    for name in ("star_rounds", "star_samples", "star_batch", "steps", "chain_steps", "batch", "eval_samples", "seeds"):
+        if getattr(cfg, name) < (0 if name == "star_rounds" else 1):
+            raise ConfigError(f"--{name.replace('_', '-')} {getattr(cfg, name)}: must be positive")
+    if not (cfg.lam > 0 and cfg.lam_chain > 0):
+        raise ConfigError(f"--lam {cfg.lam} / --lam-chain {cfg.lam_chain}: must be > 0")
+
+
+def _runs(ps: list[float], seeds: int) -> torch.Tensor:
+    """Each p repeated for every seed: (len(ps) * seeds,), seed-major within each p."""
+    return torch.tensor(ps, dtype=torch.float32).repeat_interleave(seeds)
+
+
+def _per_p(values: torch.Tensor, seeds: int) -> list[list[float]]:
+    return [row.tolist() for row in values.view(-1, seeds)]
+
+
+def run_theory(cfg: TheoryConfig, out: Path, progress=print) -> dict:
+    validate_theory_config(cfg)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    started = time.perf_counter()
+    result: dict = {"config": asdict(cfg)}
+
+    # (a) + (b): one vectorised pre-training over every p of both grids and every seed.
+    grid = sorted(set(cfg.calibration_grid) | set(cfg.threshold_grid))
+    progress(f"Algorithm 3 on D(p) for {len(grid)} values of p_cot x {cfg.seeds} seed(s), d = {cfg.d}")
+    model = pretrain_linear(_runs(grid, cfg.seeds), cfg.d, cfg.lam, cfg.lam_chain, cfg.steps, cfg.chain_steps,
+                            cfg.batch, gen)
+    metrics = evaluate_linear(model, cfg.eval_samples, gen)
+    result["pretrain"] = [
+        {"p_cot": p, "predicted": {**cf.calibration(p), "greedy_accuracy": cf.greedy_accuracy(p)},
+         "measured": {k: _per_p(v, cfg.seeds)[i] for k, v in metrics.items()}}
+        for i, p in enumerate(grid)]
+
+    # (c) STaR with the chain reward.
+    star = {"p0": cfg.star_p0, "rounds": []}
+    if cfg.star_rounds:
+        model = pretrain_linear(_runs(cfg.star_p0, cfg.seeds), cfg.d, cfg.lam, cfg.lam_chain, cfg.steps,
+                                cfg.chain_steps, cfg.batch, gen)
+        star["rounds"].append({"round": 0, **{k: _per_p(v, cfg.seeds) for k, v in evaluate_linear(
+            model, cfg.eval_samples, gen).items()}})
+        for n in range(1, cfg.star_rounds + 1):
+            progress(f"STaR round {n}/{cfg.star_rounds} ({cfg.star_samples:,} samples per run)")
+            model, stats = star_round(model, cfg.star_samples, cfg.lam, cfg.lam_chain, cfg.star_batch, "chain",
+                                      cfg.chain_steps, gen)
+            measured = evaluate_linear(model, cfg.eval_samples, gen)
+            star["rounds"].append({"round": n, **{k: _per_p(v, cfg.seeds) for k, v in {**measured, **stats}.items()}})
+    star["predicted"] = [[cf.star_closed_form(p0, n) for n in range(cfg.star_rounds + 1)] for p0 in cfg.star_p0]
+    star["predicted_round_to_generalise"] = [cf.star_rounds_to_generalise(p0) for p0 in cfg.star_p0]
+    result["star"] = star
+    result["wall_s"] = round(time.perf_counter() - started, 1)
+    write_json_atomic(out / "theory.json", result)
+    from cotmix.theory.figures import plot_theory
+
+    plot_theory(result, out)
+    return result
+
+
+def format_theory_table(result: dict) -> str:
+    """Predicted vs measured, averaged over seeds."""
+    def mean(xs):
+        return sum(xs) / len(xs)
+
+    lines = [f"Linear model, d = {result['config']['d']}: calibration after Algorithm 3",
+             f"{'p_cot':>6} {'long pred':>10} {'long meas':>10} {'short acc':>10} {'greedy pred':>12} {'greedy meas':>12}"]
+    for row in result["pretrain"]:
+        m, pr = row["measured"], row["predicted"]
+        lines.append(f"{row['p_cot']:>6.3f} {pr['long_correct']:>10.3f} {mean(m['long_fraction']):>10.3f} "
+                     f"{mean(m['short_accuracy']):>10.3f} {pr['greedy_accuracy']:>12.2f} {mean(m['greedy_accuracy']):>12.3f}")
+    star = result["star"]
+    if star["rounds"]:
+        lines += ["", "STaR with the chain reward: long fraction per round (measured / closed form) and greedy accuracy"]
+        lines.append(f"{'round':>5} " + " ".join(f"{'p0=' + format(p0, 'g'):>24}" for p0 in star["p0"]))
+        for r in star["rounds"]:
+            n = r["round"]
+            cells = [f"{mean(r['long_fraction'][i]):.3f}/{star['predicted'][i][n]:.3f} g={mean(r['greedy_accuracy'][i]):.2f}"
+                     for i in range(len(star["p0"]))]
+            lines.append(f"{n:>5} " + " ".join(f"{c:>24}" for c in cells))
+        lines.append("predicted first round with greedy accuracy 1: "
+                     + ", ".join(f"p0={p0:g}: {n}" for p0, n in zip(star["p0"], star["predicted_round_to_generalise"])))
+    lines.append(f"wall time {result['wall_s']} s")
+    return "\n".join(lines)

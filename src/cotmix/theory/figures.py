@@ -1,0 +1,82 @@
+"""Figures of `cotmix theory`: measured points (mean, bars = min..max over seeds) on the theory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from cotmix.theory import closed_form as cf  # noqa: E402
+
+
+def _points(ax, xs, per_x, **kw):
+    """Mean with a min..max bar over seeds for each x."""
+    values = [np.asarray(v, dtype=float) for v in per_x]
+    mean = np.array([v.mean() for v in values])
+    err = np.array([[m - v.min() for m, v in zip(mean, values)], [v.max() - m for m, v in zip(mean, values)]])
+    ax.errorbar(xs, mean, yerr=err, fmt="o", capsize=3, **kw)
+
+
+def plot_theory(result: dict, out: Path) -> list[Path]:
+    out = Path(out)
+    d = result["config"]["d"]
+    rows = result["pretrain"]
+    ps = [r["p_cot"] for r in rows]
+    line = np.linspace(0, max(ps + [0.5]), 200)
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(6, 4.2), constrained_layout=True)
+    ax.plot(line, line, color="tab:red", lw=1, label="theory: long = p")
+    ax.plot(line, (1 + line) / 2, color="tab:green", lw=1, label="theory: sampled accuracy = (1+p)/2")
+    ax.axhline(0.5, color="tab:blue", lw=1, label="theory: short accuracy = 1/2")
+    _points(ax, ps, [r["measured"]["long_fraction"] for r in rows], color="tab:red", label="long fraction")
+    _points(ax, ps, [r["measured"]["sampled_accuracy"] for r in rows], color="tab:green", label="sampled accuracy")
+    _points(ax, ps, [r["measured"]["short_accuracy"] for r in rows], color="tab:blue", label="short accuracy")
+    ax.set(xlabel="p_cot", ylabel="probability", title=f"Linear model after Algorithm 3 (d = {d}): length-calibrated")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    paths.append(out / "calibration.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4.2), constrained_layout=True)
+    ax.step([0, cf.GREEDY_THRESHOLD, cf.GREEDY_THRESHOLD, 1], [0.5, 0.5, 1, 1], where="post", color="0.3",
+            label="theory: 1/2 below 1/3, 1 above")
+    ax.axvline(cf.GREEDY_THRESHOLD, color="0.5", ls="--", lw=1)
+    _points(ax, ps, [r["measured"]["greedy_accuracy"] for r in rows], color="tab:purple", label="measured greedy accuracy")
+    ax.set(xlim=(min(ps) - 0.03, max(ps) + 0.03), ylim=(0.4, 1.05), xlabel="p_cot", ylabel="greedy accuracy",
+           title=f"Greedy decoding generalises only above p_cot = 1/3 (d = {d})")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    paths.append(out / "threshold.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    star = result["star"]
+    if star["rounds"]:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+        rounds = [r["round"] for r in star["rounds"]]
+        fine = np.linspace(0, max(rounds), 200)
+        for i, p0 in enumerate(star["p0"]):
+            color = f"C{i}"
+            left.plot(fine, [cf.star_closed_form(p0, n) for n in fine], color=color, lw=1)
+            _points(left, rounds, [r["long_fraction"][i] for r in star["rounds"]], color=color, label=f"p0 = {p0:g}")
+            _points(right, rounds, [r["greedy_accuracy"][i] for r in star["rounds"]], color=color, label=f"p0 = {p0:g}")
+            right.axvline(star["predicted_round_to_generalise"][i], color=color, ls=":", lw=1)
+        left.axhline(cf.GREEDY_THRESHOLD, color="0.5", ls="--", lw=1)
+        left.set(xlabel="STaR round", ylabel="long fraction",
+                 title="points: measured; lines: p_n = 2^n p0 / (2^n p0 + 1 - p0)")
+        right.set(xlabel="STaR round", ylabel="greedy accuracy", ylim=(0.4, 1.05),
+                  title="dotted: round the closed form predicts greedy = 1")
+        for ax in (left, right):
+            ax.legend(fontsize=8)
+            ax.grid(alpha=0.3)
+        fig.suptitle(f"STaR with the chain reward on the linear model (d = {d})")
+        paths.append(out / "star.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    return paths

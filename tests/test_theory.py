@@ -1,0 +1,185 @@
+"""The theory: features by hand, closed forms against brute-force enumeration, Algorithm 3
+against a plain scalar loop, and calibration of the linear model on a tiny config."""
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from cotmix.theory import closed_form as cf
+from cotmix.theory.linear_model import (LinearARModel, chain_features, evaluate_linear, prefix_parities,
+                                        random_inputs, stop_features)
+from cotmix.theory.train import AveragedSGD, pretrain_linear, star_round
+
+
+def all_inputs(d):
+    return torch.tensor(list(itertools.product([-1.0, 1.0], repeat=d)))
+
+
+# --- features ------------------------------------------------------------------------------
+
+def test_features_by_hand():
+    x = torch.tensor([1.0, -1.0, 1.0])
+    y = torch.tensor([1.0, -1.0, -1.0])  # the chain of x
+    phi = chain_features(x, y)  # rows l = 2, 3
+    assert phi[0].tolist() == [1, -1, 1, 1, 0, 1, -1, 1]  # [x, y1, pad, y1*x]
+    assert phi[1].tolist() == [1, -1, 1, 1, -1, -1, 1, -1]  # [x, y1, y2, y2*x]
+    assert stop_features(x, torch.tensor(1.0)).tolist() == [1, -1, 1, 1, 1, -1, 1, 1]
+
+
+def test_each_chain_step_is_linear_in_its_features():
+    d = 5
+    x = all_inputs(d)
+    y = prefix_parities(x)
+    phi = chain_features(x, y)  # (32, d-1, 3d-1)
+    for l in range(2, d + 1):
+        w = torch.zeros(3 * d - 1)
+        w[(d + d - 1) + (l - 1)] = 1.0  # the feature y_{l-1} * x_l
+        assert torch.equal(phi[:, l - 2] @ w, y[:, l - 1])
+
+
+def test_parity_is_uncorrelated_with_every_feature_of_position_1():
+    """The best linear predictor of the parity from x alone is zero: E[parity * x_i] = 0."""
+    x = all_inputs(6)
+    assert torch.equal((x * x.prod(1, keepdim=True)).sum(0), torch.zeros(6))
+
+
+def test_fast_logits_equal_the_feature_definition():
+    g = torch.Generator().manual_seed(0)
+    d = 6
+    model = LinearARModel(torch.randn(2, d, generator=g), torch.randn(2, 2 * d + 2, generator=g),
+                          torch.randn(2, d - 1, 3 * d - 1, generator=g))
+    x, y = random_inputs(2, 7, d, g), random_inputs(2, 7, d, g)
+    assert torch.allclose(model.stop_logit(x, y[..., 0]),
+                          torch.einsum("rnf,rf->rn", stop_features(x, y[..., 0]), model.stop), atol=1e-5)
+    phi = chain_features(x, y)
+    for l in range(2, d + 1):
+        assert torch.allclose(model.chain_logit(x, y, l),
+                              torch.einsum("rnf,rf->rn", phi[:, :, l - 2], model.chain[:, l - 2]), atol=1e-5)
+
+
+# --- closed forms against enumeration --------------------------------------------------------
+
+def enumerate_demonstrations(d, p):
+    """Every (probability, x, response) of D(p); response = tuple of ±1 tokens (short: one token)."""
+    for bits in itertools.product([-1, 1], repeat=d):
+        chain = [math.prod(bits[: i + 1]) for i in range(d)]
+        yield p / 2**d, bits, tuple(chain)
+        yield (1 - p) / 2**d, bits, (chain[-1],)
+
+
+@pytest.mark.parametrize("p", [0.05, 0.25, 0.5, 0.8])
+def test_calibration_probabilities_by_enumeration(p):
+    d = 4
+    demos = list(enumerate_demonstrations(d, p))
+    first_is_x1 = sum(w for w, x, r in demos if r[0] == x[0])
+    stop_and_x1 = sum(w for w, x, r in demos if r[0] == x[0] and len(r) == 1)
+    predicted = cf.calibration(p)
+    assert first_is_x1 == pytest.approx(predicted["first_token_is_x1"])
+    assert stop_and_x1 / first_is_x1 == pytest.approx(predicted["stop_given_x1"])
+    # The NTP-optimal model cannot see the parity, so it predicts y1 and stop from (x1, y1) alone.
+    # Sampling from it: long-correct, short-correct and short-wrong rates.
+    long_correct = first_is_x1 * (1 - stop_and_x1 / first_is_x1)
+    short_correct = short_wrong = 0.0
+    for bits in itertools.product([-1, 1], repeat=d):
+        parity = math.prod(bits)
+        for y1, prob_y1 in ((bits[0], first_is_x1), (-bits[0], 1 - first_is_x1)):
+            stop = stop_and_x1 / first_is_x1 if y1 == bits[0] else 1.0
+            weight = prob_y1 * stop / 2**d
+            short_correct += weight * (y1 == parity)
+            short_wrong += weight * (y1 != parity)
+    assert long_correct == pytest.approx(predicted["long_correct"])
+    assert short_correct == pytest.approx(predicted["short_correct"])
+    assert short_wrong == pytest.approx(predicted["short_wrong"])
+
+
+def test_greedy_threshold_is_one_third():
+    for p in (0.1, 0.3, 0.333):
+        assert cf.calibration(p)["continue_given_x1"] < 0.5 and cf.greedy_accuracy(p) == 0.5
+    for p in (0.334, 0.4, 0.9):
+        assert cf.calibration(p)["continue_given_x1"] > 0.5 and cf.greedy_accuracy(p) == 1.0
+    assert cf.greedy_length(0.2, 20) == 2 and cf.greedy_length(0.5, 20) == 21
+
+
+@pytest.mark.parametrize("p", [0.01, 0.1, 0.25, 0.6])
+def test_star_recursion_by_enumerating_the_kept_samples(p):
+    """Keep the calibrated model's samples with the chain reward: the long share is 2p/(1+p)."""
+    c = cf.calibration(p)
+    kept_long, kept_short = c["long_correct"], c["short_correct"]
+    assert kept_long / (kept_long + kept_short) == pytest.approx(cf.star_step(p))
+
+
+def test_star_closed_form_solves_the_recursion():
+    for p0 in (0.01, 0.1, 0.25):
+        p = p0
+        for n in range(1, 8):
+            p = cf.star_step(p)
+            assert cf.star_closed_form(p0, n) == pytest.approx(p)
+    assert [cf.star_rounds_to_generalise(p0) for p0 in (0.25, 0.1, 0.01)] == [1, 3, 6]
+
+
+def test_expected_advantages_by_enumeration():
+    p = 0.3
+    mean_reward = p * 1 + (1 - p) * 0.5  # long always right, short right half the time
+    adv = cf.expected_advantage(p)
+    assert adv["mean_reward"] == pytest.approx(mean_reward)
+    assert adv["long"] == pytest.approx((1 - p) / 2) and adv["short"] == pytest.approx(-p / 2)
+    assert p * adv["long"] + (1 - p) * adv["short"] == pytest.approx(0)
+
+
+# --- Algorithm 3 -----------------------------------------------------------------------------
+
+def test_vectorised_sgd_equals_the_scalar_algorithm():
+    """B = 1: w <- w - (1/(lam t)) (lam w + grad), output the average of the iterates."""
+    g = torch.Generator().manual_seed(1)
+    lam, steps, features = 0.1, 30, 4
+    phi = torch.randn(2, steps, features, generator=g)
+    labels = torch.where(torch.rand(2, steps, generator=g) < 0.5, 1.0, -1.0)
+    valid = torch.rand(2, steps, generator=g) < 0.8
+    sgd = AveragedSGD(2, 1, features, lam)
+    for t in range(steps):
+        sgd.step(phi[:, t : t + 1, None], labels[:, t : t + 1, None], valid[:, t : t + 1])
+    for run in range(2):
+        w, iterates = [0.0] * features, []
+        for t in range(steps):
+            if not valid[run, t]:
+                continue
+            k = len(iterates) + 1
+            margin = labels[run, t].item() * sum(a * b for a, b in zip(phi[run, t].tolist(), w))
+            dloss = -labels[run, t].item() / (1 + math.exp(margin))
+            w = [wi - (1 / (lam * k)) * (lam * wi + dloss * f) for wi, f in zip(w, phi[run, t].tolist())]
+            iterates.append(w)
+        average = [sum(col) / len(iterates) for col in zip(*iterates)]
+        assert sgd.average[run, 0].tolist() == pytest.approx(average, rel=1e-4, abs=1e-5)
+
+
+@pytest.fixture(scope="module")
+def tiny_linear():
+    g = torch.Generator().manual_seed(0)
+    p = torch.tensor([0.15, 0.45])
+    model = pretrain_linear(p, 8, lam=1e-3, lam_chain=1e-5, steps=10_000, chain_steps=300, batch=128, generator=g)
+    return p, model, g
+
+
+def test_linear_model_is_calibrated_and_greedy_follows_the_threshold(tiny_linear):
+    """long_fraction is an exact expectation over 8192 inputs (error: training only, 0.02 allowed);
+    accuracies are binomial means over n = 8192 samples, 4 standard errors plus 0.01 model slack."""
+    p, model, g = tiny_linear
+    n = 8192
+    m = evaluate_linear(model, n, g)
+    for i, q in enumerate(p.tolist()):
+        assert abs(m["long_fraction"][i].item() - q) < 0.02
+        assert abs(m["sampled_accuracy"][i].item() - (1 + q) / 2) < 4 * math.sqrt(0.25 / n) + 0.01
+    assert abs(m["greedy_accuracy"][0].item() - 0.5) < 4 * math.sqrt(0.25 / n)  # p = 0.15 < 1/3
+    assert m["greedy_accuracy"][1].item() > 0.98  # p = 0.45 > 1/3
+
+
+def test_one_star_round_keeps_long_samples_at_2p_over_1_plus_p(tiny_linear):
+    p, model, g = tiny_linear
+    before = evaluate_linear(model, 8192, g)["long_fraction"]
+    new_model, stats = star_round(model, 600_000, 1e-3, 1e-5, 32, "chain", 300, g)
+    predicted = 2 * before / (1 + before)
+    assert torch.allclose(stats["kept_long_fraction"], predicted, atol=0.03)
+    after = evaluate_linear(new_model, 8192, g)["long_fraction"]
+    assert torch.allclose(after, predicted, atol=0.04)
