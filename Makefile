@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
 test: install
@@ -27,6 +27,10 @@ test-fast: install
 demo: install
 	rm -rf runs/demo
 	$(VENV)/bin/cotmix run --preset demo --out runs/demo $(ARGS)
+
+# Throughput against Hugging Face transformers and TRL in one run; prints ratios, writes runs/bench.json.
+bench: install
+	$(VENV)/bin/cotmix bench --out runs/bench.json
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info .pytest_cache

@@ -194,6 +194,24 @@ def cmd_theory(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    try:
+        from cotmix.bench.measure import TINY, BenchSize, format_bench, run_bench
+        import transformers, trl  # noqa: F401  (the peers)
+    except ImportError as exc:
+        raise CotmixError(f"cotmix bench needs the bench extra ({exc.name} is missing): pip install -e '.[bench]'") from None
+    from cotmix.checkpoint import write_json_atomic
+
+    result = run_bench(TINY if args.tiny else BenchSize(), peers=not args.no_peers,
+                       progress=(lambda msg: None) if args.no_progress else print)
+    print(format_bench(result))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out, result)
+    print(f"\nwrote {out}")
+    return 0
+
+
 def _float_list(text: str) -> list[float]:
     try:
         return [float(item) for item in text.split(",") if item.strip()]
@@ -276,6 +294,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=t.seed)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_theory)
+
+    p = sub.add_parser("bench", help="throughput against Hugging Face transformers and TRL (needs the bench extra)")
+    p.add_argument("--out", default="runs/bench.json", help="JSON output")
+    p.add_argument("--tiny", action="store_true", help="tiny shapes: checks that the benchmark runs")
+    p.add_argument("--no-peers", action="store_true", help="cotmix only (no transformers/TRL)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("config", help="print every config key with its value and help")
     _add_config_args(p)

@@ -1,0 +1,1 @@
+"""Benchmarks against Hugging Face transformers and TRL (`make bench`, `cotmix bench`)."""

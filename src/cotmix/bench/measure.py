@@ -1,0 +1,233 @@
+"""`cotmix bench`: throughput of cotmix against its peers, measured in the same run.
+
+Every number that compares two implementations is a ratio from one process on the same
+shapes, data and weights, so a noisy machine shifts both sides alike. Nothing here asserts
+a timing; tests only run it on a tiny shape.
+
+    cotmix bench --out runs/bench.json          # the full table (about 10 minutes on 2 cores)
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from cotmix.config import Config, load_config
+from cotmix.model import build_model
+from cotmix.pretrain import make_optimizer
+from cotmix.sampler import generate
+from cotmix.tasks import make_task
+from cotmix.tasks.base import response_lengths
+
+
+@dataclass
+class BenchSize:
+    d: int = 20
+    batch: int = 256  # NTP demonstrations per step
+    sample_prompts: int = 1024
+    rl_prompts: int = 64
+    rl_group: int = 8
+    repeats: int = 5
+    scaling_d: tuple = (10, 20, 50, 100)
+    time_to_generalise: bool = True
+
+
+TINY = BenchSize(d=6, batch=16, sample_prompts=16, rl_prompts=4, rl_group=4, repeats=2, scaling_d=(6, 8),
+                 time_to_generalise=False)
+
+
+def median_seconds(fn, repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 1024, repeats: int = 10) -> float:
+    """Measured FLOP/s of an n x n matmul in `dtype` on this machine."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    return 2 * n**3 / median_seconds(lambda: a @ b, repeats, warmup=3)
+
+
+def model_flops_per_token(model, context: int, training: bool) -> float:
+    """nanoGPT's estimate: 2N per token forward (6N with backward) for the non-embedding weights,
+    plus attention scores and values over `context` positions."""
+    cfg = model.cfg
+    n = sum(p.numel() for name, p in model.named_parameters() if "embed" not in name)
+    attention = 4 * cfg.n_layer * cfg.d_model * context
+    return (3 if training else 1) * (2 * n + attention)
+
+
+def _ntp_step(model, optimizer, sequences, prompt_len, forward):
+    logits = forward(model, sequences[:, :-1])
+    targets = sequences[:, 1:].clone()
+    targets[:, : prompt_len - 1] = -100
+    targets[targets == 4] = -100
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def bench_training(cfg: Config, size: BenchSize, peers: bool) -> dict:
+    from cotmix.bench.peers import hf_model
+
+    task = make_task(cfg.task)
+    torch.manual_seed(0)
+    ours = build_model(cfg.model, task)
+    sequences = task.sample(size.batch, torch.Generator().manual_seed(0)).sequences()
+    tokens = sequences[:, :-1].numel()
+    result = {}
+    models = {"cotmix": (ours, lambda m, x: m(x))}
+    if peers:
+        models["hf"] = (hf_model(ours), lambda m, x: m(x).logits)
+    for name, (model, forward) in models.items():
+        opt = make_optimizer(model, 1e-4)
+        seconds = median_seconds(lambda: _ntp_step(model, opt, sequences, task.prompt_len, forward), size.repeats)
+        result[name] = {"tokens_per_s": tokens / seconds, "step_s": seconds}
+    flops = model_flops_per_token(ours, sequences.shape[1] / 2, training=True) * result["cotmix"]["tokens_per_s"]
+    result["cotmix"]["flop_per_s"] = flops
+    return result
+
+
+def bench_sampling(cfg: Config, size: BenchSize, peers: bool) -> dict:
+    from cotmix.bench.peers import hf_model
+
+    task = make_task(cfg.task)
+    torch.manual_seed(0)
+    ours = build_model(cfg.model, task).eval()
+    prompts = task.sample(size.sample_prompts, torch.Generator().manual_seed(1)).prompts
+    limit = task.long_response_len
+    counted = {}
+
+    def run_ours():
+        out = generate(ours, prompts, max_new_tokens=limit, temperature=1.0, eos_id=task.eos_id, pad_id=task.pad_id,
+                       generator=torch.Generator().manual_seed(0))
+        counted["cotmix"] = int(out.lengths.sum())
+
+    result = {"cotmix": {"step_s": median_seconds(run_ours, size.repeats)}}
+    if peers:
+        hf = hf_model(ours).eval()
+
+        @torch.no_grad()
+        def run_hf():
+            out = hf.generate(prompts, attention_mask=torch.ones_like(prompts), do_sample=True, max_new_tokens=limit,
+                              temperature=1.0, top_k=0, top_p=1.0, eos_token_id=task.eos_id, pad_token_id=task.pad_id)
+            counted["hf"] = int(response_lengths(out[:, prompts.shape[1] :], task.eos_id).sum())
+
+        result["hf"] = {"step_s": median_seconds(run_hf, size.repeats)}
+    for name in result:
+        result[name]["tokens_per_s"] = counted[name] / result[name]["step_s"]
+    context = task.prompt_len + limit / 2
+    result["cotmix"]["flop_per_s"] = model_flops_per_token(ours, context, training=False) * result["cotmix"]["tokens_per_s"]
+    return result
+
+
+def bench_rl_step(cfg: Config, size: BenchSize, peers: bool) -> dict:
+    from cotmix.rl.algorithms import ALGORITHMS, RLContext, frozen_copy
+
+    task = make_task(cfg.task)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, task)
+    cfg.posttrain.prompts_per_step, cfg.posttrain.group_size, cfg.posttrain.inner_steps = size.rl_prompts, size.rl_group, 1
+    ctx = RLContext(cfg=cfg, task=task, model=model, ref_model=frozen_copy(model), optimizer=make_optimizer(model, 1e-4),
+                    data_gen=torch.Generator().manual_seed(0), sample_gen=torch.Generator().manual_seed(1),
+                    max_new_tokens=task.long_response_len)
+    result = {"cotmix": {"step_s": median_seconds(lambda: ALGORITHMS["grpo"](ctx), size.repeats)}}
+    if peers:
+        from cotmix.bench.peers import hf_model, trl_grpo_step_seconds
+
+        torch.manual_seed(0)
+        fresh = build_model(cfg.model, task)
+        with tempfile.TemporaryDirectory() as workdir:
+            result["trl"] = {"step_s": trl_grpo_step_seconds(hf_model(fresh), task, size.rl_prompts, size.rl_group,
+                                                             1e-4, steps=max(2, size.repeats), workdir=workdir)}
+    return result
+
+
+def bench_scaling(size: BenchSize) -> list[dict]:
+    rows = []
+    for d in size.scaling_d:
+        cfg = load_config(overrides=[f"task.d={d}"])
+        train = bench_training(cfg, BenchSize(d=d, batch=size.batch, repeats=size.repeats), peers=False)
+        rl = bench_rl_step(cfg, BenchSize(d=d, rl_prompts=size.rl_prompts, rl_group=size.rl_group,
+                                          repeats=size.repeats), peers=False)
+        rows.append({"d": d, "ntp_step_s": train["cotmix"]["step_s"], "rl_step_s": rl["cotmix"]["step_s"]})
+    return rows
+
+
+def bench_time_to_generalise() -> dict:
+    """Wall time of the demo configuration (no baseline arm) until greedy accuracy >= 0.99."""
+    from cotmix.experiment import run_experiment
+    from cotmix.phase import read_metrics
+
+    cfg = load_config(preset="demo", overrides=["posttrain.baseline_arm=false", "posttrain.eval_interval=1"])
+    with tempfile.TemporaryDirectory() as tmp:
+        run_experiment(cfg, Path(tmp) / "run", progress=False)
+        records = read_metrics(Path(tmp) / "run")
+    pre = max(r["wall_s"] for r in records if r["phase"] == "pretrain")
+    hit = next((r for r in records if r["phase"] == "posttrain" and r.get("eval") and r["greedy_accuracy"] >= 0.99), None)
+    return {"pretrain_s": pre, "seconds": None if hit is None else pre + hit["wall_s"],
+            "rl_samples": None if hit is None else hit["samples_seen"] - min(r["samples_seen"] for r in records if r["phase"] == "posttrain")}
+
+
+def run_bench(size: BenchSize = BenchSize(), flavours=("gpt2", "llama"), peers: bool = True, progress=print) -> dict:
+    out = {"threads": torch.get_num_threads(), "size": size.__dict__}
+    progress("matmul peak (fp32, bf16)")
+    out["peak_flop_per_s"] = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    for flavour in flavours:
+        cfg = load_config(overrides=[f"task.d={size.d}", f"model.flavour={flavour}"])
+        progress(f"{flavour}: NTP training, sampling")
+        out[f"train_{flavour}"] = bench_training(cfg, size, peers)
+        out[f"sample_{flavour}"] = bench_sampling(cfg, size, peers)
+    progress("GRPO step vs TRL GRPOTrainer")
+    out["rl_step"] = bench_rl_step(load_config(overrides=[f"task.d={size.d}"]), size, peers)
+    progress("scaling with d")
+    out["scaling"] = bench_scaling(size)
+    if size.time_to_generalise:
+        progress("time to generalise (demo configuration)")
+        out["time_to_generalise"] = bench_time_to_generalise()
+    return out
+
+
+def format_bench(r: dict) -> str:
+    peak = r["peak_flop_per_s"]
+    lines = [f"torch threads: {r['threads']}; matmul peak fp32 {peak['fp32'] / 1e9:.1f} GFLOP/s, "
+             f"bf16 {peak['bf16'] / 1e9:.1f} GFLOP/s", "",
+             f"{'measurement':<34} {'cotmix':>14} {'peer':>14} {'ratio':>7}"]
+
+    def row(label, ours, peer, unit, higher_is_better=True):
+        if peer is None:
+            lines.append(f"{label:<34} {ours:>10.3g} {unit:<3} {'-':>14} {'-':>7}")
+            return
+        ratio = ours / peer if higher_is_better else peer / ours
+        lines.append(f"{label:<34} {ours:>10.3g} {unit:<3} {peer:>10.3g} {unit:<3} {ratio:>6.2f}x")
+
+    for flavour in ("gpt2", "llama"):
+        if f"train_{flavour}" not in r:
+            continue
+        t, s = r[f"train_{flavour}"], r[f"sample_{flavour}"]
+        row(f"NTP train tok/s ({flavour} vs HF)", t["cotmix"]["tokens_per_s"], t.get("hf", {}).get("tokens_per_s"), "t/s")
+        row(f"sampling tok/s ({flavour} vs generate)", s["cotmix"]["tokens_per_s"], s.get("hf", {}).get("tokens_per_s"), "t/s")
+        lines.append(f"{'  NTP share of fp32 peak':<34} {t['cotmix']['flop_per_s'] / peak['fp32']:>13.1%}")
+        lines.append(f"{'  sampling share of fp32 peak':<34} {s['cotmix']['flop_per_s'] / peak['fp32']:>13.1%}")
+    rl = r["rl_step"]
+    row("GRPO step seconds (vs TRL)", rl["cotmix"]["step_s"], rl.get("trl", {}).get("step_s"), "s", higher_is_better=False)
+    lines += ["", f"{'d':>5} {'NTP step s':>11} {'RL step s':>10}"]
+    lines += [f"{x['d']:>5} {x['ntp_step_s']:>11.4f} {x['rl_step_s']:>10.4f}" for x in r["scaling"]]
+    if "time_to_generalise" in r:
+        g = r["time_to_generalise"]
+        lines.append(f"\ntime to greedy accuracy >= 0.99 (demo config): "
+                     f"{'not reached' if g['seconds'] is None else format(g['seconds'], '.1f') + ' s'} "
+                     f"(pre-training {g['pretrain_s']:.1f} s)")
+    return "\n".join(lines)
