@@ -58,14 +58,20 @@ def cmd_pretrain(args) -> int:
 
 def _resumed_config(out: Path, cfg: Config, args) -> Config:
     """With --resume the run's own config.json is authoritative; extra overrides are refused."""
-    from cotmix.config import config_from_dict
-
-    path = out / "config.json"
-    if not path.is_file():
+    if not (out / "config.json").is_file():
         raise CotmixError(f"--resume: {out} holds no run (no config.json); drop --resume to start one")
     if args.overrides or args.preset or args.config:
         raise CotmixError("--resume continues the run exactly as configured; drop --preset/--config/key=value")
-    return config_from_dict(json.loads(path.read_text()))
+    return _saved_config(out)
+
+
+def _saved_config(run_dir: Path) -> Config:
+    from cotmix.config import config_from_dict
+
+    try:
+        return config_from_dict(json.loads((run_dir / "config.json").read_text()))
+    except (json.JSONDecodeError, CotmixError) as exc:
+        raise CotmixError(f"{run_dir / 'config.json'}: corrupt ({str(exc).splitlines()[0]})") from None
 
 
 def cmd_run(args) -> int:
@@ -95,24 +101,20 @@ def cmd_posttrain(args) -> int:
     if not args.from_:
         raise CotmixError("--from needs at least one run directory or checkpoint")
     starts = [load_checkpoint(resolve_checkpoint(path)) for path in args.from_]
+    if args.resume and args.overrides:
+        raise CotmixError("--resume continues the run exactly as configured; drop the key=value overrides")
     out = Path(args.out)
-    if args.resume:
-        if args.overrides:
-            raise CotmixError("--resume continues the run exactly as configured; drop the key=value overrides")
-    plans = []
-    for path, start in zip(args.from_, starts):
+    plans = []  # (run directory, config, start checkpoint, resuming): all checked before anything is written
+    for start in starts:
         run_dir = out if len(starts) == 1 else out / f"from_{start.path.parent.parent.parent.name}_{start.path.name}"
-        cfg = posttrain_config(start.config, args.overrides)
-        if args.resume and (run_dir / "config.json").is_file():
-            from cotmix.config import config_from_dict
-
-            cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()))
-        plans.append((run_dir, cfg, start))
-    if len({p[0] for p in plans}) != len(plans):
+        resuming = args.resume and (run_dir / "config.json").is_file()
+        cfg = _saved_config(run_dir) if resuming else posttrain_config(start.config, args.overrides)
+        plans.append((run_dir, cfg, start, resuming))
+    if len({plan[0] for plan in plans}) != len(plans):
         raise CotmixError("--from names the same checkpoint twice")
-    for run_dir, cfg, start in plans:
+    for run_dir, cfg, start, resuming in plans:
         _threads(cfg)
-        prepare_run_dir(run_dir, cfg, args.resume and (run_dir / "config.json").is_file())
+        prepare_run_dir(run_dir, cfg, resuming)
         entry = posttrain(cfg, run_dir, start, resume=args.resume, progress=not args.no_progress)
         _print_metrics(entry["eval"], f"posttrain from {start.path}: {entry['steps']} steps, "
                                       f"{entry['samples']:,} samples, {entry['wall_s']:.0f} s -> {run_dir}")

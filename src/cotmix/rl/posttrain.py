@@ -12,7 +12,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from cotmix.checkpoint import Checkpoint
-from cotmix.config import Config, ConfigError, apply_overrides, validate
+from cotmix.config import Config, ConfigError, apply_overrides, config_from_dict, validate
 from cotmix.model import build_model, max_new_tokens_limit
 from cotmix.phase import Phase
 from cotmix.pretrain import make_optimizer, seeded_generator
@@ -24,7 +24,7 @@ FROZEN_AFTER_PRETRAINING = ("model.", "task.name", "task.d", "task.leap")
 
 def posttrain_config(base: Config, overrides: list[str]) -> Config:
     """The checkpoint's config with overrides applied; the model and the task's shape cannot change."""
-    cfg = validate(apply_overrides(copy_config(base), overrides))
+    cfg = validate(apply_overrides(config_from_dict(dataclasses.asdict(base)), overrides))
     for key in overrides:
         name = key.split("=", 1)[0].strip()
         if name.startswith(FROZEN_AFTER_PRETRAINING):
@@ -32,12 +32,6 @@ def posttrain_config(base: Config, overrides: list[str]) -> Config:
                               f"task shape); post-training accepts posttrain.*, eval.*, task.p_cot, seed, threads")
     check_max_new_tokens(cfg)
     return cfg
-
-
-def copy_config(cfg: Config) -> Config:
-    from cotmix.config import config_from_dict
-
-    return config_from_dict(dataclasses.asdict(cfg))
 
 
 def check_max_new_tokens(cfg: Config) -> int:
