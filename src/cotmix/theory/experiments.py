@@ -31,9 +31,9 @@ class TheoryConfig:
     star_samples: int = 2_560_000  # responses sampled per round and run
     star_batch: int = 64  # minibatch of kept samples: one pass gives ~star_samples/2/64 SGD steps
     lam: float = 1e-3  # L2 of positions 1 and 2a: smaller = less bias, needs more steps
-    lam_chain: float = 1e-5  # L2 of the chain positions (separable: small is cheap)
+    lam_chain: float = 1e-4  # L2 of the chain positions (noise-free labels: small, with enough steps)
     steps: int = 10_000  # horizon of positions 1 and 2a (minibatches)
-    chain_steps: int = 1_000  # horizon of the chain positions (minibatches of long samples)
+    chain_steps: int = 5_000  # horizon of the chain positions (minibatches of long samples)
     batch: int = 256
     eval_samples: int = 16_384
     seeds: int = 1
