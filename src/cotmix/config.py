@@ -33,10 +33,12 @@ def opt(default, help: str, *, lo=None, hi=None, choices=None, lo_open=False):
 
 @dataclass
 class TaskConfig:
-    name: str = opt("parity", "which task generates demonstrations", choices=("parity",))
-    d: int = opt(20, "number of input bits", lo=2, hi=512)
+    name: str = opt("parity", "which task generates demonstrations", choices=("parity", "multiplication"))
+    d: int = opt(20, "parity: number of input bits", lo=2, hi=512)
     p_cot: float = opt(0.2, "probability that a demonstration is long (chain of thought)", lo=0.0, hi=1.0)
-    leap: int = opt(1, "long chains write every leap-th prefix parity (1 = all of them); must be < d", lo=1)
+    leap: int = opt(1, "parity: long chains write every leap-th prefix parity (1 = all of them); must be < d", lo=1)
+    digits_a: int = opt(2, "multiplication: digits of the first factor", lo=1, hi=9)
+    digits_b: int = opt(2, "multiplication: digits of the second factor (>= 2 for a worked chain)", lo=2, hi=9)
     loss_on_prompt: bool = opt(False, "NTP loss also covers the prompt bits (they are random: adds only noise)")
 
 
@@ -245,7 +247,7 @@ def validate(cfg: Config) -> Config:
     if m.flavour == "llama" and (m.d_model // m.n_head) % 2:
         raise ConfigError(f"model.n_head={m.n_head}: llama's RoPE needs an even head width "
                           f"(d_model / n_head = {m.d_model // m.n_head})")
-    if t.leap >= t.d:
+    if t.name == "parity" and t.leap >= t.d:
         raise ConfigError(f"task.leap={t.leap}: must be < task.d={t.d} (otherwise long and short coincide)")
     if p.algorithm == "rloo" and p.group_size < 2:
         raise ConfigError(f"posttrain.group_size={p.group_size}: rloo needs groups of >= 2")

@@ -80,5 +80,6 @@ def _title(run_dir: Path) -> str:
         return run_dir.name
     cfg = json.loads(config_path.read_text())
     t, p = cfg["task"], cfg["posttrain"]
-    return (f"{t['name']} d={t['d']}, p_cot={t['p_cot']}: NTP alone vs NTP + RL "
+    size = f"d={t['d']}" if t["name"] == "parity" else f"{t['digits_a']}x{t['digits_b']} digits"
+    return (f"{t['name']} {size}, p_cot={t['p_cot']}: NTP alone vs NTP + RL "
             f"({p['algorithm']}, {p['reward']} reward, T={p['temperature']})")

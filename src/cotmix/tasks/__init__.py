@@ -2,13 +2,16 @@
 
 from cotmix.config import TaskConfig
 from cotmix.tasks.base import KIND_NAMES, LONG, MALFORMED, SHORT, Batch, Task
+from cotmix.tasks.multiplication import MultiplicationTask
 from cotmix.tasks.parity import ParityTask
 
 
 def make_task(cfg: TaskConfig) -> Task:
     if cfg.name == "parity":
         return ParityTask(d=cfg.d, p_cot=cfg.p_cot, leap=cfg.leap)
+    if cfg.name == "multiplication":
+        return MultiplicationTask(digits_a=cfg.digits_a, digits_b=cfg.digits_b, p_cot=cfg.p_cot)
     raise ValueError(f"unknown task {cfg.name!r}")  # unreachable after config validation
 
 
-__all__ = ["make_task", "Task", "Batch", "ParityTask", "LONG", "SHORT", "MALFORMED", "KIND_NAMES"]
+__all__ = ["make_task", "Task", "Batch", "ParityTask", "MultiplicationTask", "LONG", "SHORT", "MALFORMED", "KIND_NAMES"]
