@@ -95,3 +95,24 @@ def response_lengths(responses: torch.Tensor, eos_id: int) -> torch.Tensor:
     has_eos = is_eos.any(dim=1)
     first = is_eos.float().argmax(dim=1)
     return torch.where(has_eos, first + 1, torch.full_like(first, responses.shape[1]))
+
+
+def pad_to_width(responses: torch.Tensor, width: int, pad_id: int) -> torch.Tensor:
+    """Right-pad (batch, len) responses with PAD to at least `width` columns (narrow responses can
+    come from a small max_new_tokens; judging them needs the full long width)."""
+    if responses.shape[1] >= width:
+        return responses
+    pad = torch.full((responses.shape[0], width - responses.shape[1]), pad_id, dtype=responses.dtype)
+    return torch.cat([responses, pad], dim=1)
+
+
+def response_text(response: torch.Tensor, token_text: dict, eos_id: int, pad_id: int) -> str:
+    """One response as text, up to and including its EOS."""
+    out = []
+    for token in response.tolist():
+        if token == pad_id:
+            break
+        out.append(token_text[token])
+        if token == eos_id:
+            break
+    return "".join(out)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from cotmix.tasks.base import LONG, MALFORMED, SHORT, Batch, Task, response_lengths
+from cotmix.tasks.base import LONG, MALFORMED, SHORT, Batch, Task, pad_to_width, response_lengths, response_text
 
 TIMES, EQUALS, STEP, EOS, PAD = 10, 11, 12, 13, 14
 TOKEN_TEXT = {**{i: str(i) for i in range(10)}, TIMES: "*", EQUALS: "=", STEP: ";", EOS: "<eos>", PAD: "_"}
@@ -79,10 +79,7 @@ class MultiplicationTask(Task):
         return value(a_digits), value(b_digits)
 
     def _parts(self, responses: torch.Tensor):
-        width = self.long_response_len
-        if responses.shape[1] < width:
-            pad = torch.full((responses.shape[0], width - responses.shape[1]), PAD, dtype=responses.dtype)
-            responses = torch.cat([responses, pad], dim=1)
+        responses = pad_to_width(responses, self.long_response_len, PAD)
         n_tokens = response_lengths(responses, EOS) - 1
         has_eos = (responses == EOS).any(dim=1)
         return responses, n_tokens, has_eos
@@ -122,12 +119,4 @@ class MultiplicationTask(Task):
         return mask & batch.is_long[:, None]
 
     def decode(self, prompt: torch.Tensor, response: torch.Tensor) -> tuple[str, str]:
-        text = "".join(TOKEN_TEXT[int(t)] for t in prompt)
-        out = []
-        for t in response.tolist():
-            if t == PAD:
-                break
-            out.append(TOKEN_TEXT[t])
-            if t == EOS:
-                break
-        return text, "".join(out)
+        return "".join(TOKEN_TEXT[int(t)] for t in prompt), response_text(response, TOKEN_TEXT, EOS, PAD)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from cotmix.tasks.base import LONG, MALFORMED, SHORT, Batch, Task, response_lengths
+from cotmix.tasks.base import LONG, MALFORMED, SHORT, Batch, Task, pad_to_width, response_lengths, response_text
 
 ZERO, ONE, SEP, EOS, PAD = 0, 1, 2, 3, 4
 TOKEN_TEXT = {ZERO: "0", ONE: "1", SEP: "=", EOS: "<eos>", PAD: "_"}
@@ -77,10 +77,7 @@ class ParityTask(Task):
     def _parts(self, responses: torch.Tensor):
         """Pad to the long width; return (responses, number of tokens before EOS, has EOS,
         all tokens before EOS are bits)."""
-        width = self.long_response_len
-        if responses.shape[1] < width:
-            pad = torch.full((responses.shape[0], width - responses.shape[1]), PAD, dtype=responses.dtype)
-            responses = torch.cat([responses, pad], dim=1)
+        responses = pad_to_width(responses, self.long_response_len, PAD)
         lengths = response_lengths(responses, EOS)
         has_eos = (responses == EOS).any(dim=1)
         n_tokens = lengths - 1
@@ -116,11 +113,4 @@ class ParityTask(Task):
 
     def decode(self, prompt: torch.Tensor, response: torch.Tensor) -> tuple[str, str]:
         bits = "".join(TOKEN_TEXT[int(t)] for t in prompt[: self.d])
-        out = []
-        for t in response.tolist():
-            if t == PAD:
-                break
-            out.append(TOKEN_TEXT[t])
-            if t == EOS:
-                break
-        return bits, "".join(out)
+        return bits, response_text(response, TOKEN_TEXT, EOS, PAD)
