@@ -117,7 +117,8 @@ def generate(model, prompts: torch.Tensor, *, max_new_tokens: int, eos_id: int, 
         alive = alive & (token != eos_id)
         if not alive.any() or t == max_new_tokens - 1:
             break
-        # finished rows keep decoding PAD-free garbage cheaply; it is masked out above
+        # Finished rows still go through the model (fed PAD) so the batch and the cache keep one
+        # shape; their tokens are masked out above.
         logits = model(tokens[:, t : t + 1], kv_cache=cache)[:, -1]
     model.train(was_training)
     return Generation(tokens, mask, logprobs)
