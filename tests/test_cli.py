@@ -83,6 +83,7 @@ def test_sample_and_eval_read_a_run(tiny_run):
     out, _ = tiny_run
     result = cotmix("sample", "--checkpoint", str(out), "-n", "5", "--temperature", "0")
     assert result.returncode == 0
+    assert "checkpoints/posttrain/step_000004" in result.stdout.splitlines()[0]  # a run means its RL model
     rows = result.stdout.strip().splitlines()[1:]
     assert len(rows) == 5 and all("->" in r and ("correct" in r or "wrong" in r) for r in rows)
     result = cotmix("eval", "--checkpoint", str(out), "eval.n_prompts=32", "--json")

@@ -122,14 +122,17 @@ def list_checkpoints(run_dir: Path, phase: str) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("step_") and not p.name.endswith(".tmp"))
 
 
-def resolve_checkpoint(path: str | Path, phase: str = "pretrain") -> Path:
-    """A checkpoint directory, or a run directory (its latest checkpoint of `phase`)."""
+def resolve_checkpoint(path: str | Path, phase: str | tuple[str, ...] = "pretrain") -> Path:
+    """A checkpoint directory, or a run directory: the latest checkpoint of the first of the
+    phases it has (e.g. ("posttrain", "pretrain") picks the RL model when there is one)."""
     path = Path(path)
     if (path / "state.json").is_file():
         return path
-    found = list_checkpoints(path, phase)
-    if found:
-        return found[-1]
+    phases = (phase,) if isinstance(phase, str) else phase
+    for name in phases:
+        found = list_checkpoints(path, name)
+        if found:
+            return found[-1]
     if path.is_dir():
-        raise CotmixError(f"{path}: neither a checkpoint (no state.json) nor a run with {phase} checkpoints")
+        raise CotmixError(f"{path}: neither a checkpoint (no state.json) nor a run with {' or '.join(phases)} checkpoints")
     raise CotmixError(f"checkpoint {path}: no such file or directory")

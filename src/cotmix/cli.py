@@ -23,6 +23,10 @@ from cotmix.config import Config, CotmixError, describe_fields, load_config
 from cotmix.presets import PRESETS
 
 
+# A run directory given to eval/sample means its final model: after RL if it has one.
+FINAL_MODEL = ("posttrain", "pretrain")
+
+
 def _threads(cfg: Config) -> None:
     if cfg.threads:
         import torch
@@ -128,7 +132,7 @@ def cmd_eval(args) -> int:
     from cotmix.rl.posttrain import posttrain_config
     from cotmix.tasks import make_task
 
-    ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint))
+    ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint, FINAL_MODEL))
     cfg = posttrain_config(ckpt.config, args.overrides)
     _threads(cfg)
     task = make_task(cfg.task)
@@ -152,7 +156,7 @@ def cmd_sample(args) -> int:
 
     if args.n < 1 or args.temperature < 0:
         raise CotmixError(f"-n {args.n} --temperature {args.temperature}: need n >= 1 and temperature >= 0")
-    ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint))
+    ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint, FINAL_MODEL))
     task = make_task(ckpt.config.task)
     model = build_model(ckpt.config.model, task)
     ckpt.load_model(model)
@@ -257,14 +261,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_posttrain)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on held-out prompts")
-    p.add_argument("--checkpoint", required=True, help="checkpoint directory or run directory")
+    p.add_argument("--checkpoint", required=True,
+                   help="checkpoint directory, or run directory (its RL model if any, else its last NTP checkpoint)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. eval.n_prompts=4096")
     p.add_argument("--pass-k", action="store_true", help="also compute pass@1,2,4,8")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("sample", help="print readable samples of a checkpoint")
-    p.add_argument("--checkpoint", required=True, help="checkpoint directory or run directory")
+    p.add_argument("--checkpoint", required=True,
+                   help="checkpoint directory, or run directory (its RL model if any, else its last NTP checkpoint)")
     p.add_argument("-n", type=int, default=8, help="number of prompts")
     p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
     p.add_argument("--seed", type=int, default=0)
