@@ -83,9 +83,7 @@ def evaluate(model, task: Task, cfg: EvalConfig, with_pass_k: bool = False) -> d
         "short_accuracy": _mean(correct[kind == SHORT]),
         "sampled_length_mean": _mean(sampled_len),
     }
-    long_batch = task.sample(min(cfg.n_prompts, 512), data_gen, p_cot=1.0)
-    long_batch.prompts, long_batch.responses = long_batch.prompts.to(device), long_batch.responses.to(device)
-    long_batch.is_long = long_batch.is_long.to(device)
+    long_batch = task.sample(min(cfg.n_prompts, 512), data_gen, p_cot=1.0).to(device)
     metrics["chain_token_accuracy"] = chain_token_accuracy(model, task, long_batch)
     if with_pass_k:
         metrics.update(pass_at_k_metrics(model, task, cfg, sample_gen))

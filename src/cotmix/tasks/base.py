@@ -35,6 +35,9 @@ class Batch:
     responses: torch.Tensor
     is_long: torch.Tensor
 
+    def to(self, device) -> "Batch":
+        return Batch(self.prompts.to(device), self.responses.to(device), self.is_long.to(device))
+
     def sequences(self) -> torch.Tensor:
         """(batch, prompt_len + response_len): prompt followed by response."""
         return torch.cat([self.prompts, self.responses], dim=1)
