@@ -183,3 +183,19 @@ def test_one_star_round_keeps_long_samples_at_2p_over_1_plus_p(tiny_linear):
     assert torch.allclose(stats["kept_long_fraction"], predicted, atol=0.03)
     after = evaluate_linear(new_model, 8192, g)["long_fraction"]
     assert torch.allclose(after, predicted, atol=0.04)
+
+
+def test_chain_step_without_features_equals_the_feature_definition():
+    """Fit.step_chain avoids materialising phi_l; it must take exactly the step phi_l defines."""
+    from cotmix.theory.train import Fit
+
+    g = torch.Generator().manual_seed(3)
+    d, runs, batch = 6, 2, 9
+    fast, slow = Fit.new(runs, d, 1e-3, 1e-2), Fit.new(runs, d, 1e-3, 1e-2)
+    for _ in range(4):
+        x, y = random_inputs(runs, batch, d, g), random_inputs(runs, batch, d, g)
+        valid = torch.rand(runs, batch, generator=g) < 0.7
+        fast.step_chain(x, y, valid)
+        slow.chain.step(chain_features(x, y), y[..., 1:], valid)
+    assert torch.allclose(fast.chain.w, slow.chain.w, atol=1e-4, rtol=1e-5)
+    assert torch.allclose(fast.chain.average, slow.chain.average, atol=1e-4, rtol=1e-5)

@@ -23,8 +23,13 @@ from dataclasses import dataclass
 
 import torch
 
-from cotmix.theory.linear_model import (LinearARModel, chain_correct, chain_features, correct, prefix_parities,
+from cotmix.theory.linear_model import (LinearARModel, chain_correct, correct, prefix_parities,
                                         random_inputs, stop_features)
+
+
+def loss_slope(logits: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """d(logistic loss)/d(logit) = -y sigmoid(-y logit), zero for samples a run does not see."""
+    return -labels * torch.sigmoid(-labels * logits) * valid[..., None]
 
 
 class AveragedSGD:
@@ -38,10 +43,12 @@ class AveragedSGD:
 
     def step(self, phi: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor) -> None:
         """phi (R, B, K, F), labels (R, B, K) in ±1, valid (R, B) bool: which samples this run sees."""
-        margin = labels * torch.einsum("rbkf,rkf->rbk", phi, self.w)
-        weight = -labels * torch.sigmoid(-margin) * valid[..., None]  # d loss / d logit
-        count = valid.sum(dim=1)  # (R,)
-        grad = torch.einsum("rbk,rbkf->rkf", weight, phi) / count.clamp(min=1)[:, None, None]
+        weight = loss_slope(torch.einsum("rbkf,rkf->rbk", phi, self.w), labels, valid)
+        self.apply(torch.einsum("rbk,rbkf->rkf", weight, phi), valid.sum(dim=1))
+
+    def apply(self, grad_sum: torch.Tensor, count: torch.Tensor) -> None:
+        """One step from the summed loss gradient (R, K, F) of `count` (R,) samples per run."""
+        grad = grad_sum / count.clamp(min=1)[:, None, None]
         active = count > 0
         self.t += active
         eta = 1.0 / (self.lam * self.t.clamp(min=1))
@@ -75,8 +82,23 @@ class Fit:
         self.stop.step(stop_features(x, y1)[:, :, None], stop_label[..., None], valid)
 
     def step_chain(self, x, y, valid) -> None:
-        """Long responses y (R, B, d): position l learns y_l from phi_l(x, y_<l)."""
-        self.chain.step(chain_features(x, y), y[..., 1:], valid)
+        """Long responses y (R, B, d): position l learns y_l from phi_l(x, y_<l).
+
+        Same step as `self.chain.step(chain_features(x, y), y[..., 1:], valid)`, computed from
+        the three blocks of phi_l ([x, visible y, y_{l-1} x]) without building the
+        (R, B, d-1, 3d-1) feature tensor, which dominated memory traffic at d = 50."""
+        d = x.shape[-1]
+        w = self.chain.w
+        w_x, w_y, w_p = w[..., :d], w[..., d : 2 * d - 1], w[..., 2 * d - 1 :]
+        visible = torch.arange(d - 1)[None, :] <= torch.arange(d - 1)[:, None]  # (K, d-1): y_j seen at l = k+2
+        context, last = y[..., : d - 1], y[..., : d - 1]  # y_1..y_{d-1}; y_{l-1} for l = 2..d
+        logits = (torch.einsum("rbd,rkd->rbk", x, w_x) + torch.einsum("rbj,rkj->rbk", context, w_y * visible)
+                  + last * torch.einsum("rbd,rkd->rbk", x, w_p))
+        weight = loss_slope(logits, y[..., 1:], valid)
+        grad = torch.cat([torch.einsum("rbk,rbd->rkd", weight, x),
+                          torch.einsum("rbk,rbj->rkj", weight, context) * visible,
+                          torch.einsum("rbk,rbd->rkd", weight * last, x)], dim=-1)
+        self.chain.apply(grad, valid.sum(dim=1))
 
 
 def mixture_batch(p: torch.Tensor, batch: int, d: int, generator: torch.Generator):
