@@ -31,9 +31,7 @@ def test_loss_covers_response_tokens_only_by_default(tiny_cfg):
     model = build_model(cfg.model, task)
     batch = task.sample(16, torch.Generator().manual_seed(0))
     base = ntp_loss(model, task, batch)
-    # Changing a prompt bit changes the inputs the response sees, but a prompt *target* alone
-    # (the SEP token's prediction target is not part of the response) must not count: compare
-    # against a manual mean over response positions.
+    # Reference: the mean negative log-likelihood over exactly the response targets (not PAD).
     sequences = batch.sequences()
     logits = model(sequences[:, :-1])
     logp = torch.log_softmax(logits, -1).gather(2, sequences[:, 1:, None]).squeeze(-1)

@@ -57,7 +57,8 @@ def test_posttrain_refuses_to_change_the_model_shape(pretrained):
 
 def test_killed_posttrain_resumes_to_the_same_result(pretrained, tmp_path, monkeypatch):
     cfg = posttrain_config(pretrained.config, ["posttrain.algorithm=grpo", "posttrain.steps=5"])
-    posttrain(cfg, tmp_path / "straight", pretrained, progress=False) if (tmp_path / "straight").mkdir() is None else None
+    (tmp_path / "straight").mkdir()
+    posttrain(cfg, tmp_path / "straight", pretrained, progress=False)
     original = Phase.log
 
     def die_at_three(self, metrics):

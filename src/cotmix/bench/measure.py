@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from cotmix.config import Config, load_config
 from cotmix.model import build_model
-from cotmix.pretrain import make_optimizer
+from cotmix.pretrain import make_optimizer, ntp_loss
 from cotmix.sampler import generate
 from cotmix.tasks import make_task
 from cotmix.tasks.base import response_lengths
@@ -68,12 +67,20 @@ def model_flops_per_token(model, context: int, training: bool) -> float:
     return (3 if training else 1) * (2 * n + attention)
 
 
-def _ntp_step(model, optimizer, sequences, prompt_len, forward):
-    logits = forward(model, sequences[:, :-1])
-    targets = sequences[:, 1:].clone()
-    targets[:, : prompt_len - 1] = -100
-    targets[targets == 4] = -100
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+class LogitsOnly(torch.nn.Module):
+    """A Hugging Face causal LM called like a cotmix model: idx -> logits, so both sides of the
+    benchmark run the very same `ntp_loss`."""
+
+    def __init__(self, hf):
+        super().__init__()
+        self.hf = hf
+
+    def forward(self, idx):
+        return self.hf(idx, attention_mask=torch.ones_like(idx)).logits
+
+
+def _ntp_step(model, optimizer, task, batch):
+    loss = ntp_loss(model, task, batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -85,15 +92,16 @@ def bench_training(cfg: Config, size: BenchSize, peers: bool) -> dict:
     task = make_task(cfg.task)
     torch.manual_seed(0)
     ours = build_model(cfg.model, task)
-    sequences = task.sample(size.batch, torch.Generator().manual_seed(0)).sequences()
+    batch = task.sample(size.batch, torch.Generator().manual_seed(0))
+    sequences = batch.sequences()
     tokens = sequences[:, :-1].numel()
     result = {}
-    models = {"cotmix": (ours, lambda m, x: m(x))}
+    models = {"cotmix": ours}
     if peers:
-        models["hf"] = (hf_model(ours), lambda m, x: m(x).logits)
-    for name, (model, forward) in models.items():
+        models["hf"] = LogitsOnly(hf_model(ours))
+    for name, model in models.items():
         opt = make_optimizer(model, 1e-4)
-        seconds = median_seconds(lambda: _ntp_step(model, opt, sequences, task.prompt_len, forward), size.repeats)
+        seconds = median_seconds(lambda: _ntp_step(model, opt, task, batch), size.repeats)
         result[name] = {"tokens_per_s": tokens / seconds, "step_s": seconds}
     flops = model_flops_per_token(ours, sequences.shape[1] / 2, training=True) * result["cotmix"]["tokens_per_s"]
     result["cotmix"]["flop_per_s"] = flops
