@@ -7,6 +7,7 @@
     cotmix sample    --checkpoint PATH [-n 8] [--temperature 1.0] [--seed 0]
     cotmix plot      RUN_DIR [--out FILE.png]
     cotmix config    [--preset NAME] [key=value ...]   (every key, its value and its help)
+    cotmix llm ...   GSM8K/MATH mixtures with pretrained LMs, SFT then GRPO (see cotmix.llm.cli)
 
 Any user error (bad key or value, missing or corrupt checkpoint, occupied --out) prints one
 line `cotmix: error: ...` and exits with status 2, before anything is written.
@@ -309,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-peers", action="store_true", help="cotmix only (no transformers/TRL)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_bench)
+
+    from cotmix.llm.cli import add_llm_parser  # argparse only: transformers/TRL load when a command runs
+
+    add_llm_parser(sub)
 
     p = sub.add_parser("config", help="print every config key with its value and help")
     _add_config_args(p)

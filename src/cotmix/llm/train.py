@@ -1,0 +1,106 @@
+"""SFT on the mixture (TRL `SFTTrainer`), then GRPO with the final-answer reward (TRL `GRPOTrainer`).
+
+Both run as they are on one CPU/GPU and, unchanged, under `accelerate launch` on several GPUs
+(TRL's trainers are accelerate-native). An output directory holds:
+
+    model/          the trained model and tokenizer (safetensors; written to model.tmp, then renamed)
+    metrics.jsonl   the trainer's log history (TRL names: loss, reward, completions/mean_length, ...)
+    args.json       what was asked for
+    checkpoints/    the Trainer's own checkpoints when --save-steps is given (for --resume)
+
+During GRPO the long fraction of the sampled completions is logged as `rewards/is_long/mean`:
+`is_long` is a second reward function whose weight is 0, so it is measured, never optimised.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from cotmix.llm.answers import LONG, classify, reward
+from cotmix.llm.mixture import read_jsonl
+from cotmix.llm.models import load_model_and_tokenizer
+
+
+def correct_answer(completions: list[str], answer: list[str], format: list[str], **_) -> list[float]:
+    """TRL reward function: 1 if the completion's final answer matches the reference, else 0."""
+    return [reward(c, a, f) for c, a, f in zip(completions, answer, format)]
+
+
+def is_long(completions: list[str], **_) -> list[float]:
+    """TRL 'reward' with weight 0: 1 for a long completion, so the logs carry the long fraction."""
+    return [float(classify(c) == LONG) for c in completions]
+
+
+def _common_args(out: Path, steps: int, lr: float, batch_size: int, seed: int, save_steps: int) -> dict:
+    cuda = torch.cuda.is_available()
+    return dict(output_dir=str(out / "checkpoints"), max_steps=steps, learning_rate=lr,
+                per_device_train_batch_size=batch_size, seed=seed, data_seed=seed, logging_steps=1,
+                report_to="none", use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(),
+                save_strategy="steps" if save_steps else "no", save_steps=save_steps or 500,
+                lr_scheduler_type="constant_with_warmup", warmup_steps=0, disable_tqdm=False)
+
+
+def _finish(trainer, out: Path, args: dict, resume: bool) -> dict:
+    saved = resume and any((out / "checkpoints").glob("checkpoint-*"))
+    trainer.train(resume_from_checkpoint=True if saved else None)  # True: the latest checkpoint
+    tmp = out / "model.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.save_model(str(tmp))
+    trainer.processing_class.save_pretrained(str(tmp))
+    shutil.rmtree(out / "model", ignore_errors=True)
+    os.replace(tmp, out / "model")
+    history = trainer.state.log_history
+    (out / "metrics.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+    (out / "args.json").write_text(json.dumps(args, indent=2, sort_keys=True) + "\n")
+    return history[-1] if history else {}
+
+
+def sft(model: str, data: Path, out: Path, steps: int = 100, lr: float = 2e-5, batch_size: int = 8,
+        max_length: int = 512, seed: int = 0, save_steps: int = 0, resume: bool = False) -> dict:
+    """Supervised fine-tuning on the mixture's train.jsonl; loss on the completion only."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    args = dict(model=model, data=str(data), steps=steps, lr=lr, batch_size=batch_size, max_length=max_length,
+                seed=seed)
+    net, tokenizer = load_model_and_tokenizer(model)
+    tokenizer.padding_side = "right"  # training pads on the right; generation flips it back
+    rows = read_jsonl(Path(data) / "train.jsonl")
+    dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
+    config = SFTConfig(**_common_args(out, steps, lr, batch_size, seed, save_steps), max_length=max_length,
+                       completion_only_loss=True, packing=False)
+    trainer = SFTTrainer(model=net, args=config, train_dataset=dataset, processing_class=tokenizer)
+    return _finish(trainer, out, args, resume)
+
+
+def grpo(model: str, data: Path, out: Path, steps: int = 20, lr: float = 1e-6, prompts_per_step: int = 2,
+         group_size: int = 8, max_completion_length: int = 256, temperature: float = 1.0, beta: float = 0.0,
+         loss_type: str = "dapo", seed: int = 0, save_steps: int = 0, resume: bool = False,
+         use_vllm: bool = False) -> dict:
+    """GRPO from `model` on the problems of the mixture's train.jsonl, reward = final answer correct."""
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    args = dict(model=model, data=str(data), steps=steps, lr=lr, prompts_per_step=prompts_per_step,
+                group_size=group_size, max_completion_length=max_completion_length, temperature=temperature,
+                beta=beta, loss_type=loss_type, seed=seed, use_vllm=use_vllm)
+    if use_vllm and importlib.util.find_spec("vllm") is None:
+        from cotmix.config import CotmixError
+
+        raise CotmixError("--vllm: vLLM is not installed (pip install vllm), or drop --vllm")
+    net, tokenizer = load_model_and_tokenizer(model)
+    rows = read_jsonl(Path(data) / "train.jsonl")
+    dataset = Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"], "format": r["format"]} for r in rows])
+    config = GRPOConfig(**_common_args(out, steps, lr, prompts_per_step * group_size, seed, save_steps),
+                        num_generations=group_size, max_completion_length=max_completion_length,
+                        temperature=temperature, beta=beta, loss_type=loss_type, num_iterations=1,
+                        reward_weights=[1.0, 0.0], use_vllm=use_vllm)
+    trainer = GRPOTrainer(model=net, reward_funcs=[correct_answer, is_long], args=config, train_dataset=dataset,
+                          processing_class=tokenizer)
+    return _finish(trainer, out, args, resume)

@@ -1,0 +1,180 @@
+"""`cotmix llm`: answer grading by hand-made cases, the mixture builder, and SFT -> GRPO -> eval end to
+end on a tiny randomly initialised Llama and a tokenizer built here (offline, CPU)."""
+
+import json
+import math
+import random
+
+import pytest
+
+from cotmix.config import CotmixError
+from cotmix.llm import answers
+from cotmix.llm.answers import LONG, MALFORMED, SHORT, classify, is_correct, normalize_math, normalize_number
+from cotmix.llm.mixture import build_mixture, parse_row, read_jsonl
+
+
+# ---- answers -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("response, reference, kind, correct, shape", [
+    (" She sold 48/2 = 24 clips in May, so 48 + 24 = 72 in all.\n#### 72", "72", "gsm8k", True, LONG),
+    (" #### 72", "72", "gsm8k", True, SHORT),
+    (" #### 71", "72", "gsm8k", False, SHORT),
+    (" She sold 48 + 24 = 73 clips altogether in the two months.\n#### 73", "72", "gsm8k", False, LONG),
+    (" She sold 72 clips.", "72", "gsm8k", False, MALFORMED),          # no marker: malformed, not rewarded
+    (" ####", "72", "gsm8k", False, MALFORMED),                        # empty answer
+    (" #### $1,234.00", "1234", "gsm8k", True, SHORT),                 # commas, dollars, trailing zeros
+    (" #### 0.5", ".5", "gsm8k", True, SHORT),
+    (" The roots sum to one half, as Vieta's formulas say, so $\\boxed{\\dfrac{1}{2}}$.", "\\frac12", "math",
+     True, LONG),
+    (" \\boxed{0.5}", "\\frac{1}{2}", "math", True, SHORT),
+    (" \\boxed{x = 5}", "5", "math", True, SHORT),
+    (" \\boxed{90^\\circ}", "90", "math", True, SHORT),
+    (" \\boxed{\\frac{1}{3}", "\\frac{1}{3}", "math", False, MALFORMED),  # unbalanced: cut off
+    (" \\boxed{3/4}", "\\frac{3}{4}", "math", True, SHORT),
+    (" \\boxed{\\frac{2}{3}}", "\\frac{3}{4}", "math", False, SHORT),
+])
+def test_grading_on_hand_made_cases(response, reference, kind, correct, shape):
+    assert is_correct(response, reference, kind) is correct
+    assert answers.reward(response, reference, kind) == float(correct)
+    assert classify(response) == shape
+
+
+def test_long_needs_five_words_of_reasoning():
+    assert classify(" so 72\n#### 72") == SHORT
+    assert classify(" one two three four five\n#### 72") == LONG
+    assert classify(" one two three four\n#### 72") == SHORT
+
+
+def test_number_and_latex_normalisation():
+    assert normalize_number("-3.50 dollars") == "-3.5"
+    assert normalize_number("no number") is None
+    assert normalize_math("\\left( 1, 2 \\right)") == "(1,2)"
+    assert normalize_math("\\text{(B)}") == "(B)"
+    assert normalize_math("10\\%") == "10"
+    assert normalize_math("\\sqrt2") == "\\sqrt{2}"
+
+
+# ---- mixture -------------------------------------------------------------------------------------
+
+def gsm_rows(n: int) -> list[dict]:
+    """GSM8K-format problems written for the tests: a + b with a worked solution."""
+    rng = random.Random(1)
+    rows = []
+    for i in range(n):
+        a, b = rng.randint(2, 40), rng.randint(2, 40)
+        rows.append({"question": f"Tom has {a} apples and buys {b} more. How many apples does Tom have?",
+                     "answer": f"Tom starts with {a} apples and buys {b} more, so he has {a}+{b}=<<{a}+{b}={a + b}>>"
+                               f"{a + b} apples.\n#### {a + b}", "template": i % 5})
+    return rows
+
+
+def test_parse_row_strips_calculator_notes_and_reads_math():
+    row = parse_row(gsm_rows(1)[0])
+    assert "<<" not in row["solution"] and row["solution"].endswith(f"#### {row['answer']}")
+    assert is_correct(" " + row["solution"], row["answer"], "gsm8k") and classify(" " + row["solution"]) == LONG
+    math_row = parse_row({"problem": "What is 1/2 + 1/4?", "solution": "Add: $\\boxed{\\frac{3}{4}}$."})
+    assert math_row == {"question": "What is 1/2 + 1/4?", "solution": "Add: $\\boxed{\\frac{3}{4}}$.",
+                        "answer": "\\frac{3}{4}", "format": "math"}
+    with pytest.raises(CotmixError, match="unrecognised row"):
+        parse_row({"text": "hello"})
+
+
+def test_mixture_is_binomial_in_p_cot_and_seeded():
+    n, p = 4000, 0.25
+    train, evaluation = build_mixture(gsm_rows(n), p, seed=0, eval_size=0)
+    long = sum(r["kind"] == "long" for r in train)
+    assert abs(long - n * p) <= 4.5 * math.sqrt(n * p * (1 - p))  # 4.5 sigma: fails with prob ~1e-5
+    assert build_mixture(gsm_rows(n), p, seed=0)[0] == train and build_mixture(gsm_rows(n), p, seed=1)[0] != train
+    for r in train[:50]:  # every row's completion grades as its kind and as correct
+        assert classify(r["completion"]) == r["kind"] and is_correct(r["completion"], r["answer"], "gsm8k")
+
+
+def test_mixture_holds_out_whole_groups():
+    train, evaluation = build_mixture(gsm_rows(50), 0.5, seed=0, eval_size=10, group_key="template")
+    assert len(evaluation) == 10 and len(train) == 40
+    train_groups = {gsm_rows(50)[r["id"]]["template"] for r in train}
+    eval_groups = {gsm_rows(50)[r["id"]]["template"] for r in evaluation}
+    assert not train_groups & eval_groups and "completion" not in evaluation[0]
+    with pytest.raises(CotmixError, match="eval_size=50"):
+        build_mixture(gsm_rows(50), 0.5, eval_size=50)
+
+
+# ---- SFT -> GRPO -> eval on a tiny model --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    """A 2-layer Llama (hidden 32) and a byte-level BPE tokenizer trained on the fixture text, saved
+    as a local model directory (the same path a hub model would load through)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    texts = [r["question"] + " " + r["answer"] for r in gsm_rows(200)] + ["Question: Answer: ####"]
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    core.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=400, special_tokens=["<eos>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, eos_token="<eos>", pad_token="<eos>")
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                         max_position_embeddings=256, eos_token_id=tokenizer.eos_token_id,
+                                         pad_token_id=tokenizer.pad_token_id, bos_token_id=None))
+    path = tmp_path_factory.mktemp("tiny-llama")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_mixture(tmp_path_factory):
+    from cotmix.cli import main
+
+    root = tmp_path_factory.mktemp("mix")
+    source = root / "gsm.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in gsm_rows(40)))
+    assert main(["llm", "mixture", "--source", str(source), "--p-cot", "0.5", "--eval-size", "8",
+                 "--out", str(root / "mixture")]) == 0
+    return root / "mixture"
+
+
+def test_llm_sft_grpo_eval_end_to_end(tiny_lm, tiny_mixture, tmp_path, capsys):
+    from cotmix.cli import main
+
+    assert json.loads((tiny_mixture / "mixture.json").read_text())["counts"]["eval"] == 8
+    assert main(["llm", "sft", "--model", str(tiny_lm), "--data", str(tiny_mixture), "--out", str(tmp_path / "sft"),
+                 "--steps", "3", "--batch-size", "4", "--lr", "1e-3"]) == 0
+    sft_logs = read_jsonl(tmp_path / "sft" / "metrics.jsonl")
+    assert [h["step"] for h in sft_logs if "loss" in h] == [1, 2, 3]
+    assert all(math.isfinite(h["loss"]) for h in sft_logs if "loss" in h)
+
+    assert main(["llm", "grpo", "--model", str(tmp_path / "sft" / "model"), "--data", str(tiny_mixture),
+                 "--out", str(tmp_path / "grpo"), "--steps", "2", "--prompts-per-step", "2", "--group-size", "4",
+                 "--max-completion-length", "16", "--lr", "1e-4"]) == 0
+    grpo_logs = [h for h in read_jsonl(tmp_path / "grpo" / "metrics.jsonl") if "reward" in h]
+    assert len(grpo_logs) == 2
+    for h in grpo_logs:  # TRL's metric names, and our weight-0 long-fraction probe beside the reward
+        assert 0.0 <= h["reward"] <= 1.0 and 0.0 <= h["rewards/is_long/mean"] <= 1.0
+        assert 1 <= h["completions/mean_length"] <= 16
+
+    capsys.readouterr()
+    assert main(["llm", "eval", "--model", str(tmp_path / "grpo" / "model"), "--data", str(tiny_mixture),
+                 "--k", "2", "--max-new-tokens", "12", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["n_problems"] == 8
+    assert metrics["long_fraction"] + metrics["short_fraction"] + metrics["malformed_fraction"] == pytest.approx(1.0)
+    assert 0 <= metrics["pass@1"] <= metrics["pass@2"] <= 1 and metrics["pass@1"] == pytest.approx(metrics["accuracy"])
+    assert 1 <= metrics["greedy_length_mean"] <= 12
+
+
+def test_llm_refuses_bad_input_with_one_line(tiny_mixture, tmp_path, capsys):
+    from cotmix.cli import main
+
+    assert main(["llm", "eval", "--model", str(tmp_path), "--data", str(tiny_mixture)]) == 2
+    assert "not a model directory" in capsys.readouterr().err
+    assert main(["llm", "eval", "--model", str(tmp_path), "--data", str(tmp_path / "none")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["llm", "mixture", "--source", "x.jsonl", "--p-cot", "1.5", "--out", str(tmp_path / "m")])
+    assert exit_info.value.code == 2 and not (tmp_path / "m").exists()
