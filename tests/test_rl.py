@@ -99,3 +99,12 @@ def test_star_follows_the_long_fraction_recursion(calibrated, tmp_path):
         predicted = 2 * before / (1 + before)
         assert abs(after - predicted) <= 4 * math.sqrt(predicted * (1 - predicted) / n) + 0.05, rounds
     assert rounds[-1] > rounds[0] + 0.15  # the long fraction grows, though length is never rewarded
+
+
+def test_false_positive_rewards_wrong_answers_and_logs_the_true_reward(pretrained, tmp_path):
+    cfg = posttrain_config(pretrained.config, ["posttrain.false_positive=1.0", "posttrain.steps=2",
+                                               "posttrain.reward=e2e"])
+    posttrain(cfg, tmp_path, pretrained, progress=False)
+    steps = [r for r in read_metrics(tmp_path, "posttrain") if not r.get("eval")]
+    assert all(r["reward"] == 1.0 for r in steps)  # every response rewarded
+    assert all(r["rewards/true_mean"] < 1.0 for r in steps)  # ~half the tiny model's answers are wrong

@@ -40,6 +40,9 @@ class TaskConfig:
     digits_a: int = opt(2, "multiplication: digits of the first factor", lo=1, hi=9)
     digits_b: int = opt(2, "multiplication: digits of the second factor (>= 2 for a worked chain)", lo=2, hi=9)
     loss_on_prompt: bool = opt(False, "NTP loss also covers the prompt bits (they are random: adds only noise)")
+    chain_noise: float = opt(0.0, "parity: probability that a long demonstration carries one wrong step (its "
+                             "prefix parity is flipped there and the chain goes on correctly from the wrong value, "
+                             "so the final answer is wrong too)", lo=0.0, hi=1.0)
 
 
 @dataclass
@@ -92,6 +95,8 @@ class PosttrainConfig:
     clip_eps: float = opt(0.2, "GRPO: PPO clip range for the probability ratio", lo=0.0, lo_open=True, hi=1.0)
     inner_steps: int = opt(2, "GRPO: optimizer steps on each sampled batch (ratio clipping matters from the 2nd)",
                            lo=1)
+    false_positive: float = opt(0.0, "probability that a response with reward 0 is rewarded 1 anyway (a noisy "
+                                "verifier); the logs keep the true reward as rewards/true_mean", lo=0.0, hi=1.0)
     kl_coef: float = opt(0.0, "weight of the KL penalty to the frozen starting model (k3 estimator)", lo=0.0)
     star_epochs: int = opt(1, "STaR: epochs of NTP over each round's kept samples", lo=1)
     star_batch_size: int = opt(256, "STaR: minibatch size of those NTP epochs", lo=1)
@@ -249,6 +254,8 @@ def validate(cfg: Config) -> Config:
                           f"(d_model / n_head = {m.d_model // m.n_head})")
     if t.name == "parity" and t.leap >= t.d:
         raise ConfigError(f"task.leap={t.leap}: must be < task.d={t.d} (otherwise long and short coincide)")
+    if t.name != "parity" and t.chain_noise > 0:
+        raise ConfigError(f"task.chain_noise={t.chain_noise}: only the parity task has noisy chains (use 0)")
     if p.algorithm == "rloo" and p.group_size < 2:
         raise ConfigError(f"posttrain.group_size={p.group_size}: rloo needs groups of >= 2")
     return cfg

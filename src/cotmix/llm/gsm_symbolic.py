@@ -33,15 +33,20 @@ def _templates() -> list[Path]:
     return sorted(f for f in root.glob("*.toml") if not tomllib.loads(f.read_text()).get("ignore"))
 
 
+class TemplateTooSlow(BaseException):
+    """Raised by SIGALRM. A BaseException, because the template engine catches Exception while it
+    evaluates conditions and would swallow a TimeoutError."""
+
+
 class _TimeLimit:
-    """Raise TimeoutError after `seconds` (SIGALRM; main thread only)."""
+    """Raise TemplateTooSlow after `seconds` (SIGALRM; main thread only)."""
 
     def __init__(self, seconds: int):
         self.seconds = seconds
 
     def __enter__(self):
         def stop(*_):
-            raise TimeoutError
+            raise TemplateTooSlow
 
         self.previous = signal.signal(signal.SIGALRM, stop)
         signal.alarm(self.seconds)
@@ -67,7 +72,7 @@ def build_gsm_symbolic(out: Path, variants: int = 0, seed: int = 0, seconds_per_
         try:
             with _TimeLimit(seconds_per_template):
                 made = AnnotatedQuestion.from_toml(path).generate_questions(variants, seed=seed + index, verbose=False)
-        except TimeoutError:
+        except (TemplateTooSlow, ValueError):  # too slow, or too many combinations to enumerate
             slow.append(index)
             continue
         seen = {rows[-1]["question"]}

@@ -51,7 +51,10 @@ def rollout(ctx: RLContext) -> tuple[Rollout, dict]:
                    temperature=p.temperature, top_k=p.top_k, eos_id=ctx.task.eos_id,
                    pad_id=ctx.task.pad_id, generator=ctx.sample_gen)
     prompts = prompts.repeat_interleave(p.group_size, dim=0)
-    rewards = ctx.task.reward(prompts, gen.tokens, p.reward)
+    rewards = true_rewards = ctx.task.reward(prompts, gen.tokens, p.reward)
+    if p.false_positive > 0:  # a noisy verifier: some wrong responses are rewarded too
+        lucky = torch.rand(rewards.shape, generator=ctx.sample_gen) < p.false_positive
+        rewards = torch.where(lucky, torch.ones_like(rewards), rewards)
     lengths = gen.lengths.float()
     clipped = ~(gen.tokens == ctx.task.eos_id).any(dim=1)
     metrics = {
@@ -63,6 +66,8 @@ def rollout(ctx: RLContext) -> tuple[Rollout, dict]:
         "completions/clipped_ratio": float(clipped.float().mean()),
         "completions/long_fraction": float((ctx.task.classify(prompts, gen.tokens) == LONG).float().mean()),
     }
+    if p.false_positive > 0:
+        metrics["rewards/true_mean"] = float(true_rewards.mean())
     return Rollout(prompts, gen, rewards), metrics
 
 

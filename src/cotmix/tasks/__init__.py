@@ -8,7 +8,7 @@ from cotmix.tasks.parity import ParityTask
 
 def make_task(cfg: TaskConfig) -> Task:
     if cfg.name == "parity":
-        return ParityTask(d=cfg.d, p_cot=cfg.p_cot, leap=cfg.leap)
+        return ParityTask(d=cfg.d, p_cot=cfg.p_cot, leap=cfg.leap, chain_noise=cfg.chain_noise)
     if cfg.name == "multiplication":
         return MultiplicationTask(digits_a=cfg.digits_a, digits_b=cfg.digits_b, p_cot=cfg.p_cot)
     raise ValueError(f"unknown task {cfg.name!r}")  # unreachable after config validation

@@ -17,6 +17,10 @@ response token (continue with c_2, or EOS), as in the theory.
 
 With leap = k the long chain writes every k-th prefix parity and always ends with the
 full parity: d = 5, k = 2 gives c_2 c_4 c_5 EOS.
+
+With chain_noise = q a long demonstration is, with probability q, wrong from one step on: a
+step i is drawn uniformly and c_i, c_{i+1}, ... are all flipped (one wrong XOR, then correct XORs
+from the wrong value), so its final answer is wrong as well. Short demonstrations stay correct.
 """
 
 from __future__ import annotations
@@ -42,8 +46,8 @@ class ParityTask(Task):
     pad_id = PAD
     eos_id = EOS
 
-    def __init__(self, d: int, p_cot: float, leap: int = 1):
-        self.d, self.p_cot, self.leap = d, p_cot, leap
+    def __init__(self, d: int, p_cot: float, leap: int = 1, chain_noise: float = 0.0):
+        self.d, self.p_cot, self.leap, self.chain_noise = d, p_cot, leap, chain_noise
         self.chain_index = torch.tensor(chain_positions(d, leap))
         self.chain_len = len(self.chain_index)  # response tokens before EOS in a long answer
         self.prompt_len = d + 1
@@ -56,7 +60,13 @@ class ParityTask(Task):
         bits = torch.randint(0, 2, (n, self.d), generator=generator)
         is_long = torch.rand(n, generator=generator) < p_cot
         prompts = torch.cat([bits, torch.full((n, 1), SEP)], dim=1)
-        chain = self.prefix_parities(bits)[:, self.chain_index]  # (n, chain_len)
+        parities = self.prefix_parities(bits)  # (n, d)
+        if self.chain_noise > 0:  # draws only when asked, so noiseless runs keep their random stream
+            noisy = is_long & (torch.rand(n, generator=generator) < self.chain_noise)
+            wrong_from = torch.randint(0, self.d, (n,), generator=generator)
+            flip = noisy[:, None] & (torch.arange(self.d)[None, :] >= wrong_from[:, None])
+            parities = parities ^ flip.long()
+        chain = parities[:, self.chain_index]  # (n, chain_len)
         responses = torch.full((n, self.long_response_len), PAD)
         responses[is_long, : self.chain_len] = chain[is_long]
         responses[is_long, self.chain_len] = EOS
