@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch is pinned here (the CPU wheel on this machine); pyproject.toml only declares a range.
 TORCH  := torch==2.13.0
 
-.PHONY: install test test-fast demo bench llm-extras llm-experiment clean
+.PHONY: install browser test test-fast demo bench llm-extras llm-experiment clean
 
 install: $(STAMP)
 
@@ -14,13 +14,17 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e '.[test,bench,llm]'
+	$(PY) -m pip install --quiet -e '.[test,bench,llm,sweep]'
 	touch $(STAMP)
 
-test: install
+# Headless Chromium for the report test (Debian's package; the machine runs as root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser
 	$(PY) -m pytest -q
 
-test-fast: install
+test-fast: install browser
 	$(PY) -m pytest -q -m "not slow"
 
 # The headline experiment on the CPU: NTP, then RL, beside an NTP-only baseline (a fresh run each time).

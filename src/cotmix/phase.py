@@ -94,7 +94,8 @@ class Phase:
     def resume(self) -> bool:
         """Restore the latest checkpoint of this phase, if any; return whether one was found."""
         found = list_checkpoints(self.run_dir, self.name)
-        if not found:
+        if not found:  # killed before its first checkpoint: start over, forgetting what it logged
+            self._drop_records_after(-1)
             return False
         ckpt = load_checkpoint(found[-1])
         ckpt.load_model(self.model)

@@ -176,7 +176,7 @@ def add_llm_parser(sub) -> None:
     p.add_argument("--sft-steps", type=_positive, default=150)
     p.add_argument("--sft-lr", type=float, default=5e-5)
     p.add_argument("--grpo-steps", type=_positive, default=30)
-    p.add_argument("--grpo-lr", type=float, default=2e-6)
+    p.add_argument("--grpo-lr", type=float, default=1e-5)
     p.add_argument("--group-size", type=_positive, default=8)
     p.set_defaults(func=cmd_experiment)
 

@@ -1,0 +1,1 @@
+"""`cotmix report`: figures with confidence bands and theory overlays, and one HTML page."""

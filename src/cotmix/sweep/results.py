@@ -1,0 +1,140 @@
+"""The results table: one row per run directory, every config value and every final metric.
+
+Rebuilt from the run directories themselves (config.json, summary.json, status.json), so a sweep
+that died loses nothing. Stored as Parquet (`DIR/results.parquet`) and queried with DuckDB:
+
+    cotmix results runs/sweeps --where "task_p_cot < 0.3 and pretrain_greedy_accuracy > 0.9" \\
+        --columns sweep,name,task_p_cot,pretrain_greedy_accuracy --csv
+
+Column names: config keys and summary entries flattened with `_` ("task.p_cot" -> task_p_cot,
+summary["posttrain"]["eval"]["pass@1"] -> posttrain_pass_1); plus sweep, name, state, error,
+wall_s and path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from cotmix.config import CotmixError
+
+FIXED = ("sweep", "name", "state", "error", "wall_s", "path")
+
+
+def column(*parts: str) -> str:
+    return re.sub(r"[^0-9a-zA-Z]+", "_", "_".join(parts)).strip("_")
+
+
+def _flatten(obj: dict, prefix: tuple = ()) -> dict:
+    out = {}
+    for key, value in obj.items():
+        if isinstance(value, dict):
+            out |= _flatten(value, prefix + (key,))
+        elif isinstance(value, (int, float, str, bool)) or value is None:
+            out[column(*prefix, key)] = value
+    return out
+
+
+def _summary_columns(summary: dict) -> dict:
+    """pretrain/posttrain/baseline entries: their eval metrics without the `eval` level."""
+    out = {}
+    for phase, entry in summary.items():
+        metrics = {k: v for k, v in entry.items() if k != "eval"} | entry.get("eval", {})
+        out |= _flatten(metrics, (phase,))
+    return out
+
+
+def run_row(run_dir: Path) -> dict:
+    config = json.loads((run_dir / "config.json").read_text())
+    summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").is_file() else {}
+    status = json.loads((run_dir / "status.json").read_text()) if (run_dir / "status.json").is_file() else {}
+    sweep = run_dir.parent.parent.name if run_dir.parent.name == "runs" else ""
+    state = status.get("state") or ("done" if summary else "unknown")
+    return {"sweep": sweep, "name": run_dir.name, "state": state, "error": status.get("error"),
+            "wall_s": status.get("wall_s"), "path": str(run_dir)} | _flatten(config) | _summary_columns(summary)
+
+
+def collect(root: Path) -> list[dict]:
+    """Rows for every run directory (one with config.json) under `root`, `root` itself included."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CotmixError(f"{root}: no such directory")
+    dirs = sorted({p.parent for p in root.rglob("config.json") if "checkpoints" not in p.parts})
+    return [run_row(d) for d in dirs]
+
+
+def write_results(root: Path) -> Path:
+    """Write ROOT/results.parquet (atomically) from the run directories under ROOT."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = collect(root)
+    columns = list(FIXED) + sorted({k for r in rows for k in r} - set(FIXED))
+    table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows],
+                                 schema=_schema(rows, columns)) if rows else pa.table({c: [] for c in FIXED})
+    path = Path(root) / "results.parquet"
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _schema(rows: list[dict], columns: list[str]):
+    """One type per column: float if any run has a float there (ints widen), else the value's type."""
+    import pyarrow as pa
+
+    kinds = {}
+    for c in columns:
+        seen = {type(r[c]) for r in rows if r.get(c) is not None}
+        if seen <= {bool}:
+            kinds[c] = pa.bool_() if seen else pa.string()
+        elif seen <= {int}:
+            kinds[c] = pa.int64()
+        elif seen <= {int, float}:
+            kinds[c] = pa.float64()
+        else:
+            kinds[c] = pa.string()
+    return pa.schema([(c, kinds[c]) for c in columns])
+
+
+def query(root: Path, where: str | None = None, columns: list[str] | None = None,
+          order_by: str | None = None):
+    """Rebuild ROOT/results.parquet and select from it with DuckDB; returns (column names, rows)."""
+    import duckdb
+
+    path = write_results(root)
+    select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    sql = f"SELECT {select} FROM read_parquet('{path}')"
+    if where:
+        sql += f" WHERE {where}"
+    sql += f" ORDER BY {order_by or 'sweep, name'}"
+    try:
+        result = duckdb.sql(sql)
+        return result.columns, result.fetchall()
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise CotmixError(f"results query failed: {first} (columns: `cotmix results {root} --list-columns`)") from None
+
+
+def format_table(names: list[str], rows: list[tuple], csv: bool = False) -> str:
+    def cell(v) -> str:
+        if v is None:
+            return "" if csv else "-"
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    if csv:
+        import io
+        import csv as csv_module
+
+        buffer = io.StringIO()
+        writer = csv_module.writer(buffer, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows([[cell(v) for v in row] for row in rows])
+        return buffer.getvalue().rstrip("\n")
+    text = [[cell(v) for v in row] for row in rows]
+    widths = [max([len(n)] + [len(r[i]) for r in text]) for i, n in enumerate(names)]
+    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in text]
+    return "\n".join(line.rstrip() for line in lines)

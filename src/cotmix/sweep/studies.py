@@ -1,0 +1,109 @@
+"""Built-in sweeps: one per result of the paper (`fig-*`) and four studies beyond it (`study-*`).
+
+    cotmix sweep fig-threshold --size cpu --out runs/sweeps/fig-threshold
+    cotmix report runs/sweeps
+
+Each comes in two sizes. `cpu` fits a 2-core laptop (d = 20 unless the study varies d, a width-64
+2-layer GPT-2, 1000 NTP steps of 256). `paper` uses the paper's d (50 for the headline, 25 for the
+threshold) and a model and budget meant for a GPU. Every entry says what the paper claims (or, for
+a study, what question it asks) and which figure `cotmix report` draws from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cotmix.config import ConfigError
+
+SIZES = ("cpu", "paper")
+_CPU = {"task.d": 20, "task.p_cot": 0.25}
+_PAPER = {"task.d": 50, "task.p_cot": 0.25, "model.n_layer": 4, "model.d_model": 256, "model.n_head": 8,
+          "pretrain.steps": 20000, "pretrain.batch_size": 512, "posttrain.steps": 200,
+          "posttrain.prompts_per_step": 128, "eval.n_prompts": 4096}
+
+
+@dataclass(frozen=True)
+class Study:
+    claim: str  # the paper's claim, or the open question
+    figure: str  # plot kind in cotmix.report.figures
+    command: str  # run | pretrain
+    grid: dict  # varying keys -> values (same at both sizes unless `paper_grid` is given)
+    base: dict | None = None  # extra fixed overrides at both sizes
+    also: tuple = ()
+    seeds: tuple = (0, 1, 2)
+    paper_grid: dict | None = None
+
+
+STUDIES: dict[str, Study] = {
+    "fig-headline": Study(
+        "NTP alone stays at chance (greedy accuracy 0.5, 2-token answers); NTP+RL reaches 100% greedy "
+        "accuracy as responses grow to d+1 tokens (paper: d = 50, p_cot = 0.25).",
+        "curves", "run", {}),
+    "fig-threshold": Study(
+        "After NTP, greedy decoding takes the long path, and is correct, only when p_cot > 1/3; below, "
+        "greedy accuracy is a coin flip (paper: d = 25).",
+        "threshold", "pretrain", {"task.p_cot": [0.2, 0.25, 0.3, 0.35, 0.4, 0.5]}, seeds=(0, 1),
+        paper_grid={"task.d": [25], "task.p_cot": [0.2, 0.25, 0.3, 0.32, 0.35, 0.37, 0.4, 0.5]}),
+    "fig-length": Study(
+        "During RL the mean response length grows from 2 to d+1 tokens as the long fraction goes to 1.",
+        "length", "run", {"task.p_cot": [0.1, 0.25]}, seeds=(0, 1)),
+    "fig-rl-start": Study(
+        "RL started too early in pre-training (before the chain is learnt) lengthens responses without "
+        "making them correct; started later, it generalises.",
+        "rl_start", "run", {"pretrain.steps": [100, 300, 1000]}, seeds=(0, 1),
+        paper_grid={"pretrain.steps": [1000, 5000, 20000]}),
+    "fig-temperature": Study(
+        "RL works at sampling temperatures 0.75, 1.0 and 1.5; higher temperature explores more.",
+        "curves_by", "run", {"posttrain.temperature": [0.75, 1.0, 1.5]}, seeds=(0, 1)),
+    "fig-algorithms": Study(
+        "STaR, REINFORCE and GRPO all reach 100% with chain or end-to-end reward; the one combination that "
+        "fails is STaR with the end-to-end reward at high temperature.",
+        "curves_by", "run", {"posttrain.algorithm": ["star", "reinforce", "grpo"], "posttrain.reward": ["e2e", "chain"]},
+        base={"posttrain.star_epochs": 3}, also=({"posttrain.algorithm": "star", "posttrain.reward": "e2e",
+                                                  "posttrain.temperature": 1.5},), seeds=(0,)),
+    "fig-rare": Study(
+        "Even with p_cot = 0.01 (1 long demonstration in 100) RL finds and amplifies the long answers.",
+        "curves", "run", {"task.p_cot": [0.01]}, base={"posttrain.steps": 60}),
+    "fig-leap": Study(
+        "With leap-2 chains (every second prefix parity) and p_cot < 1/3, NTP alone fails and RL still succeeds.",
+        "curves_by", "run", {"task.leap": [2], "task.p_cot": [0.15, 0.25]}, seeds=(0, 1)),
+    "fig-size": Study(
+        "A bigger model does not rescue NTP: greedy accuracy stays at chance below 1/3 at every depth and width "
+        "(paper: depth 2/4/8 x width 128/256).",
+        "size", "pretrain", {"model.n_layer": [1, 2, 4], "model.d_model": [64, 128]}, seeds=(0,),
+        paper_grid={"model.n_layer": [2, 4, 8], "model.d_model": [128, 256]}),
+    "study-noisy-chains": Study(
+        "Open question: if a fraction of the long demonstrations carry a wrong step (and so a wrong answer), "
+        "does RL with the final-answer reward still find the long, correct answers?",
+        "by_value", "run", {"task.chain_noise": [0.0, 0.1, 0.3, 0.5]}, base={"posttrain.reward": "e2e"},
+        seeds=(0, 1)),
+    "study-false-positive-reward": Study(
+        "Open question: if the verifier rewards a wrong answer with probability q, how large can q be before "
+        "RL stops generalising?",
+        "by_value", "run", {"posttrain.false_positive": [0.0, 0.1, 0.3, 0.5]}, base={"posttrain.reward": "e2e"},
+        seeds=(0, 1)),
+    "study-vanishing-cot": Study(
+        "Open question: as p_cot -> 0 (and at 0), where does RL stop helping? The theory needs p_cot not "
+        "exponentially small in d.",
+        "by_value", "run", {"task.p_cot": [0.0, 0.002, 0.005, 0.01, 0.02, 0.05]}, base={"posttrain.steps": 60},
+        seeds=(0, 1)),
+    "study-phase-diagram": Study(
+        "Open question: over the (d, p_cot) plane, where does NTP alone succeed, and where does NTP+RL?",
+        "phase", "run", {"task.d": [8, 12, 16, 20], "task.p_cot": [0.05, 0.1, 0.2, 0.3, 0.4]}, seeds=(0,),
+        paper_grid={"task.d": [10, 20, 30, 50], "task.p_cot": [0.02, 0.05, 0.1, 0.2, 0.3, 0.4]}),
+}
+
+
+def study_grid(name: str, size: str) -> dict:
+    """The sweep mapping (as in a sweep file) of built-in study `name` at `size`."""
+    if name not in STUDIES:
+        raise ConfigError(f"unknown study {name!r}; available: {', '.join(STUDIES)}")
+    if size not in SIZES:
+        raise ConfigError(f"--size {size!r}: allowed: {', '.join(SIZES)}")
+    study = STUDIES[name]
+    grid = study.paper_grid if size == "paper" and study.paper_grid else study.grid
+    base = (_PAPER if size == "paper" else _CPU) | (study.base or {})
+    if size == "paper" and name == "fig-threshold":
+        base = base | {"task.d": 25}
+    return {"name": name, "command": study.command, "base": base, "grid": grid, "also": list(study.also),
+            "seeds": list(study.seeds)}

@@ -1,0 +1,175 @@
+"""Sweeps (grid expansion, failures, kill and rerun, Ray), the results table, built-in studies, and the
+HTML report rendered in headless Chromium."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cotmix.cli import main
+from cotmix.config import ConfigError, CotmixError
+from cotmix.sweep.grid import grid_from_dict
+from cotmix.sweep.results import query
+from cotmix.sweep.runner import read_status, run_sweep
+from cotmix.sweep.studies import SIZES, STUDIES, study_grid
+
+TINY_SWEEP = {"name": "tiny", "preset": "tiny", "grid": {"task.p_cot": [0.2, 0.5]}, "seeds": [0, 1]}
+
+
+def test_grid_expands_to_named_runs_and_validates_every_config():
+    grid = grid_from_dict(TINY_SWEEP | {"also": [{"task.d": 5}]})
+    assert [r.name for r in grid.runs()] == [
+        "task.p_cot=0.2,seed=0", "task.p_cot=0.2,seed=1", "task.p_cot=0.5,seed=0", "task.p_cot=0.5,seed=1",
+        "task.d=5,seed=0", "task.d=5,seed=1"]
+    assert grid.runs()[4].config().task.d == 5 and grid.runs()[1].config().seed == 1
+    with pytest.raises(ConfigError, match=r"sweep run task.p_cot=1.5,seed=0: task.p_cot=1.5: must be in \[0.0, 1.0\]"):
+        grid_from_dict(TINY_SWEEP | {"grid": {"task.p_cot": [0.2, 1.5]}})
+    with pytest.raises(ConfigError, match="unknown key"):
+        grid_from_dict(TINY_SWEEP | {"gird": {}})
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_built_in_study_expands_to_valid_runs(size):
+    for name in STUDIES:
+        grid = grid_from_dict(study_grid(name, size))
+        assert grid.runs(), name
+    assert grid_from_dict(study_grid("fig-headline", "paper")).runs()[0].config().task.d == 50
+    assert grid_from_dict(study_grid("fig-threshold", "paper")).runs()[0].config().task.d == 25
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory):
+    """Four tiny runs plus one that raises at run time (its response limit exceeds the model's)."""
+    out = tmp_path_factory.mktemp("sweeps") / "tiny"
+    grid = grid_from_dict(TINY_SWEEP | {"also": [{"posttrain.max_new_tokens": 99}], "seeds": [0, 1]})
+    statuses = run_sweep(grid, out, progress=False, log=lambda *_: None)
+    return out, statuses
+
+
+def test_a_failing_run_is_recorded_and_the_others_finish(tiny_sweep):
+    out, statuses = tiny_sweep
+    states = {s["name"]: s["state"] for s in statuses}
+    assert [n for n, st in states.items() if st == "done"] == [
+        "task.p_cot=0.2,seed=0", "task.p_cot=0.2,seed=1", "task.p_cot=0.5,seed=0", "task.p_cot=0.5,seed=1"]
+    failed = read_status(out / "runs" / "posttrain.max_new_tokens=99,seed=0")
+    assert failed["state"] == "failed" and "max_new_tokens=99" in failed["error"]
+
+
+def test_results_table_is_queryable_and_rebuilt_from_the_runs(tiny_sweep, capsys):
+    out, _ = tiny_sweep
+    (out / "results.parquet").unlink()
+    names, rows = query(out, "state = 'done' and task_p_cot > 0.3", ["name", "task_p_cot", "posttrain_greedy_accuracy"])
+    assert names == ["name", "task_p_cot", "posttrain_greedy_accuracy"]
+    assert [r[0] for r in rows] == ["task.p_cot=0.5,seed=0", "task.p_cot=0.5,seed=1"]
+    summary = json.loads((out / "runs" / rows[0][0] / "summary.json").read_text())
+    assert rows[0][2] == summary["posttrain"]["eval"]["greedy_accuracy"] and (out / "results.parquet").is_file()
+    assert main(["results", str(out.parent), "--where", "state = 'failed'", "--columns", "sweep,name,error",
+                 "--csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "sweep,name,error" and len(lines) == 3 and all(l.startswith("tiny,") for l in lines[1:])
+    assert main(["results", str(out), "--where", "no_such_column > 1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no_such_column" in err
+
+
+def test_rerun_skips_finished_runs_and_refuses_another_grid(tiny_sweep):
+    out, _ = tiny_sweep
+    before = {p: p.stat().st_mtime_ns for p in out.glob("runs/task*/summary.json")}
+    logs = []
+    run_sweep(grid_from_dict(TINY_SWEEP | {"also": [{"posttrain.max_new_tokens": 99}]}), out, progress=False,
+              log=logs.append)
+    assert "4 done already, 2 to run" in logs[0]  # only the failed ones are retried
+    assert before == {p: p.stat().st_mtime_ns for p in out.glob("runs/task*/summary.json")}
+    with pytest.raises(CotmixError, match="holds a different sweep"):
+        run_sweep(grid_from_dict(TINY_SWEEP), out, progress=False, log=lambda *_: None)
+
+
+def test_killed_sweep_reruns_only_what_was_missing(tmp_path):
+    sweep_file = tmp_path / "grid.yaml"
+    sweep_file.write_text(json.dumps(TINY_SWEEP))  # JSON is YAML
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "cotmix.cli", "sweep", str(sweep_file), "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    first = out / "runs" / "task.p_cot=0.2,seed=0"
+    deadline = time.time() + 120
+    while read_status(first).get("state") != "done" and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert read_status(first).get("state") == "done"
+    n_done = sum(read_status(p).get("state") == "done" for p in out.glob("runs/*"))
+    finished_at = first.joinpath("summary.json").stat().st_mtime_ns
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"4 runs, {n_done} done already, {4 - n_done} to run" in result.stdout
+    assert first.joinpath("summary.json").stat().st_mtime_ns == finished_at  # not rerun
+    assert all(read_status(p)["state"] == "done" for p in out.glob("runs/*"))
+    # The resumed sweep ends with the same numbers as one that was never killed.
+    clean = tmp_path / "clean"
+    run_sweep(grid_from_dict(TINY_SWEEP), clean, progress=False, log=lambda *_: None)
+    for run in clean.glob("runs/*"):
+        ours = json.loads((out / "runs" / run.name / "summary.json").read_text())
+        theirs = json.loads((run / "summary.json").read_text())
+        assert {k: v["eval"] for k, v in ours.items()} == {k: v["eval"] for k, v in theirs.items()}
+
+
+@pytest.mark.slow
+def test_ray_workers_give_the_same_numbers_as_in_process(tiny_sweep, tmp_path):
+    out, _ = tiny_sweep
+    grid = grid_from_dict(TINY_SWEEP)
+    statuses = run_sweep(grid, tmp_path / "ray", workers=2, progress=False, log=lambda *_: None)
+    assert all(s["state"] == "done" for s in statuses)
+    for status in statuses:
+        ours = json.loads((tmp_path / "ray" / "runs" / status["name"] / "summary.json").read_text())
+        theirs = json.loads((out / "runs" / status["name"] / "summary.json").read_text())
+        assert {k: v["eval"] for k, v in ours.items()} == {k: v["eval"] for k, v in theirs.items()}
+
+
+def test_every_figure_kind_draws_from_a_real_sweep(tiny_sweep):
+    from cotmix.report.data import load_sweep
+    from cotmix.report.figures import KINDS
+
+    sweep = load_sweep(tiny_sweep[0])
+    assert set(sweep.settings()) == {"task.p_cot=0.2", "task.p_cot=0.5"}
+    for kind, draw in KINDS.items():
+        fig, measured = draw(sweep)
+        assert any(ax.lines or ax.collections or ax.images or ax.patches for ax in fig.axes), kind
+        assert "seed" in measured or "cells" in measured, kind
+
+
+CHECK_IMAGES = """<script>
+window.addEventListener("load", () => {
+  const images = [...document.images];
+  const ok = images.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.setAttribute("data-images", ok + "/" + images.length);
+});
+</script></body>"""
+
+
+def test_html_report_shows_every_figure_in_headless_chromium(tiny_sweep, tmp_path):
+    root = tmp_path / "sweeps"
+    shutil.copytree(tiny_sweep[0], root / "fig-temperature")  # a built-in study's name: its claim is shown
+    shutil.copytree(tiny_sweep[0], root / "mine")
+    for name in ("fig-temperature", "mine"):  # the sweep's recorded name is what the report goes by
+        spec = json.loads((root / name / "sweep.json").read_text()) | {"name": name}
+        (root / name / "sweep.json").write_text(json.dumps(spec))
+    assert main(["report", str(root)]) == 0
+    page = (root / "report.html").read_text()
+    assert page.count("<img") == 2 and "src=\"data:image/png;base64," in page
+    assert STUDIES["fig-temperature"].claim in page.replace("&#x27;", "'")
+    assert (root / "report" / "mine.svg").is_file() and (root / "report" / "mine.png").is_file()
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body>", CHECK_IMAGES))
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "headless Chromium is needed (make test installs Debian's chromium)"
+    result = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
+                             probe.as_uri()], capture_output=True, text=True, timeout=120)
+    assert 'data-images="2/2"' in result.stdout, result.stderr[-500:]
