@@ -65,3 +65,9 @@ def test_every_field_is_documented():
     rows = describe_fields()
     assert len(rows) > 30
     assert all(help_text for _, _, help_text in rows)
+
+
+def test_noisy_chains_exist_for_parity_only():
+    with pytest.raises(ConfigError, match="only the parity task has noisy chains"):
+        load_config(overrides=["task.name=multiplication", "task.chain_noise=0.1"])
+    assert load_config(overrides=["task.chain_noise=0.1"]).task.chain_noise == 0.1

@@ -173,3 +173,13 @@ def test_html_report_shows_every_figure_in_headless_chromium(tiny_sweep, tmp_pat
                              f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
                              probe.as_uri()], capture_output=True, text=True, timeout=120)
     assert 'data-images="2/2"' in result.stdout, result.stderr[-500:]
+
+
+def test_confidence_interval_uses_student_t():
+    from cotmix.report.data import average_curves, mean_ci
+
+    assert mean_ci([0.5]) == (0.5, 0.0)
+    mean, half = mean_ci([1.0, 2.0, 3.0])  # sd 1, n 3: t(2) = 4.303
+    assert mean == 2.0 and half == pytest.approx(4.303 / 3 ** 0.5, rel=1e-4)
+    assert average_curves([[(0, 1.0), (10, 2.0)], [(0, 3.0), (5, 9.0), (10, 2.0)]]) == [
+        (0, 2.0, pytest.approx(12.706 * 2 ** 0.5 / 2 ** 0.5)), (10, 2.0, 0.0)]

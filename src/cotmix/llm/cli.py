@@ -167,24 +167,27 @@ def add_llm_parser(sub) -> None:
     p.set_defaults(func=cmd_eval)
 
     p = cmds.add_parser("experiment", help="gsm-symbolic -> mixture -> SFT -> eval -> GRPO -> eval, one command")
-    _add_eval_args(p)
+    _add_eval_args(p, max_new_tokens=160)
     p.add_argument("--out", required=True)
     p.add_argument("--model", default="smollm2")
-    p.add_argument("--variants", type=int, default=4)
-    p.add_argument("--p-cot", type=_fraction, default=0.5)
-    p.add_argument("--eval-size", type=_positive, default=48)
-    p.add_argument("--sft-steps", type=_positive, default=150)
-    p.add_argument("--sft-lr", type=float, default=5e-5)
-    p.add_argument("--grpo-steps", type=_positive, default=30)
+    p.add_argument("--variants", type=int, default=4, help="generated variants per GSM8K template")
+    p.add_argument("--p-cot", type=_fraction, default=0.3)
+    p.add_argument("--eval-size", type=_positive, default=40)
+    p.add_argument("--sft-steps", type=_positive, default=60)
+    p.add_argument("--sft-lr", type=float, default=1e-4)
+    p.add_argument("--sft-batch-size", type=_positive, default=8)
+    p.add_argument("--grpo-steps", type=_positive, default=20)
     p.add_argument("--grpo-lr", type=float, default=1e-5)
+    p.add_argument("--prompts-per-step", type=_positive, default=1)
     p.add_argument("--group-size", type=_positive, default=8)
     p.set_defaults(func=cmd_experiment)
 
 
-def _add_eval_args(p) -> None:
+def _add_eval_args(p, max_new_tokens: int = 256) -> None:
     p.add_argument("--k", type=int, default=4, help="sampled responses per problem (0: greedy only)")
     p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--max-new-tokens", type=_positive, default=256)
+    p.add_argument("--max-new-tokens", type=_positive, default=max_new_tokens,
+                   help="response token limit (evaluation and GRPO rollouts)")
     p.add_argument("--batch-size", type=_positive, default=16)
     p.add_argument("--limit", type=int, default=0, help="evaluate the first N problems only")
     p.add_argument("--seed", type=int, default=0)

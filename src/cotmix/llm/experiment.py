@@ -64,11 +64,11 @@ def run_llm_experiment(args) -> dict:
     _stage(data, "mixture", mixture)
     _stage(out / "eval_base.json", "eval base", lambda: _evaluate(args.model, data, out / "eval_base.json", args))
     _stage(out / "sft" / "model", "sft", lambda: sft(args.model, data, out / "sft", args.sft_steps, args.sft_lr,
-                                                    seed=args.seed))
+                                                    args.sft_batch_size, seed=args.seed))
     _stage(out / "eval_sft.json", "eval sft", lambda: _evaluate(str(out / "sft" / "model"), data,
                                                                 out / "eval_sft.json", args))
     _stage(out / "grpo" / "model", "grpo", lambda: grpo(str(out / "sft" / "model"), data, out / "grpo",
-                                                        args.grpo_steps, args.grpo_lr, group_size=args.group_size,
+                                                        args.grpo_steps, args.grpo_lr, args.prompts_per_step, args.group_size,
                                                         max_completion_length=args.max_new_tokens, seed=args.seed))
     _stage(out / "eval_grpo.json", "eval grpo", lambda: _evaluate(str(out / "grpo" / "model"), data,
                                                                   out / "eval_grpo.json", args))

@@ -70,26 +70,26 @@ STUDIES: dict[str, Study] = {
     "fig-size": Study(
         "A bigger model does not rescue NTP: greedy accuracy stays at chance below 1/3 at every depth and width "
         "(paper: depth 2/4/8 x width 128/256).",
-        "size", "pretrain", {"model.n_layer": [1, 2, 4], "model.d_model": [64, 128]}, seeds=(0,),
+        "size", "pretrain", {"model.n_layer": [2, 4], "model.d_model": [64, 128]}, seeds=(0,),
         paper_grid={"model.n_layer": [2, 4, 8], "model.d_model": [128, 256]}),
     "study-noisy-chains": Study(
         "Open question: if a fraction of the long demonstrations carry a wrong step (and so a wrong answer), "
         "does RL with the final-answer reward still find the long, correct answers?",
-        "by_value", "run", {"task.chain_noise": [0.0, 0.1, 0.3, 0.5]}, base={"posttrain.reward": "e2e"},
+        "by_value", "run", {"task.chain_noise": [0.0, 0.2, 0.5]}, base={"posttrain.reward": "e2e"},
         seeds=(0, 1)),
     "study-false-positive-reward": Study(
         "Open question: if the verifier rewards a wrong answer with probability q, how large can q be before "
         "RL stops generalising?",
-        "by_value", "run", {"posttrain.false_positive": [0.0, 0.1, 0.3, 0.5]}, base={"posttrain.reward": "e2e"},
+        "by_value", "run", {"posttrain.false_positive": [0.0, 0.2, 0.5]}, base={"posttrain.reward": "e2e"},
         seeds=(0, 1)),
     "study-vanishing-cot": Study(
         "Open question: as p_cot -> 0 (and at 0), where does RL stop helping? The theory needs p_cot not "
         "exponentially small in d.",
-        "by_value", "run", {"task.p_cot": [0.0, 0.002, 0.005, 0.01, 0.02, 0.05]}, base={"posttrain.steps": 60},
+        "by_value", "run", {"task.p_cot": [0.0, 0.005, 0.01, 0.02, 0.05]}, base={"posttrain.steps": 60},
         seeds=(0, 1)),
     "study-phase-diagram": Study(
         "Open question: over the (d, p_cot) plane, where does NTP alone succeed, and where does NTP+RL?",
-        "phase", "run", {"task.d": [8, 12, 16, 20], "task.p_cot": [0.05, 0.1, 0.2, 0.3, 0.4]}, seeds=(0,),
+        "phase", "run", {"task.d": [8, 12, 16, 20], "task.p_cot": [0.05, 0.1, 0.2, 0.3]}, seeds=(0,),
         paper_grid={"task.d": [10, 20, 30, 50], "task.p_cot": [0.02, 0.05, 0.1, 0.2, 0.3, 0.4]}),
 }
 
