@@ -244,7 +244,7 @@ def cmd_results(args) -> int:
     from cotmix.sweep.results import format_table, query
 
     if args.list_columns:
-        names, _ = query(Path(args.dir), "false")
+        names, _ = query(Path(args.dir), "false", ["all"])
         print("\n".join(names))
         return 0
     columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
@@ -368,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("results", help="one table of every run's config and final metrics (Parquet + DuckDB)")
     p.add_argument("dir", help="a run, a sweep, or a directory of sweeps")
     p.add_argument("--where", help="SQL condition, e.g. \"task_p_cot < 0.3 and state = 'done'\"")
-    p.add_argument("--columns", help="comma-separated columns (default: all)")
+    p.add_argument("--columns", help="comma-separated columns, or 'all' (default: name, state and the main metrics)")
     p.add_argument("--sort", help="SQL ORDER BY expression (default: sweep, name)")
     p.add_argument("--csv", action="store_true", help="print CSV instead of an aligned table")
     p.add_argument("--list-columns", action="store_true", help="print the column names and exit")

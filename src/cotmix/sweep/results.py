@@ -21,6 +21,9 @@ from pathlib import Path
 from cotmix.config import CotmixError
 
 FIXED = ("sweep", "name", "state", "error", "wall_s", "path")
+# What `cotmix results` prints without --columns (`--columns all` prints every column).
+DEFAULT_COLUMNS = ("sweep", "name", "state", "wall_s", "pretrain_greedy_accuracy", "pretrain_long_fraction",
+                   "posttrain_greedy_accuracy", "posttrain_greedy_length_median", "baseline_greedy_accuracy")
 
 
 def column(*parts: str) -> str:
@@ -104,8 +107,13 @@ def query(root: Path, where: str | None = None, columns: list[str] | None = None
     """Rebuild ROOT/results.parquet and select from it with DuckDB; returns (column names, rows)."""
     import duckdb
 
+    import pyarrow.parquet as pq
+
     path = write_results(root)
-    select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    if not columns:
+        present = set(pq.read_schema(path).names)
+        columns = [c for c in DEFAULT_COLUMNS if c in present]
+    select = "*" if columns == ["all"] else ", ".join(f'"{c}"' for c in columns)
     sql = f"SELECT {select} FROM read_parquet('{path}')"
     if where:
         sql += f" WHERE {where}"
@@ -122,7 +130,9 @@ def format_table(names: list[str], rows: list[tuple], csv: bool = False) -> str:
     def cell(v) -> str:
         if v is None:
             return "" if csv else "-"
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
+        if isinstance(v, float):
+            return repr(v) if csv else f"{v:.4g}"  # CSV keeps full precision for other tools
+        return str(v)
 
     if csv:
         import io
