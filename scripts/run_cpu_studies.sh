@@ -6,8 +6,8 @@ set -u
 OUT=${1:-runs/sweeps}
 WORKERS=${2:-2}
 COTMIX=${COTMIX:-.venv/bin/cotmix}
-STUDIES="fig-headline fig-threshold fig-algorithms fig-rl-start fig-temperature fig-length fig-rare fig-leap
-         fig-size study-noisy-chains study-false-positive-reward study-vanishing-cot study-phase-diagram"
+STUDIES="fig-headline fig-threshold study-noisy-chains study-false-positive-reward study-vanishing-cot
+         study-phase-diagram fig-algorithms fig-rl-start fig-temperature fig-length fig-rare fig-leap fig-size"
 for study in $STUDIES; do
   start=$(date +%s)
   $COTMIX sweep "$study" --size cpu --out "$OUT/$study" --workers "$WORKERS" --no-progress
