@@ -52,6 +52,9 @@ class Run:
         offset = self.summary.get("pretrain", {}).get("samples_seen", 0) if phase != "pretrain" else 0
         points = [(r["samples_seen"] - offset, r[key]) for r in read_metrics(self.path, phase)
                   if bool(r.get("eval")) == evals and r.get(key) is not None]
+        start = self.metric("pretrain", key)
+        if phase != "pretrain" and evals and start is not None and points and points[0][0] > 0:
+            points.insert(0, (0, start))  # both arms start from the same pre-trained model
         return points
 
 

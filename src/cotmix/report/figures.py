@@ -125,7 +125,7 @@ def threshold(sweep: Sweep):
         stats = [mean_ci([r.metric("pretrain", key) for r in by_p[p]]) for p in ps]
         ax.errorbar(ps, [m for m, _ in stats], yerr=[c for _, c in stats], fmt="o-", capsize=3, label="measured")
         ax.axvline(1 / 3, color="grey", ls=":", lw=1, label="p_cot = 1/3")
-        ax.set(xlabel="p_cot", ylabel=label)
+        ax.set(xlabel="p_cot", ylabel=label, ylim=(0.4, 1.05) if ax is acc else (0, min(1.0, max(ps) + 0.15)))
     grid = [i / 200 for i in range(int(min(ps) * 200), int(max(ps) * 200) + 1)]
     acc.plot(grid, [0.5 if p < 1 / 3 else 1.0 for p in grid], "k--", lw=1, label="theory")
     cal.plot(grid, grid, "k--", lw=1, label="theory: = p_cot")
