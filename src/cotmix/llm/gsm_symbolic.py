@@ -56,7 +56,7 @@ class _TimeLimit:
         signal.signal(signal.SIGALRM, self.previous)
 
 
-def build_gsm_symbolic(out: Path, variants: int = 0, seed: int = 0, seconds_per_template: int = 20,
+def build_gsm_symbolic(out: Path, variants: int = 0, seed: int = 0, seconds_per_template: int = 10,
                        progress: bool = True) -> dict:
     """Write the originals plus up to `variants` generated variants per template to `out` (JSONL).
     Returns counts, including the templates skipped for running past the time limit."""
