@@ -99,8 +99,9 @@ def cmd_eval(args) -> int:
     model, tokenizer = load_model_and_tokenizer(args.model)
     metrics = evaluate_llm(model, tokenizer, problems, args.max_new_tokens, args.k, args.temperature,
                            args.batch_size, args.seed)
-    print(json.dumps(metrics, indent=2) if args.json else "", end="\n" if args.json else "")
-    if not args.json:
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
         _print(metrics, f"{args.model} on {len(problems)} problems of {args.data}")
     return 0
 
