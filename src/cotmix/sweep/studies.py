@@ -32,6 +32,7 @@ class Study:
     also: tuple = ()
     seeds: tuple = (0, 1, 2)
     paper_grid: dict | None = None
+    cpu_base: dict | None = None  # extra fixed overrides at cpu size only
 
 
 STUDIES: dict[str, Study] = {
@@ -63,7 +64,10 @@ STUDIES: dict[str, Study] = {
                                                   "posttrain.temperature": 1.5},), seeds=(0,)),
     "fig-rare": Study(
         "Even with p_cot = 0.01 (1 long demonstration in 100) RL finds and amplifies the long answers.",
-        "curves", "run", {"task.p_cot": [0.01]}, base={"posttrain.steps": 60}),
+        "curves", "run", {"task.p_cot": [0.01]}, base={"posttrain.steps": 60},
+        # NTP must see enough long demonstrations to learn the chain before RL can use it (measured:
+        # d = 8 learns it from 25.6k long ones, not from 12.8k); p_cot = 0.01 needs 10000 steps there.
+        cpu_base={"task.d": 8, "pretrain.steps": 10000}),
     "fig-leap": Study(
         "With leap-2 chains (every second prefix parity) and p_cot < 1/3, NTP alone fails and RL still succeeds.",
         "curves_by", "run", {"task.leap": [2], "task.p_cot": [0.15, 0.25]}, seeds=(0, 1)),
@@ -103,6 +107,8 @@ def study_grid(name: str, size: str) -> dict:
     study = STUDIES[name]
     grid = study.paper_grid if size == "paper" and study.paper_grid else study.grid
     base = (_PAPER if size == "paper" else _CPU) | (study.base or {})
+    if size == "cpu":
+        base |= study.cpu_base or {}
     if size == "paper" and name == "fig-threshold":
         base = base | {"task.d": 25}
     return {"name": name, "command": study.command, "base": base, "grid": grid, "also": list(study.also),
