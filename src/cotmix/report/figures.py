@@ -199,7 +199,7 @@ def phase(sweep: Sweep):
             for j, v in enumerate(row):
                 ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.8 else "black")
         summary.append(f"{title}: {sum(v >= 0.99 for row in grid for v in row)}/{len(ds) * len(ps)} cells >= 0.99")
-    fig.colorbar(image, ax=axes, shrink=0.8)
+    fig.colorbar(image, ax=axes[1], shrink=0.9)
     return fig, "; ".join(summary) + " (one seed per cell)."
 
 
