@@ -239,9 +239,10 @@ def cmd_config(args) -> int:
 
 def _print_metrics(metrics: dict, header: str) -> None:
     print(header)
+    width = max(24, *(len(key) for key in metrics))
     for key, value in metrics.items():
         shown = "-" if value is None else (f"{value:.4f}" if isinstance(value, float) else value)
-        print(f"  {key:<24} {shown}")
+        print(f"  {key:<{width}} {shown}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -41,13 +41,6 @@ def _fresh(out: Path, resume: bool = False) -> Path:
     return out
 
 
-def _print(metrics: dict, header: str) -> None:
-    print(header)
-    for key, value in metrics.items():
-        shown = "-" if value is None else (f"{value:.4f}" if isinstance(value, float) else value)
-        print(f"  {key:<26} {shown}")
-
-
 def cmd_gsm_symbolic(args) -> int:
     from cotmix.llm.gsm_symbolic import build_gsm_symbolic
 
@@ -102,7 +95,9 @@ def cmd_eval(args) -> int:
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
-        _print(metrics, f"{args.model} on {len(problems)} problems of {args.data}")
+        from cotmix.cli import _print_metrics  # the core `cotmix eval` table
+
+        _print_metrics(metrics, f"{args.model} on {len(problems)} problems of {args.data}")
     return 0
 
 
