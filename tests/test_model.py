@@ -52,3 +52,17 @@ def test_flavours_differ_in_their_parts():
     assert isinstance(gpt2.blocks[0].norm1, torch.nn.LayerNorm)
     assert type(llama.blocks[0].norm1).__name__ == "RMSNorm"
     assert llama.blocks[0].mlp.gated and not gpt2.blocks[0].mlp.gated
+
+
+def test_length_buckets_cover_every_row_once_and_stay_few():
+    from cotmix.buckets import length_buckets
+
+    two = torch.tensor([23, 42, 23, 23, 42])
+    groups = length_buckets(two)
+    assert sorted(len(g) for g in groups) == [2, 3]
+    assert all(len(two[g].unique()) == 1 for g in groups)  # one length per group
+    many = torch.randint(1, 50, (101,), generator=torch.Generator().manual_seed(0))
+    groups = length_buckets(many, max_buckets=4)
+    assert len(groups) == 4
+    assert sorted(torch.cat(groups).tolist()) == list(range(101))
+    assert all(many[a].max() <= many[b].min() for a, b in zip(groups, groups[1:]))  # sorted by length

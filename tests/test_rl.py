@@ -108,3 +108,29 @@ def test_false_positive_rewards_wrong_answers_and_logs_the_true_reward(pretraine
     steps = [r for r in read_metrics(tmp_path, "posttrain") if not r.get("eval")]
     assert all(r["reward"] == 1.0 for r in steps)  # every response rewarded
     assert all(r["rewards/true_mean"] < 1.0 for r in steps)  # ~half the tiny model's answers are wrong
+
+
+def test_token_logprobs_of_length_groups_match_one_padded_forward(pretrained):
+    """Cutting each length group to its own length (cotmix.buckets) changes no log-prob: they equal
+    those of one forward pass over the padded batch, and are 0 after each row's last token."""
+    from cotmix.model import build_model
+    from cotmix.rl.algorithms import token_logprobs
+    from cotmix.sampler import generate
+    from cotmix.tasks import make_task
+
+    cfg = pretrained.config
+    task = make_task(cfg.task)
+    model = build_model(cfg.model, task)
+    pretrained.load_model(model)
+    prompts = task.sample(32, torch.Generator().manual_seed(3)).prompts
+    gen = generate(model, prompts, group_size=4, max_new_tokens=task.long_response_len, eos_id=task.eos_id,
+                   pad_id=task.pad_id, generator=torch.Generator().manual_seed(4))
+    assert len(gen.lengths.unique()) >= 2  # both short and long answers: more than one group
+    prompts = prompts.repeat_interleave(4, dim=0)
+    logp, entropy = token_logprobs(model, prompts, gen.tokens, 1.3, gen.mask)
+    sequences = torch.cat([prompts, gen.tokens], dim=1)
+    full = torch.log_softmax(model(sequences[:, :-1])[:, prompts.shape[1] - 1 :] / 1.3, dim=-1)
+    reference = full.gather(2, gen.tokens[..., None]).squeeze(-1)
+    torch.testing.assert_close(logp[gen.mask], reference[gen.mask], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(entropy[gen.mask], -(full.exp() * full).sum(-1)[gen.mask], rtol=1e-5, atol=1e-5)
+    assert (logp[~gen.mask] == 0).all() and (entropy[~gen.mask] == 0).all()

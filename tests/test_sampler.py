@@ -102,3 +102,23 @@ def test_sampled_first_tokens_follow_the_softmax():
     counts = torch.bincount(out.tokens[:, 0], minlength=5).float() / n
     for q, f in zip(probs.tolist(), counts.tolist()):
         assert abs(f - q) < 4 * math.sqrt(q * (1 - q) / n) + 1e-9
+
+
+def test_dropping_finished_rows_changes_no_greedy_token():
+    """Greedy decoding with a cache, finished rows leaving the batch, equals decoding each
+    prompt alone by recomputing the whole sequence every step."""
+    torch.manual_seed(0)
+    m = Transformer(ModelConfig(n_layer=2, d_model=32, n_head=4), 5, 32)
+    with torch.no_grad():  # EOS likely enough that rows finish at many different steps
+        m.lm_head.weight[EOS] += 0.6 * m.lm_head.weight[0]
+    p = prompts(40, seed=5)
+    out = run(m, p, temperature=0, max_new_tokens=16)
+    lengths = out.lengths
+    # over a quarter of the rows finish while others go on: those leave the batch mid-decode
+    assert (lengths < lengths.max()).float().mean() >= 0.25
+    for prompt, tokens, length in zip(p, out.tokens, lengths.tolist()):
+        seq = prompt[None]
+        with torch.no_grad():
+            for _ in range(length):
+                seq = torch.cat([seq, m(seq)[:, -1].argmax(-1, keepdim=True)], dim=1)
+        assert torch.equal(seq[0, p.shape[1]:], tokens[:length])

@@ -2,8 +2,8 @@
 
 Each prompt is prefilled once; its cache is then copied to the `group_size` samples of
 its group, which decode together one token per step. A row stops at its EOS (later
-positions hold PAD and are masked out); decoding ends when every row has stopped or
-`max_new_tokens` is reached. The result carries what RL needs: the response tokens, a
+positions hold PAD and are masked out), and finished rows are dropped from the batch as
+they accumulate; decoding ends when every row has stopped or `max_new_tokens` is reached. The result carries what RL needs: the response tokens, a
 mask of the real response tokens (EOS included) and their log-probabilities under the
 sampling policy softmax(logits / temperature) (temperature 0 = greedy; its log-probs are
 those of the untempered logits).
@@ -54,6 +54,12 @@ class KVCache:
         out.keys = self.keys.repeat_interleave(repeats, dim=1)
         out.values = self.values.repeat_interleave(repeats, dim=1)
         out.pos = self.pos
+        return out
+
+    def select_rows(self, rows: torch.Tensor) -> "KVCache":
+        """A cache holding only `rows` (an index or bool mask over the batch), in that order."""
+        out = KVCache.__new__(KVCache)
+        out.keys, out.values, out.pos = self.keys[:, rows], self.values[:, rows], self.pos
         return out
 
 
@@ -109,16 +115,22 @@ def generate(model, prompts: torch.Tensor, *, max_new_tokens: int, eos_id: int, 
     mask = torch.zeros((rows, max_new_tokens), dtype=torch.bool, device=device)
     logprobs = torch.zeros((rows, max_new_tokens), device=device)
     alive = torch.ones(rows, dtype=torch.bool, device=device)
+    active = torch.arange(rows, device=device)  # rows still fed to the model: the alive ones and a few finished
     for t in range(max_new_tokens):
-        token, logp = next_token(logits, temperature, top_k, generator)
-        tokens[:, t] = torch.where(alive, token, pad_id)
-        mask[:, t] = alive
-        logprobs[:, t] = torch.where(alive, logp, 0.0)
-        alive = alive & (token != eos_id)
+        token, logp = next_token(logits, temperature, top_k, generator)  # one per active row
+        live = alive[active]
+        tokens[active, t] = torch.where(live, token, pad_id)
+        mask[active, t] = live
+        logprobs[active, t] = torch.where(live, logp, 0.0)
+        alive[active] = live & (token != eos_id)
         if not alive.any() or t == max_new_tokens - 1:
             break
-        # Finished rows still go through the model (fed PAD) so the batch and the cache keep one
-        # shape; their tokens are masked out above.
-        logits = model(tokens[:, t : t + 1], kv_cache=cache)[:, -1]
+        # Finished rows leave the batch (and the cache) once they are a quarter of it: after a
+        # parity model's 2-token short answers, three quarters of the decoding work is gone.
+        # Until then they are fed PAD, and their tokens are masked out above.
+        still = alive[active]
+        if not still.all() and 4 * int(still.sum()) < 3 * len(active):
+            active, cache = active[still], cache.select_rows(still)
+        logits = model(tokens[active, t : t + 1], kv_cache=cache)[:, -1]
     model.train(was_training)
     return Generation(tokens, mask, logprobs)

@@ -68,8 +68,8 @@ def model_flops_per_token(model, context: int, training: bool) -> float:
 
 
 class LogitsOnly(torch.nn.Module):
-    """A Hugging Face causal LM called like a cotmix model: idx -> logits, so both sides of the
-    benchmark run the very same `ntp_loss`."""
+    """A Hugging Face causal LM called like a cotmix model: idx -> logits, so that it can run
+    cotmix's own `ntp_loss` (the "same loss code" row: the model implementations alone)."""
 
     def __init__(self, hf):
         super().__init__()
@@ -86,7 +86,29 @@ def _ntp_step(model, optimizer, task, batch):
     optimizer.step()
 
 
+def _hf_ntp_step(hf, optimizer, task, batch):
+    """A step the way transformers users train: the right-padded batch with its attention mask,
+    prompt and PAD positions labelled -100, the model's own shifted cross-entropy."""
+    sequences = batch.sequences()
+    labels = sequences.masked_fill(sequences == task.pad_id, -100)
+    labels[:, : task.prompt_len] = -100
+    loss = hf(sequences, attention_mask=(sequences != task.pad_id).long(), labels=labels).loss
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def _bf16_ntp_step(model, optimizer, task, batch):
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = ntp_loss(model, task, batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 def bench_training(cfg: Config, size: BenchSize, peers: bool) -> dict:
+    """Seconds per NTP step on one batch of demonstrations. tokens_per_s counts the batch's real
+    (non-PAD) tokens, the same for every row, so ratios are ratios of step times."""
     from cotmix.bench.peers import hf_model
 
     task = make_task(cfg.task)
@@ -94,16 +116,20 @@ def bench_training(cfg: Config, size: BenchSize, peers: bool) -> dict:
     ours = build_model(cfg.model, task)
     batch = task.sample(size.batch, torch.Generator().manual_seed(0))
     sequences = batch.sequences()
-    tokens = sequences[:, :-1].numel()
-    result = {}
-    models = {"cotmix": ours}
+    tokens = int((sequences != task.pad_id).sum())
+    steps = {"cotmix": (ours, _ntp_step)}
     if peers:
-        models["hf"] = LogitsOnly(hf_model(ours))
-    for name, model in models.items():
+        steps["hf"] = (hf_model(ours), _hf_ntp_step)
+        steps["hf_same_loss"] = (LogitsOnly(hf_model(ours)), _ntp_step)
+        steps["cotmix_bf16"] = (build_model(cfg.model, task), _bf16_ntp_step)
+    result = {}
+    for name, (model, step) in steps.items():
         opt = make_optimizer(model, 1e-4)
-        seconds = median_seconds(lambda: _ntp_step(model, opt, task, batch), size.repeats)
+        seconds = median_seconds(lambda: step(model, opt, task, batch), size.repeats)
         result[name] = {"tokens_per_s": tokens / seconds, "step_s": seconds}
-    flops = model_flops_per_token(ours, sequences.shape[1] / 2, training=True) * result["cotmix"]["tokens_per_s"]
+    # Positions cotmix computes: each row up to its last real token (cotmix.buckets), minus the last.
+    computed = tokens - size.batch
+    flops = model_flops_per_token(ours, sequences.shape[1] / 2, training=True) * computed / result["cotmix"]["step_s"]
     result["cotmix"]["flop_per_s"] = flops
     return result
 
@@ -226,6 +252,9 @@ def format_bench(r: dict) -> str:
             continue
         t, s = r[f"train_{flavour}"], r[f"sample_{flavour}"]
         row(f"NTP train tok/s ({flavour} vs HF)", t["cotmix"]["tokens_per_s"], t.get("hf", {}).get("tokens_per_s"), "t/s")
+        row("  same loss code: model alone", t["cotmix"]["tokens_per_s"], t.get("hf_same_loss", {}).get("tokens_per_s"), "t/s")
+        if "cotmix_bf16" in t:
+            row("  bf16 autocast (vs cotmix fp32)", t["cotmix_bf16"]["tokens_per_s"], t["cotmix"]["tokens_per_s"], "t/s")
         row(f"sampling tok/s ({flavour} vs generate)", s["cotmix"]["tokens_per_s"], s.get("hf", {}).get("tokens_per_s"), "t/s")
         lines.append(f"{'  NTP share of fp32 peak':<34} {t['cotmix']['flop_per_s'] / peak['fp32']:>13.1%}")
         lines.append(f"{'  sampling share of fp32 peak':<34} {s['cotmix']['flop_per_s'] / peak['fp32']:>13.1%}")

@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from cotmix.buckets import length_buckets
 from cotmix.config import Config
 from cotmix.pretrain import ntp_loss
 from cotmix.rl.losses import ADVANTAGES, aggregate, group_reward_stats, kl_k3, policy_loss
@@ -71,15 +72,25 @@ def rollout(ctx: RLContext) -> tuple[Rollout, dict]:
     return Rollout(prompts, gen, rewards), metrics
 
 
-def token_logprobs(model, prompts: torch.Tensor, tokens: torch.Tensor, temperature: float):
+def token_logprobs(model, prompts: torch.Tensor, tokens: torch.Tensor, temperature: float,
+                   mask: torch.Tensor):
     """Log-probs (rows, T) of `tokens` given `prompts` under softmax(logits / temperature), and the
-    per-token entropy (rows, T) of that distribution."""
+    per-token entropy (rows, T) of that distribution; both 0 after a row's last real token (`mask`,
+    (rows, T) bool). Rows run in groups of equal response length, each cut to that length (see
+    cotmix.buckets), so a 2-token answer does not pay for d+1 positions."""
+    rows, width = tokens.shape
+    logp = torch.zeros(rows, width, device=tokens.device)
+    entropy = torch.zeros(rows, width, device=tokens.device)
+    lengths = mask.sum(dim=1)
     sequences = torch.cat([prompts, tokens], dim=1)
-    logits = model(sequences[:, :-1])[:, prompts.shape[1] - 1 :].float() / temperature
-    logp_all = F.log_softmax(logits, dim=-1)
-    logp = logp_all.gather(2, tokens[..., None]).squeeze(-1)
-    entropy = -(logp_all.exp() * logp_all).sum(dim=-1)
-    return logp, entropy
+    for idx in length_buckets(lengths):
+        n = max(1, int(lengths[idx].max()))  # response tokens scored in this group
+        seq = sequences[idx, : prompts.shape[1] + n]
+        logits = model(seq[:, :-1])[:, prompts.shape[1] - 1 :].float() / temperature
+        logp_all = F.log_softmax(logits, dim=-1)
+        logp[idx, :n] = logp_all.gather(2, seq[:, prompts.shape[1] :, None]).squeeze(-1)
+        entropy[idx, :n] = -(logp_all.exp() * logp_all).sum(dim=-1)
+    return logp * mask, entropy * mask
 
 
 def _optimizer_step(ctx: RLContext, loss: torch.Tensor) -> float:
@@ -100,12 +111,12 @@ def policy_gradient_update(ctx: RLContext, ro: Rollout, advantages: torch.Tensor
     p = ctx.cfg.posttrain
     tokens, mask = ro.gen.tokens, ro.gen.mask
     with torch.no_grad():
-        ref_logp, _ = token_logprobs(ctx.ref_model, ro.prompts, tokens, p.temperature)
+        ref_logp, _ = token_logprobs(ctx.ref_model, ro.prompts, tokens, p.temperature, mask)
     old_logp = None
     stats = defaultdict(float)
     ctx.model.train()
     for _ in range(inner_steps):
-        logp, entropy = token_logprobs(ctx.model, ro.prompts, tokens, p.temperature)
+        logp, entropy = token_logprobs(ctx.model, ro.prompts, tokens, p.temperature, mask)
         if old_logp is None:
             old_logp = logp.detach()
         per_token, clipped = policy_loss(logp, old_logp, advantages, clip_eps)
@@ -127,8 +138,8 @@ def policy_gradient_update(ctx: RLContext, ro: Rollout, advantages: torch.Tensor
 def sample_stats(ctx: RLContext, ro: Rollout) -> dict:
     """kl to the start and entropy of the sampled tokens, for algorithms without a PG update."""
     t = ctx.cfg.posttrain.temperature
-    logp, entropy = token_logprobs(ctx.model, ro.prompts, ro.gen.tokens, t)
-    ref_logp, _ = token_logprobs(ctx.ref_model, ro.prompts, ro.gen.tokens, t)
+    logp, entropy = token_logprobs(ctx.model, ro.prompts, ro.gen.tokens, t, ro.gen.mask)
+    ref_logp, _ = token_logprobs(ctx.ref_model, ro.prompts, ro.gen.tokens, t, ro.gen.mask)
     mask = ro.gen.mask.float()
     real = mask.sum().clamp(min=1)
     return {"kl": float((kl_k3(logp, ref_logp) * mask).sum() / real),
