@@ -129,7 +129,7 @@ def generate(model, prompts: torch.Tensor, *, max_new_tokens: int, eos_id: int, 
         # parity model's 2-token short answers, three quarters of the decoding work is gone.
         # Until then they are fed PAD, and their tokens are masked out above.
         still = alive[active]
-        if not still.all() and 4 * int(still.sum()) < 3 * len(active):
+        if 4 * int(still.sum()) < 3 * len(active):
             active, cache = active[still], cache.select_rows(still)
         logits = model(tokens[active, t : t + 1], kv_cache=cache)[:, -1]
     model.train(was_training)
