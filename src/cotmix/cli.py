@@ -337,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cotmix: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("cotmix: interrupted (rerun with --resume to continue)", file=sys.stderr)
+        how = "with --resume" if hasattr(args, "resume") else "the same command"  # a sweep resumes by itself
+        print(f"cotmix: interrupted (rerun {how} to continue)", file=sys.stderr)
         return 130
 
 
