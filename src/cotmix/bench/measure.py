@@ -13,6 +13,7 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -39,6 +40,21 @@ class BenchSize:
 
 TINY = BenchSize(d=6, batch=16, sample_prompts=16, rl_prompts=4, rl_group=4, repeats=2, scaling_d=(6, 8),
                  time_to_generalise=False)
+
+
+def interleaved_medians(fns: dict, repeats: int, warmup: int = 1) -> dict:
+    """Median seconds of each function, timed in turns (a, b, a, b, ...) rather than one after
+    the other, so a machine that speeds up or slows down during the run biases no side."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def median_seconds(fn, repeats: int, warmup: int = 1) -> float:
@@ -127,11 +143,9 @@ def bench_training(cfg: Config, size: BenchSize, peers: bool) -> dict:
         steps["hf"] = (hf_model(ours), _hf_ntp_step)
         steps["hf_same_loss"] = (LogitsOnly(hf_model(ours)), _ntp_step)
         steps["cotmix_bf16"] = (build_model(cfg.model, task), _bf16_ntp_step)
-    result = {}
-    for name, (model, step) in steps.items():
-        opt = make_optimizer(model, 1e-4)
-        seconds = median_seconds(lambda: step(model, opt, task, batch), size.repeats)
-        result[name] = {"tokens_per_s": tokens / seconds, "step_s": seconds}
+    timed = {name: partial(step, model, make_optimizer(model, 1e-4), task, batch) for name, (model, step) in steps.items()}
+    seconds = interleaved_medians(timed, size.repeats)
+    result = {name: {"tokens_per_s": tokens / s, "step_s": s} for name, s in seconds.items()}
     # Positions cotmix computes: each row up to its last real token (cotmix.buckets), minus the last.
     computed = tokens - size.batch
     flops = model_flops_per_token(ours, sequences.shape[1] / 2, training=True) * computed / result["cotmix"]["step_s"]
@@ -158,7 +172,7 @@ def bench_sampling(cfg: Config, size: BenchSize, peers: bool) -> dict:
                        generator=torch.Generator().manual_seed(0))
         counted["cotmix"] = int(out.lengths.sum())
 
-    result = {"cotmix": {"step_s": median_seconds(run_ours, size.repeats)}}
+    timed = {"cotmix": run_ours}
     if peers:
         hf = hf_model(ours).eval()
 
@@ -168,9 +182,9 @@ def bench_sampling(cfg: Config, size: BenchSize, peers: bool) -> dict:
                               temperature=1.0, top_k=0, top_p=1.0, eos_token_id=task.eos_id, pad_token_id=task.pad_id)
             counted["hf"] = int(response_lengths(out[:, prompts.shape[1] :], task.eos_id).sum())
 
-        result["hf"] = {"step_s": median_seconds(run_hf, size.repeats)}
-    for name in result:
-        result[name]["tokens_per_s"] = counted[name] / result[name]["step_s"]
+        timed["hf"] = run_hf
+    result = {name: {"step_s": s, "tokens_per_s": counted[name] / s} for name, s in
+              interleaved_medians(timed, size.repeats).items()}
     context = task.prompt_len + limit / 2
     result["cotmix"]["flop_per_s"] = model_flops_per_token(ours, context, training=False) * result["cotmix"]["tokens_per_s"]
     return result
