@@ -183,3 +183,15 @@ def test_confidence_interval_uses_student_t():
     assert mean == 2.0 and half == pytest.approx(4.303 / 3 ** 0.5, rel=1e-4)
     assert average_curves([[(0, 1.0), (10, 2.0)], [(0, 3.0), (5, 9.0), (10, 2.0)]]) == [
         (0, 2.0, pytest.approx(12.706 * 2 ** 0.5 / 2 ** 0.5)), (10, 2.0, 0.0)]
+
+
+def test_report_orders_runs_by_value_not_by_name(tmp_path):
+    """Run directories sort as text (steps=100, steps=1000, steps=300); the report must not."""
+    from cotmix.report.data import load_sweep
+
+    (tmp_path / "sweep.json").write_text(json.dumps({"name": "s", "grid": {"pretrain.steps": [100, 300, 1000]}}))
+    for steps in (100, 300, 1000):
+        run = tmp_path / "runs" / f"pretrain.steps={steps},seed=0"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"seed": 0, "pretrain": {"steps": steps}}))
+    assert [r.values["pretrain.steps"] for r in load_sweep(tmp_path).runs] == [100, 300, 1000]

@@ -88,6 +88,11 @@ def _value_of(config: dict, dotted: str):
     return node
 
 
+def _order(value):
+    """Sort key that puts numbers in numeric order before anything else."""
+    return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
+
+
 def load_sweep(path: Path) -> Sweep:
     spec = json.loads((path / "sweep.json").read_text())
     sweep = Sweep(spec.get("name", path.name), path, spec)
@@ -100,6 +105,8 @@ def load_sweep(path: Path) -> Sweep:
         status = json.loads(status_path.read_text()) if status_path.is_file() else {}
         values = {k: _value_of(config, k) for k in keys} | {"seed": config["seed"]}
         sweep.runs.append(Run(run_dir.name, run_dir, values, config, read_summary(run_dir), status))
+    # By value, not by directory name: pretrain.steps 100, 300, 1000 rather than 100, 1000, 300.
+    sweep.runs.sort(key=lambda r: tuple(_order(r.values[k]) for k in [*keys, "seed"]))
     differing = [k for k in keys if len({repr(r.values[k]) for r in sweep.done() or sweep.runs}) > 1]
     for run in sweep.runs:
         run.label_keys = differing

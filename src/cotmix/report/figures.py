@@ -38,7 +38,9 @@ def _d(sweep: Sweep) -> int:
 
 def _seeds(sweep: Sweep) -> str:
     counts = sorted({len(runs) for runs in sweep.settings().values()})
-    return f"{'/'.join(map(str, counts))} seed(s) per setting, 95% CI"
+    if counts == [1]:
+        return "one seed per setting"
+    return f"{'/'.join(map(str, counts))} seeds per setting, 95% CI"
 
 
 def curves(sweep: Sweep):
