@@ -18,13 +18,16 @@ from cotmix.theory.closed_form import star_step  # noqa: E402
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
 
-def _band(ax, points, label, color, style="-"):
+def _band(ax, points, label, color, style="-", top=None):
+    """Mean line and 95% band. The band is clipped to the quantity's range (>= 0, and <= `top` for
+    accuracies and fractions): with 2 seeds Student's t makes bands wide enough to leave it."""
     if not points:
         return
     xs, means, cis = zip(*points)
     ax.plot(xs, means, style, color=color, label=label, lw=1.8)
-    ax.fill_between(xs, [m - c for m, c in zip(means, cis)], [m + c for m, c in zip(means, cis)],
-                    color=color, alpha=0.18, lw=0)
+    lows = [max(0.0, m - c) for m, c in zip(means, cis)]
+    highs = [m + c if top is None else min(top, m + c) for m, c in zip(means, cis)]
+    ax.fill_between(xs, lows, highs, color=color, alpha=0.18, lw=0)
 
 
 def _fmt(values: list[float]) -> str:
@@ -48,7 +51,7 @@ def curves(sweep: Sweep):
     fig, (acc, length) = plt.subplots(1, 2, figsize=(10, 3.8))
     runs = sweep.done()
     for phase, label, color in (("posttrain", "NTP + RL", COLORS[0]), ("baseline", "NTP only", COLORS[1])):
-        _band(acc, average_curves([r.curve(phase, "greedy_accuracy") for r in runs]), label, color)
+        _band(acc, average_curves([r.curve(phase, "greedy_accuracy") for r in runs]), label, color, top=1.0)
         _band(length, average_curves([r.curve(phase, "greedy_length_median") for r in runs]), label, color)
     acc.axhline(0.5, color="grey", ls=":", lw=1, label="chance")
     length.axhline(_d(sweep) + 1, color="grey", ls=":", lw=1, label="d + 1 (long)")
@@ -71,7 +74,7 @@ def curves_by(sweep: Sweep):
     lines = []
     for i, (setting, runs) in enumerate(groups.items()):
         color = COLORS[i % len(COLORS)]
-        _band(axes[0], average_curves([r.curve("posttrain", "greedy_accuracy") for r in runs]), setting, color)
+        _band(axes[0], average_curves([r.curve("posttrain", "greedy_accuracy") for r in runs]), setting, color, top=1.0)
         _band(axes[1], average_curves([r.curve("posttrain", "sampled_length_mean") for r in runs]), setting, color)
         lines.append(f"{setting}: {_fmt([r.metric('posttrain', 'greedy_accuracy') for r in runs])}")
     axes[0].axhline(0.5, color="grey", ls=":", lw=1)
@@ -82,7 +85,7 @@ def curves_by(sweep: Sweep):
         ax = axes[2]
         for i, (setting, runs) in enumerate(star.items()):
             measured = average_curves([r.curve("posttrain", "completions/long_fraction", evals=False) for r in runs])
-            _band(ax, [(k + 1, m, c) for k, (_, m, c) in enumerate(measured)], setting, COLORS[i % len(COLORS)])
+            _band(ax, [(k + 1, m, c) for k, (_, m, c) in enumerate(measured)], setting, COLORS[i % len(COLORS)], top=1.0)
             if measured:
                 p, theory = measured[0][1], []
                 for k in range(len(measured)):
@@ -103,7 +106,7 @@ def length(sweep: Sweep):
         _band(ln, average_curves([r.curve("posttrain", "completions/mean_length", evals=False) for r in runs]),
               setting, color)
         _band(lf, average_curves([r.curve("posttrain", "completions/long_fraction", evals=False) for r in runs]),
-              setting, color)
+              setting, color, top=1.0)
         p_cot = runs[0].config["task"]["p_cot"]
         lf.axhline(p_cot, color=color, ls=":", lw=1)
         lines.append(f"{setting}: long fraction {_fmt([r.metric('pretrain', 'long_fraction') for r in runs])} "
