@@ -65,11 +65,11 @@ STUDIES: dict[str, Study] = {
     "fig-rare": Study(
         "Even with p_cot = 0.01 (1 long demonstration in 100) RL finds and amplifies the long answers.",
         "curves", "run", {"task.p_cot": [0.01]}, base={"posttrain.steps": 60}, seeds=(0, 1),
-        # NTP must see enough long demonstrations to learn the chain before RL can use it: at d = 20
-        # the demo learnt it (chain-token accuracy >= 0.99) from 26k-38k (400-600 steps of 256 at
-        # p_cot = 0.25, seeds 0-3), so 16000 steps at p_cot = 0.01 (41k long ones). d stays 20: at
-        # d = 8, 10000 steps let NTP learn the short answer itself (greedy 1.0 without RL in one
-        # seed of two), which is not the regime the paper studies.
+        # Not reproduced at cpu size (measured, 2 seeds): 16000 NTP steps at d = 20 (41k long
+        # demonstrations among 4.1M) left the chain unlearnt (chain-token accuracy 0.69 / 0.76), so
+        # RL removed the long answers. At p_cot = 0.25 the chain is learnt from 26k-38k long ones:
+        # their share matters, not only their number. At d = 8, NTP learnt the short answer itself
+        # (greedy 1.0 without RL in one seed of two), which is not the regime the paper studies.
         cpu_base={"pretrain.steps": 16000, "pretrain.eval_interval": 1000, "pretrain.ckpt_interval": 1000}),
     "fig-leap": Study(
         "With leap-2 chains (every second prefix parity) and p_cot < 1/3, NTP alone fails and RL still succeeds.",
