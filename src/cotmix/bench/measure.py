@@ -100,8 +100,9 @@ class LogitsOnly(torch.nn.Module):
         return self.hf(idx, attention_mask=torch.ones_like(idx)).logits
 
 
-def _ntp_step(model, optimizer, task, batch):
-    loss = ntp_loss(model, task, batch)
+def _ntp_step(model, optimizer, task, batch, bf16: bool = False):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = ntp_loss(model, task, batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -114,14 +115,6 @@ def _hf_ntp_step(hf, optimizer, task, batch):
     labels = sequences.masked_fill(sequences == task.pad_id, -100)
     labels[:, : task.prompt_len] = -100
     loss = hf(sequences, attention_mask=(sequences != task.pad_id).long(), labels=labels).loss
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-
-
-def _bf16_ntp_step(model, optimizer, task, batch):
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        loss = ntp_loss(model, task, batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -142,7 +135,7 @@ def bench_training(cfg: Config, size: BenchSize, peers: bool) -> dict:
     if peers:
         steps["hf"] = (hf_model(ours), _hf_ntp_step)
         steps["hf_same_loss"] = (LogitsOnly(hf_model(ours)), _ntp_step)
-        steps["cotmix_bf16"] = (build_model(cfg.model, task), _bf16_ntp_step)
+        steps["cotmix_bf16"] = (build_model(cfg.model, task), partial(_ntp_step, bf16=True))
     timed = {name: partial(step, model, make_optimizer(model, 1e-4), task, batch) for name, (model, step) in steps.items()}
     seconds = interleaved_medians(timed, size.repeats)
     result = {name: {"tokens_per_s": tokens / s, "step_s": s} for name, s in seconds.items()}
