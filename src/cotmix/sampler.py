@@ -3,10 +3,11 @@
 Each prompt is prefilled once; its cache is then copied to the `group_size` samples of
 its group, which decode together one token per step. A row stops at its EOS (later
 positions hold PAD and are masked out), and finished rows are dropped from the batch as
-they accumulate; decoding ends when every row has stopped or `max_new_tokens` is reached. The result carries what RL needs: the response tokens, a
-mask of the real response tokens (EOS included) and their log-probabilities under the
-sampling policy softmax(logits / temperature) (temperature 0 = greedy; its log-probs are
-those of the untempered logits).
+they accumulate; decoding ends when every row has stopped or `max_new_tokens` is reached.
+The result carries what RL needs: the response tokens, a mask of the real response tokens
+(EOS included) and their log-probabilities under the sampling policy
+softmax(logits / temperature) (temperature 0 = greedy; its log-probs are those of the
+untempered logits).
 
     gen = generate(model, prompts, group_size=8, max_new_tokens=21, temperature=1.0,
                    eos_id=task.eos_id, pad_id=task.pad_id, generator=g)
