@@ -40,13 +40,15 @@ def save_checkpoint(path: Path, model: torch.nn.Module, cfg: Config, state: dict
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
+    # CPU tensors, so that a checkpoint written on a GPU loads anywhere (load_state_dict copies
+    # them onto the model's device; the optimizer moves its moments to its parameters').
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
     tensors, groups = {}, []
     if optimizer is not None:
         opt_state = optimizer.state_dict()
         for index, slots in opt_state["state"].items():
             for name, value in slots.items():
-                tensors[f"optimizer.{index}.{name}"] = torch.as_tensor(value).contiguous()
+                tensors[f"optimizer.{index}.{name}"] = torch.as_tensor(value).cpu().contiguous()
         groups = opt_state["param_groups"]
     for name, gen in (generators or {}).items():
         tensors[f"rng.{name}"] = gen.get_state()

@@ -31,11 +31,16 @@ from cotmix.presets import PRESETS
 FINAL_MODEL = ("posttrain", "pretrain")
 
 
-def _threads(cfg: Config) -> None:
-    if cfg.threads:
-        import torch
+def _setup(cfg: Config) -> None:
+    """Torch threads, and the device checked before anything is written (a run asking for
+    a GPU on a machine without one stops here, with nothing half-written)."""
+    import torch
 
+    from cotmix.device import resolve_device
+
+    if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    resolve_device(cfg.device)
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -57,7 +62,7 @@ def cmd_pretrain(args) -> int:
     cfg = load_config(args.preset, args.config, args.overrides)
     if args.resume:
         cfg = _resumed_config(Path(args.out), cfg, args)
-    _threads(cfg)
+    _setup(cfg)
     prepare_run_dir(Path(args.out), cfg, args.resume)
     entry = train_ntp(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress)
     _print_metrics(entry["eval"], f"pretrain: {entry['steps']} steps, {entry['samples']:,} samples, {entry['wall_s']:.0f} s")
@@ -89,7 +94,7 @@ def cmd_run(args) -> int:
     cfg = load_config(args.preset, args.config, args.overrides)
     if args.resume:
         cfg = _resumed_config(Path(args.out), cfg, args)
-    _threads(cfg)
+    _setup(cfg)
     summary = run_experiment(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress)
     png = plot_run(Path(args.out))
     print()
@@ -121,7 +126,7 @@ def cmd_posttrain(args) -> int:
     if len({plan[0] for plan in plans}) != len(plans):
         raise CotmixError("--from names the same checkpoint twice")
     for run_dir, cfg, start, resuming in plans:
-        _threads(cfg)
+        _setup(cfg)
         prepare_run_dir(run_dir, cfg, resuming)
         entry = posttrain(cfg, run_dir, start, resume=args.resume, progress=not args.no_progress)
         _print_metrics(entry["eval"], f"posttrain from {start.path}: {entry['steps']} steps, "
@@ -131,6 +136,7 @@ def cmd_posttrain(args) -> int:
 
 def cmd_eval(args) -> int:
     from cotmix.checkpoint import load_checkpoint, resolve_checkpoint
+    from cotmix.device import place
     from cotmix.evaluate import evaluate
     from cotmix.model import build_model
     from cotmix.rl.posttrain import posttrain_config
@@ -138,9 +144,9 @@ def cmd_eval(args) -> int:
 
     ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint, FINAL_MODEL))
     cfg = posttrain_config(ckpt.config, args.overrides)
-    _threads(cfg)
+    _setup(cfg)
     task = make_task(cfg.task)
-    model = build_model(cfg.model, task)
+    model = place(build_model(cfg.model, task), cfg)
     ckpt.load_model(model)
     metrics = evaluate(model, task, cfg.eval, with_pass_k=args.pass_k)
     if args.json:
@@ -154,6 +160,7 @@ def cmd_sample(args) -> int:
     import torch
 
     from cotmix.checkpoint import load_checkpoint, resolve_checkpoint
+    from cotmix.device import model_device, place
     from cotmix.model import build_model
     from cotmix.sampler import generate
     from cotmix.tasks import KIND_NAMES, make_task
@@ -162,18 +169,19 @@ def cmd_sample(args) -> int:
         raise CotmixError(f"-n {args.n} --temperature {args.temperature}: need n >= 1 and temperature >= 0")
     ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint, FINAL_MODEL))
     task = make_task(ckpt.config.task)
-    model = build_model(ckpt.config.model, task)
+    model = place(build_model(ckpt.config.model, task), ckpt.config)
     ckpt.load_model(model)
     gen = torch.Generator().manual_seed(args.seed)
     prompts = task.sample(args.n, gen).prompts
-    out = generate(model, prompts, max_new_tokens=task.long_response_len, temperature=args.temperature,
-                   eos_id=task.eos_id, pad_id=task.pad_id, generator=gen)
-    kinds = task.classify(prompts, out.tokens)
-    correct = task.answer_correct(prompts, out.tokens)
+    out = generate(model, prompts.to(model_device(model)), max_new_tokens=task.long_response_len,
+                   temperature=args.temperature, eos_id=task.eos_id, pad_id=task.pad_id, generator=gen)
+    tokens = out.tokens.cpu()
+    kinds = task.classify(prompts, tokens)
+    correct = task.answer_correct(prompts, tokens)
     decoding = "greedy" if args.temperature == 0 else f"temperature {args.temperature}"
     print(f"{args.n} samples from {ckpt.path} ({decoding})")
     for i in range(args.n):
-        prompt_text, response_text = task.decode(prompts[i], out.tokens[i])
+        prompt_text, response_text = task.decode(prompts[i], tokens[i])
         verdict = "correct" if correct[i] else "wrong"
         print(f"{prompt_text} -> {response_text:<{task.long_response_len + 5}}  {KIND_NAMES[int(kinds[i])]:<9} {verdict}")
     return 0

@@ -12,9 +12,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")  # values of the top-level `device` key
 
 
 class CotmixError(Exception):
@@ -127,6 +131,9 @@ class Config:
     posttrain: PosttrainConfig = field(default_factory=PosttrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     threads: int = opt(0, "torch CPU threads (0 = torch's default)", lo=0)
+    device: str = opt("auto", "auto (the first CUDA GPU if torch sees one, else cpu), cpu, cuda or cuda:N")
+    precision: str = opt("auto", "fp32, or bf16 autocast; auto = bf16 on CUDA and fp32 on the CPU (faster there "
+                         "at these widths)", choices=("auto", "fp32", "bf16"))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -256,6 +263,8 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"task.leap={t.leap}: must be < task.d={t.d} (otherwise long and short coincide)")
     if t.name != "parity" and t.chain_noise > 0:
         raise ConfigError(f"task.chain_noise={t.chain_noise}: only the parity task has noisy chains (use 0)")
+    if not DEVICE_PATTERN.fullmatch(cfg.device):
+        raise ConfigError(f"device={cfg.device!r}: allowed values are auto, cpu, cuda, cuda:N")
     if p.algorithm == "rloo" and p.group_size < 2:
         raise ConfigError(f"posttrain.group_size={p.group_size}: rloo needs groups of >= 2")
     return cfg

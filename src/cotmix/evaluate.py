@@ -13,6 +13,7 @@ import math
 import torch
 
 from cotmix.config import EvalConfig
+from cotmix.device import model_device
 from cotmix.sampler import generate
 from cotmix.tasks import LONG, MALFORMED, SHORT, Task
 
@@ -47,13 +48,14 @@ def chain_token_accuracy(model, task: Task, batch) -> float:
     (after the first, before EOS) the model's most likely token other than EOS must be the right
     one. EOS is left out on purpose: whether to stop is the long-vs-short choice, measured by the
     other metrics; this one asks only whether the chain itself is learnt."""
+    mask = task.chain_token_mask(batch)  # on the CPU, where the task's code runs
+    batch = batch.to(model_device(model))
     sequences = batch.sequences()
     logits = model(sequences[:, :-1])[:, task.prompt_len - 1 :]  # predictions of the response tokens
     targets = batch.responses
-    mask = task.chain_token_mask(batch)
     predicted = logits.clone().index_fill_(-1, torch.tensor([task.eos_id], device=logits.device),
                                            float("-inf")).argmax(dim=-1)
-    return _mean((predicted == targets)[mask])
+    return _mean((predicted == targets)[mask.to(targets.device)])
 
 
 @torch.no_grad()
@@ -61,7 +63,7 @@ def evaluate(model, task: Task, cfg: EvalConfig, with_pass_k: bool = False) -> d
     """All evaluation metrics of `model` on cfg.n_prompts held-out prompts."""
     data_gen = torch.Generator().manual_seed(cfg.seed)
     sample_gen = torch.Generator().manual_seed(cfg.seed + 1)
-    device = next(model.parameters()).device
+    device = model_device(model)
     prompts = task.sample(cfg.n_prompts, data_gen).prompts.to(device)
 
     greedy, greedy_len = _decode_in_chunks(model, task, prompts, cfg.batch_size, temperature=0.0)
@@ -83,7 +85,7 @@ def evaluate(model, task: Task, cfg: EvalConfig, with_pass_k: bool = False) -> d
         "short_accuracy": _mean(correct[kind == SHORT]),
         "sampled_length_mean": _mean(sampled_len),
     }
-    long_batch = task.sample(min(cfg.n_prompts, 512), data_gen, p_cot=1.0).to(device)
+    long_batch = task.sample(min(cfg.n_prompts, 512), data_gen, p_cot=1.0)
     metrics["chain_token_accuracy"] = chain_token_accuracy(model, task, long_batch)
     if with_pass_k:
         metrics.update(pass_at_k_metrics(model, task, cfg, sample_gen))
@@ -95,7 +97,7 @@ def pass_at_k_metrics(model, task: Task, cfg: EvalConfig, generator: torch.Gener
     """Unbiased pass@k for k in PASS_K from max(PASS_K) samples per prompt (end-to-end correctness)."""
     n = max(PASS_K)
     data_gen = torch.Generator().manual_seed(cfg.seed + 2)
-    device = next(model.parameters()).device
+    device = model_device(model)
     prompts = task.sample(cfg.pass_k_prompts, data_gen).prompts.to(device)
     tokens, _ = _decode_in_chunks(model, task, prompts, max(1, cfg.batch_size // n), group_size=n,
                                   temperature=cfg.temperature, generator=generator)

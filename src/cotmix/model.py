@@ -12,6 +12,7 @@ because which positions carry loss is the task's business.
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 
 import torch
 import torch.nn as nn
@@ -68,8 +69,8 @@ class Attention(nn.Module):
             scores = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
             out = torch.softmax(scores, dim=-1) @ v
         else:
-            allowed = torch.arange(k.shape[2])[None, :] <= (start + torch.arange(seq))[:, None]
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed.to(q.device))
+            keys, queries = torch.arange(k.shape[2], device=q.device), torch.arange(seq, device=q.device)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=keys[None, :] <= start + queries[:, None])
         return self.proj(out.transpose(1, 2).reshape(batch, seq, width))
 
 
@@ -104,6 +105,10 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
+    # Set by cotmix.device.place: bf16 runs every forward pass under autocast (weights, optimizer
+    # state and the returned logits stay fp32). None = plain fp32.
+    autocast_dtype: torch.dtype | None = None
+
     def __init__(self, cfg: ModelConfig, vocab_size: int, max_seq_len: int):
         super().__init__()
         self.cfg, self.vocab_size, self.max_seq_len = cfg, vocab_size, max_seq_len
@@ -138,17 +143,20 @@ class Transformer(nn.Module):
         seq = idx.shape[1]
         if start + seq > self.max_seq_len:
             raise ValueError(f"sequence of {start + seq} tokens exceeds the model's max_seq_len={self.max_seq_len}")
-        x = self.embed(idx)
-        rope = None
-        if self.pos_embed is not None:
-            x = x + self.pos_embed(torch.arange(start, start + seq, device=idx.device))
-        else:
-            rope = (self.rope_cos, self.rope_sin)
-        for block in self.blocks:
-            x = block(x, rope, kv_cache)
-        if kv_cache is not None:
-            kv_cache.advance(seq)
-        return self.lm_head(self.norm_f(x))
+        bf16 = self.autocast_dtype is not None
+        with torch.autocast(idx.device.type, dtype=self.autocast_dtype) if bf16 else nullcontext():
+            x = self.embed(idx)
+            rope = None
+            if self.pos_embed is not None:
+                x = x + self.pos_embed(torch.arange(start, start + seq, device=idx.device))
+            else:
+                rope = (self.rope_cos, self.rope_sin)
+            for block in self.blocks:
+                x = block(x, rope, kv_cache)
+            if kv_cache is not None:
+                kv_cache.advance(seq)
+            logits = self.lm_head(self.norm_f(x))
+        return logits.float()  # losses and log-probs in fp32 whatever the matmuls ran in
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

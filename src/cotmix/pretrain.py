@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from cotmix.buckets import length_buckets
 from cotmix.checkpoint import Checkpoint
 from cotmix.config import Config, PretrainConfig
+from cotmix.device import model_device, place
 from cotmix.model import build_model
 from cotmix.phase import Phase
 from cotmix.tasks import Batch, Task, make_task
@@ -83,7 +84,7 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
     """
     task = make_task(cfg.task)
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, task)
+    model = place(build_model(cfg.model, task), cfg)  # initialised on the CPU: same weights on any device
     optimizer = make_optimizer(model, cfg.pretrain.lr, cfg.pretrain.weight_decay)
     steps = cfg.pretrain.steps if steps is None else steps
     data = seeded_generator(cfg.seed, f"{phase_name}/data")
@@ -99,6 +100,7 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
     p = cfg.pretrain
     eval_every = eval_interval or p.eval_interval
 
+    device = model_device(model)
     model.train()
     bar = tqdm(total=steps, initial=phase.step, desc=phase_name, disable=not progress, dynamic_ncols=True,
                mininterval=0.5)
@@ -106,7 +108,7 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
         lr = lr_at(phase.step, p, steps) if warm else cfg.posttrain.lr
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = task.sample(p.batch_size, data)
+        batch = task.sample(p.batch_size, data).to(device)
         loss = ntp_loss(model, task, batch, cfg.task.loss_on_prompt)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -91,7 +91,11 @@ def next_token(logits: torch.Tensor, temperature: float, top_k: int, generator: 
         kth = scaled.topk(top_k, dim=-1).values[:, -1:]
         scaled = scaled.masked_fill(scaled < kth, float("-inf"))
     logp = F.log_softmax(scaled, dim=-1)
-    token = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
+    # Drawn where the generator lives (cotmix's are all on the CPU), so that a seed gives the same
+    # tokens on any device. On a GPU this copies (rows, vocab) probabilities per step; decoding
+    # syncs every step anyway to see which rows are done.
+    where = generator.device if generator is not None else logp.device
+    token = torch.multinomial(logp.exp().to(where), 1, generator=generator).squeeze(1).to(logp.device)
     return token, logp.gather(1, token[:, None]).squeeze(1)
 
 
@@ -105,7 +109,7 @@ def generate(model, prompts: torch.Tensor, *, max_new_tokens: int, eos_id: int, 
     batch, prompt_len = prompts.shape
     rows = batch * group_size
     device = prompts.device
-    dtype = next(model.parameters()).dtype
+    dtype = getattr(model, "autocast_dtype", None) or next(model.parameters()).dtype
     cache = KVCache.for_model(model, batch, prompt_len + max_new_tokens, dtype, device)
     logits = model(prompts, kv_cache=cache)[:, -1]  # (batch, vocab): prefill once per prompt
     if group_size > 1:

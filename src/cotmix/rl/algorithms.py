@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from cotmix.buckets import length_buckets
 from cotmix.config import Config
+from cotmix.device import model_device
 from cotmix.pretrain import ntp_loss
 from cotmix.rl.losses import ADVANTAGES, aggregate, group_reward_stats, kl_k3, policy_loss
 from cotmix.sampler import Generation, generate
@@ -47,17 +48,19 @@ class Rollout:
 
 def rollout(ctx: RLContext) -> tuple[Rollout, dict]:
     p = ctx.cfg.posttrain
+    device = model_device(ctx.model)
     prompts = ctx.task.sample(p.prompts_per_step, ctx.data_gen).prompts
-    gen = generate(ctx.model, prompts, group_size=p.group_size, max_new_tokens=ctx.max_new_tokens,
+    gen = generate(ctx.model, prompts.to(device), group_size=p.group_size, max_new_tokens=ctx.max_new_tokens,
                    temperature=p.temperature, top_k=p.top_k, eos_id=ctx.task.eos_id,
                    pad_id=ctx.task.pad_id, generator=ctx.sample_gen)
     prompts = prompts.repeat_interleave(p.group_size, dim=0)
-    rewards = true_rewards = ctx.task.reward(prompts, gen.tokens, p.reward)
+    tokens = gen.tokens.cpu()  # scored on the CPU, where the task's code and the generators live
+    rewards = true_rewards = ctx.task.reward(prompts, tokens, p.reward)
     if p.false_positive > 0:  # a noisy verifier: some wrong responses are rewarded too
         lucky = torch.rand(rewards.shape, generator=ctx.sample_gen) < p.false_positive
         rewards = torch.where(lucky, torch.ones_like(rewards), rewards)
     lengths = gen.lengths.float()
-    clipped = ~(gen.tokens == ctx.task.eos_id).any(dim=1)
+    clipped = ~(tokens == ctx.task.eos_id).any(dim=1)
     metrics = {
         "reward": float(rewards.mean()),
         **group_reward_stats(rewards, p.group_size),
@@ -65,11 +68,11 @@ def rollout(ctx: RLContext) -> tuple[Rollout, dict]:
         "completions/min_length": float(lengths.min()),
         "completions/max_length": float(lengths.max()),
         "completions/clipped_ratio": float(clipped.float().mean()),
-        "completions/long_fraction": float((ctx.task.classify(prompts, gen.tokens) == LONG).float().mean()),
+        "completions/long_fraction": float((ctx.task.classify(prompts, tokens) == LONG).float().mean()),
     }
     if p.false_positive > 0:
         metrics["rewards/true_mean"] = float(true_rewards.mean())
-    return Rollout(prompts, gen, rewards), metrics
+    return Rollout(prompts.to(device), gen, rewards.to(device)), metrics
 
 
 def token_logprobs(model, prompts: torch.Tensor, tokens: torch.Tensor, temperature: float,

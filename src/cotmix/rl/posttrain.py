@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from cotmix.checkpoint import Checkpoint
 from cotmix.config import Config, ConfigError, apply_overrides, config_from_dict, validate
+from cotmix.device import place
 from cotmix.model import build_model, max_new_tokens_limit
 from cotmix.phase import Phase
 from cotmix.pretrain import make_optimizer, seeded_generator
@@ -49,7 +50,7 @@ def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, phase_name: str 
     """Run (or resume) RL from the `start` checkpoint; return the phase's summary entry."""
     p = cfg.posttrain
     task = make_task(cfg.task)
-    model = build_model(cfg.model, task)
+    model = place(build_model(cfg.model, task), cfg)
     start.load_model(model)
     ctx = RLContext(cfg=cfg, task=task, model=model, ref_model=frozen_copy(model),
                     optimizer=make_optimizer(model, p.lr), max_new_tokens=check_max_new_tokens(cfg),
