@@ -219,8 +219,9 @@ def cmd_bench(args) -> int:
     except ImportError as exc:
         raise CotmixError(f"cotmix bench needs the bench extra ({exc.name} is missing): pip install -e '.[bench]'") from None
     from cotmix.checkpoint import write_json_atomic
+    from cotmix.device import resolve_device
 
-    result = run_bench(TINY if args.tiny else BenchSize(), peers=not args.no_peers,
+    result = run_bench(TINY if args.tiny else BenchSize(), peers=not args.no_peers, device=resolve_device(args.device),
                        progress=(lambda msg: None) if args.no_progress else print)
     print(format_bench(result))
     out = Path(args.out)
@@ -320,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/bench.json", help="JSON output")
     p.add_argument("--tiny", action="store_true", help="tiny shapes: checks that the benchmark runs")
     p.add_argument("--no-peers", action="store_true", help="cotmix only (no transformers/TRL)")
+    p.add_argument("--device", default="auto", help="auto (a CUDA GPU if torch sees one), cpu, cuda or cuda:N")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_bench)
 

@@ -4,7 +4,11 @@ Every number that compares two implementations is a ratio from one process on th
 shapes, data and weights, so a noisy machine shifts both sides alike. Nothing here asserts
 a timing; tests only run it on a tiny shape.
 
-    cotmix bench --out runs/bench.json          # the full table (about 10 minutes on 2 cores)
+    cotmix bench --out runs/bench.json          # the full table (about 2 minutes on 2 cores)
+    cotmix bench --device cuda                  # the same table on a GPU (fp32 rows stay fp32)
+
+On a GPU every timed call ends with torch.cuda.synchronize, so its wall time covers the work
+it queued, and TRL runs on the same GPU.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 import torch
 
 from cotmix.config import Config, load_config
+from cotmix.device import synchronize
 from cotmix.model import build_model
 from cotmix.pretrain import make_optimizer, ntp_loss
 from cotmix.sampler import generate
@@ -38,13 +43,23 @@ class BenchSize:
     time_to_generalise: bool = True
 
 
+CPU = torch.device("cpu")
 TINY = BenchSize(d=6, batch=16, sample_prompts=16, rl_prompts=4, rl_group=4, repeats=2, scaling_d=(6, 8),
                  time_to_generalise=False)
 
 
+def synced(fn, device: torch.device):
+    """fn, then a wait for the GPU work it queued (a no-op on the CPU)."""
+    def call():
+        fn()
+        synchronize(device)
+    return call
+
+
 def interleaved_medians(fns: dict, repeats: int, warmup: int = 1) -> dict:
     """Median seconds of each function, timed in turns (a, b, a, b, ...) rather than one after
-    the other, so a machine that speeds up or slows down during the run biases no side."""
+    the other, so a machine that speeds up or slows down during the run biases no side.
+    On a GPU pass functions wrapped by `synced`."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -68,15 +83,18 @@ def median_seconds(fn, repeats: int, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
-def matmul_rate(m: int, k: int, n: int, dtype: torch.dtype = torch.float32, repeats: int = 10) -> float:
-    """Measured FLOP/s of an (m, k) @ (k, n) matmul in `dtype` on this machine."""
-    a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
-    return 2 * m * k * n / median_seconds(lambda: a @ b, repeats, warmup=3)
+def matmul_rate(m: int, k: int, n: int, dtype: torch.dtype = torch.float32, repeats: int = 10,
+                device: torch.device = CPU) -> float:
+    """Measured FLOP/s of an (m, k) @ (k, n) matmul in `dtype` on `device`."""
+    a, b = torch.randn(m, k).to(device, dtype), torch.randn(k, n).to(device, dtype)
+    return 2 * m * k * n / median_seconds(synced(lambda: a @ b, device), repeats, warmup=3)
 
 
-def matmul_peak(dtype: torch.dtype, n: int = 1024, repeats: int = 10) -> float:
-    """The machine's peak as measured: FLOP/s of a square n x n matmul in `dtype`."""
-    return matmul_rate(n, n, n, dtype, repeats)
+def matmul_peak(dtype: torch.dtype, device: torch.device = CPU, repeats: int = 10) -> float:
+    """The machine's peak as measured: FLOP/s of a square matmul in `dtype` (1024 on the CPU,
+    8192 on a GPU, which a smaller one cannot fill)."""
+    n = 1024 if device.type == "cpu" else 8192
+    return matmul_rate(n, n, n, dtype, repeats, device)
 
 
 def model_flops_per_token(model, context: int, training: bool) -> float:
@@ -101,7 +119,7 @@ class LogitsOnly(torch.nn.Module):
 
 
 def _ntp_step(model, optimizer, task, batch, bf16: bool = False):
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with torch.autocast(batch.prompts.device.type, dtype=torch.bfloat16, enabled=bf16):
         loss = ntp_loss(model, task, batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -120,7 +138,7 @@ def _hf_ntp_step(hf, optimizer, task, batch):
     optimizer.step()
 
 
-def bench_training(cfg: Config, size: BenchSize, peers: bool) -> dict:
+def bench_training(cfg: Config, size: BenchSize, peers: bool, device: torch.device = CPU) -> dict:
     """Seconds per NTP step on one batch of demonstrations. tokens_per_s counts the batch's real
     (non-PAD) tokens, the same for every row, so ratios are ratios of step times."""
     from cotmix.bench.peers import hf_model
@@ -128,7 +146,7 @@ def bench_training(cfg: Config, size: BenchSize, peers: bool) -> dict:
     task = make_task(cfg.task)
     torch.manual_seed(0)
     ours = build_model(cfg.model, task)
-    batch = task.sample(size.batch, torch.Generator().manual_seed(0))
+    batch = task.sample(size.batch, torch.Generator().manual_seed(0)).to(device)
     sequences = batch.sequences()
     tokens = int((sequences != task.pad_id).sum())
     steps = {"cotmix": (ours, _ntp_step)}
@@ -136,7 +154,8 @@ def bench_training(cfg: Config, size: BenchSize, peers: bool) -> dict:
         steps["hf"] = (hf_model(ours), _hf_ntp_step)
         steps["hf_same_loss"] = (LogitsOnly(hf_model(ours)), _ntp_step)
         steps["cotmix_bf16"] = (build_model(cfg.model, task), partial(_ntp_step, bf16=True))
-    timed = {name: partial(step, model, make_optimizer(model, 1e-4), task, batch) for name, (model, step) in steps.items()}
+    timed = {name: synced(partial(step, model.to(device), make_optimizer(model, 1e-4), task, batch), device)
+             for name, (model, step) in steps.items()}
     seconds = interleaved_medians(timed, size.repeats)
     result = {name: {"tokens_per_s": tokens / s, "step_s": s} for name, s in seconds.items()}
     # Positions cotmix computes: each row up to its last real token (cotmix.buckets), minus the last.
@@ -146,17 +165,18 @@ def bench_training(cfg: Config, size: BenchSize, peers: bool) -> dict:
     # The ceiling at this model's shapes: its biggest matmul (the MLP's up-projection over every
     # computed token) alone, in fp32. Small widths cannot reach the square-matmul peak.
     width = cfg.model.d_model
-    result["cotmix"]["mlp_matmul_flop_per_s"] = matmul_rate(computed, width, int(cfg.model.mlp_ratio * width))
+    result["cotmix"]["mlp_matmul_flop_per_s"] = matmul_rate(computed, width, int(cfg.model.mlp_ratio * width),
+                                                            device=device)
     return result
 
 
-def bench_sampling(cfg: Config, size: BenchSize, peers: bool) -> dict:
+def bench_sampling(cfg: Config, size: BenchSize, peers: bool, device: torch.device = CPU) -> dict:
     from cotmix.bench.peers import hf_model
 
     task = make_task(cfg.task)
     torch.manual_seed(0)
-    ours = build_model(cfg.model, task).eval()
-    prompts = task.sample(size.sample_prompts, torch.Generator().manual_seed(1)).prompts
+    ours = build_model(cfg.model, task).eval().to(device)
+    prompts = task.sample(size.sample_prompts, torch.Generator().manual_seed(1)).prompts.to(device)
     limit = task.long_response_len
     counted = {}
 
@@ -165,9 +185,9 @@ def bench_sampling(cfg: Config, size: BenchSize, peers: bool) -> dict:
                        generator=torch.Generator().manual_seed(0))
         counted["cotmix"] = int(out.lengths.sum())
 
-    timed = {"cotmix": run_ours}
+    timed = {"cotmix": synced(run_ours, device)}
     if peers:
-        hf = hf_model(ours).eval()
+        hf = hf_model(ours).eval().to(device)
 
         @torch.no_grad()
         def run_hf():
@@ -175,7 +195,7 @@ def bench_sampling(cfg: Config, size: BenchSize, peers: bool) -> dict:
                               temperature=1.0, top_k=0, top_p=1.0, eos_token_id=task.eos_id, pad_token_id=task.pad_id)
             counted["hf"] = int(response_lengths(out[:, prompts.shape[1] :], task.eos_id).sum())
 
-        timed["hf"] = run_hf
+        timed["hf"] = synced(run_hf, device)
     result = {name: {"step_s": s, "tokens_per_s": counted[name] / s} for name, s in
               interleaved_medians(timed, size.repeats).items()}
     context = task.prompt_len + limit / 2
@@ -183,17 +203,17 @@ def bench_sampling(cfg: Config, size: BenchSize, peers: bool) -> dict:
     return result
 
 
-def bench_rl_step(cfg: Config, size: BenchSize, peers: bool) -> dict:
+def bench_rl_step(cfg: Config, size: BenchSize, peers: bool, device: torch.device = CPU) -> dict:
     from cotmix.rl.algorithms import ALGORITHMS, RLContext, frozen_copy
 
     task = make_task(cfg.task)
     torch.manual_seed(0)
-    model = build_model(cfg.model, task)
+    model = build_model(cfg.model, task).to(device)
     cfg.posttrain.prompts_per_step, cfg.posttrain.group_size, cfg.posttrain.inner_steps = size.rl_prompts, size.rl_group, 1
     ctx = RLContext(cfg=cfg, task=task, model=model, ref_model=frozen_copy(model), optimizer=make_optimizer(model, 1e-4),
                     data_gen=torch.Generator().manual_seed(0), sample_gen=torch.Generator().manual_seed(1),
                     max_new_tokens=task.long_response_len)
-    result = {"cotmix": {"step_s": median_seconds(lambda: ALGORITHMS["grpo"](ctx), size.repeats)}}
+    result = {"cotmix": {"step_s": median_seconds(synced(lambda: ALGORITHMS["grpo"](ctx), device), size.repeats)}}
     if peers:
         from cotmix.bench.peers import hf_model, trl_grpo_step_seconds
 
@@ -201,27 +221,29 @@ def bench_rl_step(cfg: Config, size: BenchSize, peers: bool) -> dict:
         fresh = build_model(cfg.model, task)
         with tempfile.TemporaryDirectory() as workdir:
             result["trl"] = {"step_s": trl_grpo_step_seconds(hf_model(fresh), task, size.rl_prompts, size.rl_group,
-                                                             1e-4, steps=max(2, size.repeats), workdir=workdir)}
+                                                             1e-4, steps=max(2, size.repeats), workdir=workdir,
+                                                             use_cpu=device.type == "cpu")}
     return result
 
 
-def bench_scaling(size: BenchSize) -> list[dict]:
+def bench_scaling(size: BenchSize, device: torch.device = CPU) -> list[dict]:
     rows = []
     for d in size.scaling_d:
         cfg = load_config(overrides=[f"task.d={d}"])
-        train = bench_training(cfg, BenchSize(d=d, batch=size.batch, repeats=size.repeats), peers=False)
+        train = bench_training(cfg, BenchSize(d=d, batch=size.batch, repeats=size.repeats), peers=False, device=device)
         rl = bench_rl_step(cfg, BenchSize(d=d, rl_prompts=size.rl_prompts, rl_group=size.rl_group,
-                                          repeats=size.repeats), peers=False)
+                                          repeats=size.repeats), peers=False, device=device)
         rows.append({"d": d, "ntp_step_s": train["cotmix"]["step_s"], "rl_step_s": rl["cotmix"]["step_s"]})
     return rows
 
 
-def bench_time_to_generalise() -> dict:
+def bench_time_to_generalise(device: torch.device = CPU) -> dict:
     """Wall time of the demo configuration (no baseline arm) until greedy accuracy >= 0.99."""
     from cotmix.experiment import run_experiment
     from cotmix.phase import read_metrics
 
-    cfg = load_config(preset="demo", overrides=["posttrain.baseline_arm=false", "posttrain.eval_interval=1"])
+    cfg = load_config(preset="demo", overrides=["posttrain.baseline_arm=false", "posttrain.eval_interval=1",
+                                                f"device={device}"])
     with tempfile.TemporaryDirectory() as tmp:
         run_experiment(cfg, Path(tmp) / "run", progress=False)
         records = read_metrics(Path(tmp) / "run")
@@ -231,28 +253,30 @@ def bench_time_to_generalise() -> dict:
             "rl_samples": None if hit is None else hit["samples_seen"] - min(r["samples_seen"] for r in records if r["phase"] == "posttrain")}
 
 
-def run_bench(size: BenchSize = BenchSize(), flavours=("gpt2", "llama"), peers: bool = True, progress=print) -> dict:
-    out = {"threads": torch.get_num_threads(), "size": size.__dict__}
-    progress("matmul peak (fp32, bf16)")
-    out["peak_flop_per_s"] = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+def run_bench(size: BenchSize = BenchSize(), flavours=("gpt2", "llama"), peers: bool = True, progress=print,
+              device: torch.device = CPU) -> dict:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    out = {"threads": torch.get_num_threads(), "device": str(device), "device_name": name, "size": size.__dict__}
+    progress(f"matmul peak (fp32, bf16) on {name}")
+    out["peak_flop_per_s"] = {"fp32": matmul_peak(torch.float32, device), "bf16": matmul_peak(torch.bfloat16, device)}
     for flavour in flavours:
         cfg = load_config(overrides=[f"task.d={size.d}", f"model.flavour={flavour}"])
         progress(f"{flavour}: NTP training, sampling")
-        out[f"train_{flavour}"] = bench_training(cfg, size, peers)
-        out[f"sample_{flavour}"] = bench_sampling(cfg, size, peers)
+        out[f"train_{flavour}"] = bench_training(cfg, size, peers, device)
+        out[f"sample_{flavour}"] = bench_sampling(cfg, size, peers, device)
     progress("GRPO step vs TRL GRPOTrainer")
-    out["rl_step"] = bench_rl_step(load_config(overrides=[f"task.d={size.d}"]), size, peers)
+    out["rl_step"] = bench_rl_step(load_config(overrides=[f"task.d={size.d}"]), size, peers, device)
     progress("scaling with d")
-    out["scaling"] = bench_scaling(size)
+    out["scaling"] = bench_scaling(size, device)
     if size.time_to_generalise:
         progress("time to generalise (demo configuration)")
-        out["time_to_generalise"] = bench_time_to_generalise()
+        out["time_to_generalise"] = bench_time_to_generalise(device)
     return out
 
 
 def format_bench(r: dict) -> str:
     peak = r["peak_flop_per_s"]
-    lines = [f"torch threads: {r['threads']}; matmul peak fp32 {peak['fp32'] / 1e9:.1f} GFLOP/s, "
+    lines = [f"{r.get('device_name', 'CPU')}: torch threads {r['threads']}; matmul peak fp32 {peak['fp32'] / 1e9:.1f} GFLOP/s, "
              f"bf16 {peak['bf16'] / 1e9:.1f} GFLOP/s", "",
              f"{'measurement':<34} {'cotmix':>14} {'peer':>14} {'ratio':>7}"]
 

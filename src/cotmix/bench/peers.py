@@ -83,7 +83,7 @@ def prompt_text(prompt: torch.Tensor) -> str:
 
 
 def trl_grpo_step_seconds(hf, task, prompts_per_step: int, group_size: int, lr: float, steps: int = 3,
-                          workdir: str = "/tmp/cotmix-trl") -> float:
+                          workdir: str = "/tmp/cotmix-trl", use_cpu: bool = True) -> float:
     """Median seconds of one TRL GRPOTrainer step (generate, score, update) after the first,
     on `prompts_per_step` prompts x `group_size` completions, settings matched to cotmix's GRPO."""
     from datasets import Dataset
@@ -106,7 +106,7 @@ def trl_grpo_step_seconds(hf, task, prompts_per_step: int, group_size: int, lr: 
     all_prompts = prompts
     args = GRPOConfig(output_dir=workdir, per_device_train_batch_size=prompts_per_step * group_size,
                       num_generations=group_size, max_completion_length=task.long_response_len, learning_rate=lr,
-                      max_steps=steps, num_iterations=1, beta=0.0, loss_type="dapo", temperature=1.0, use_cpu=True,
+                      max_steps=steps, num_iterations=1, beta=0.0, loss_type="dapo", temperature=1.0, use_cpu=use_cpu,
                       bf16=False, report_to="none", logging_steps=1000, save_strategy="no",
                       gradient_checkpointing=False, disable_dropout=True, seed=0)
     times: list[float] = []
