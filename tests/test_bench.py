@@ -37,9 +37,9 @@ def test_tiny_benchmark_runs_and_reports_every_ratio(tmp_path):
     result = run_bench(TINY, flavours=("gpt2",), progress=lambda _: None)
     assert result["train_gpt2"]["hf"]["tokens_per_s"] > 0 and result["train_gpt2"]["cotmix"]["tokens_per_s"] > 0
     assert result["train_gpt2"]["hf_same_loss"]["tokens_per_s"] > 0 and result["train_gpt2"]["cotmix_bf16"]["step_s"] > 0
-    assert result["sample_gpt2"]["hf"]["tokens_per_s"] > 0
+    assert result["sample_gpt2"]["hf"]["tokens_per_s"] > 0 and result["sample_gpt2_pretrained"]["hf"]["tokens_per_s"] > 0
     assert result["rl_step"]["trl"]["step_s"] > 0 and result["rl_step"]["cotmix"]["step_s"] > 0
     assert [row["d"] for row in result["scaling"]] == list(TINY.scaling_d)
     assert result["peak_flop_per_s"]["fp32"] > 0
     table = format_bench(result)
-    assert "NTP train tok/s (gpt2 vs HF)" in table and "same loss code" in table and "bf16 autocast" in table and "GRPO step seconds (vs TRL)" in table
+    assert "NTP train tok/s (gpt2 vs HF)" in table and "same loss code" in table and "bf16 autocast" in table and "GRPO step s, pre-trained (vs TRL)" in table and "from the pre-trained model" in table

@@ -40,6 +40,26 @@ def test_cached_logits_equal_full_recompute(model):
     assert torch.allclose(torch.cat(pieces, dim=1), full, atol=1e-5)
 
 
+def test_last_only_prefill_gives_the_last_logits_and_fills_the_cache(model):
+    idx = torch.randint(0, 5, (4, 12))
+    with torch.no_grad():
+        full = model(idx)
+        cache = KVCache.for_model(model, batch=4, max_len=12)
+        last = model(idx[:, :11], kv_cache=cache, last_only=True)
+        assert last.shape == (4, 1, 5)
+        assert torch.allclose(last[:, 0], full[:, 10], atol=1e-5)
+        # the cache holds every prompt position: the next token decodes as in a full pass
+        assert torch.allclose(model(idx[:, 11:], kv_cache=cache)[:, 0], full[:, 11], atol=1e-5)
+
+
+def test_training_attention_equals_the_forward_only_path(model):
+    """Forward-only prefills on the CPU use plain matmul attention, training uses SDPA."""
+    idx = torch.randint(0, 5, (3, 15))
+    with torch.no_grad():
+        inference = model(idx)
+    assert torch.allclose(model(idx), inference, atol=1e-5)
+
+
 def test_too_long_sequence_is_refused(model):
     with pytest.raises(ValueError, match="max_seq_len"):
         model(torch.zeros(1, 25, dtype=torch.long))

@@ -45,6 +45,15 @@ def apply_rotary(x, cos, sin):
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
 
+def plain_attention(q, k, v, allowed=None):
+    """softmax(q k^T / sqrt(head_dim)) v over (batch, heads, seq, head_dim); `allowed`
+    (queries, keys) bool masks out the False pairs."""
+    scores = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(q.shape[-1]))
+    if allowed is not None:
+        scores = scores.masked_fill(~allowed, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+
+
 class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig, layer_idx: int, bias: bool, rotary: bool):
         super().__init__()
@@ -52,7 +61,9 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=bias)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=bias)
 
-    def forward(self, x, rope, kv_cache=None):
+    def forward(self, x, rope, kv_cache=None, last_only=False):
+        """x (batch, seq, width) -> (batch, seq, width); with last_only, (batch, 1, width): the
+        output of the last position only (every position's keys and values still reach the cache)."""
         batch, seq, width = x.shape
         q, k, v = self.qkv(x).view(batch, seq, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)
         start = 0 if kv_cache is None else kv_cache.pos
@@ -61,13 +72,18 @@ class Attention(nn.Module):
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         if kv_cache is not None:
             k, v = kv_cache.update(self.layer_idx, k, v)  # now (batch, heads, start + seq, head_dim)
-        if start == 0:
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        elif seq == 1:
-            # One new token attends to everything cached: no mask. Plain matmuls beat CPU SDPA's
+        if last_only:
+            q, seq = q[:, :, -1:], 1
+        if seq == 1:
+            # One query attends to every key before it: no mask. Plain matmuls beat CPU SDPA's
             # flash kernel here by ~2.4x (measured at 1024 rows, 4 heads of 16, 42 keys).
-            scores = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
-            out = torch.softmax(scores, dim=-1) @ v
+            out = plain_attention(q, k, v)
+        elif start == 0 and q.device.type == "cpu" and not torch.is_grad_enabled():
+            # A prefill (forward only): plain matmuls with a causal mask are ~2.5x faster than CPU
+            # SDPA at 1024 rows x 21 positions. With a backward pass SDPA is the faster one.
+            out = plain_attention(q, k, v, torch.ones(seq, seq, dtype=torch.bool, device=q.device).tril())
+        elif start == 0:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
             keys, queries = torch.arange(k.shape[2], device=q.device), torch.arange(seq, device=q.device)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=keys[None, :] <= start + queries[:, None])
@@ -99,8 +115,9 @@ class Block(nn.Module):
         self.attn = Attention(cfg, layer_idx, bias=not llama, rotary=llama)
         self.mlp = MLP(cfg, gated=llama, bias=not llama)
 
-    def forward(self, x, rope, kv_cache=None):
-        x = x + self.attn(self.norm1(x), rope, kv_cache)
+    def forward(self, x, rope, kv_cache=None, last_only=False):
+        attn = self.attn(self.norm1(x), rope, kv_cache, last_only)
+        x = (x[:, -1:] if last_only else x) + attn
         return x + self.mlp(self.norm2(x))
 
 
@@ -136,9 +153,14 @@ class Transformer(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx: torch.Tensor, kv_cache=None) -> torch.Tensor:
+    def forward(self, idx: torch.Tensor, kv_cache=None, last_only: bool = False) -> torch.Tensor:
         """idx: (batch, seq) token ids -> logits (batch, seq, vocab). With a cache, idx holds
-        only the new tokens, placed after the kv_cache.pos tokens already cached."""
+        only the new tokens, placed after the kv_cache.pos tokens already cached.
+
+        last_only -> logits (batch, 1, vocab) of the last position, as a prefill needs. The last
+        block then runs attention and MLP for that position alone: the other positions' outputs
+        there feed nothing (the cache takes their keys and values before). For a 2-layer model
+        that is about a third of the prefill's work."""
         start = 0 if kv_cache is None else kv_cache.pos
         seq = idx.shape[1]
         if start + seq > self.max_seq_len:
@@ -151,8 +173,8 @@ class Transformer(nn.Module):
                 x = x + self.pos_embed(torch.arange(start, start + seq, device=idx.device))
             else:
                 rope = (self.rope_cos, self.rope_sin)
-            for block in self.blocks:
-                x = block(x, rope, kv_cache)
+            for i, block in enumerate(self.blocks):
+                x = block(x, rope, kv_cache, last_only and i == len(self.blocks) - 1)
             if kv_cache is not None:
                 kv_cache.advance(seq)
             logits = self.lm_head(self.norm_f(x))

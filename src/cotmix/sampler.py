@@ -111,7 +111,7 @@ def generate(model, prompts: torch.Tensor, *, max_new_tokens: int, eos_id: int, 
     device = prompts.device
     dtype = getattr(model, "autocast_dtype", None) or next(model.parameters()).dtype
     cache = KVCache.for_model(model, batch, prompt_len + max_new_tokens, dtype, device)
-    logits = model(prompts, kv_cache=cache)[:, -1]  # (batch, vocab): prefill once per prompt
+    logits = model(prompts, kv_cache=cache, last_only=True)[:, -1]  # (batch, vocab): prefill once per prompt
     if group_size > 1:
         cache = cache.repeat_interleave(group_size)
         logits = logits.repeat_interleave(group_size, dim=0)

@@ -13,6 +13,7 @@ it queued, and TRL runs on the same GPU.
 
 from __future__ import annotations
 
+import copy
 import statistics
 import tempfile
 import time
@@ -41,11 +42,12 @@ class BenchSize:
     repeats: int = 5
     scaling_d: tuple = (10, 20, 50, 100)
     time_to_generalise: bool = True
+    pretrain_steps: int = 800  # NTP steps (the demo's) of the pre-trained model that RL starts from
 
 
 CPU = torch.device("cpu")
 TINY = BenchSize(d=6, batch=16, sample_prompts=16, rl_prompts=4, rl_group=4, repeats=2, scaling_d=(6, 8),
-                 time_to_generalise=False)
+                 time_to_generalise=False, pretrain_steps=10)
 
 
 def synced(fn, device: torch.device):
@@ -54,6 +56,22 @@ def synced(fn, device: torch.device):
         fn()
         synchronize(device)
     return call
+
+
+def pretrained_weights(cfg: Config, steps: int, device: torch.device) -> dict:
+    """The weights RL starts from: `steps` NTP steps on cfg's task (the full bench uses the
+    demo's 800 at d = 20, p_cot = 0.25). Such a model is length-calibrated: 3/4 of its answers
+    stop after 2 tokens and 1/4 run to d+1, the mixture that RL samples. A random model
+    instead stops at any token."""
+    from cotmix.checkpoint import load_checkpoint, resolve_checkpoint
+    from cotmix.pretrain import train_ntp
+
+    cfg = copy.deepcopy(cfg)
+    cfg.pretrain.steps = cfg.pretrain.eval_interval = cfg.pretrain.ckpt_interval = steps
+    cfg.eval.n_prompts, cfg.device = 256, str(device)
+    with tempfile.TemporaryDirectory() as tmp:
+        train_ntp(cfg, Path(tmp), progress=False)
+        return load_checkpoint(resolve_checkpoint(tmp)).model_tensors
 
 
 def interleaved_medians(fns: dict, repeats: int, warmup: int = 1) -> dict:
@@ -170,12 +188,18 @@ def bench_training(cfg: Config, size: BenchSize, peers: bool, device: torch.devi
     return result
 
 
-def bench_sampling(cfg: Config, size: BenchSize, peers: bool, device: torch.device = CPU) -> dict:
+def bench_sampling(cfg: Config, size: BenchSize, peers: bool, device: torch.device = CPU,
+                   weights: dict | None = None) -> dict:
+    """Generated tokens/s of 1024 prompts, one sample each, until every row has stopped; from
+    random weights, or from `weights` (see pretrained_weights)."""
     from cotmix.bench.peers import hf_model
 
     task = make_task(cfg.task)
     torch.manual_seed(0)
-    ours = build_model(cfg.model, task).eval().to(device)
+    ours = build_model(cfg.model, task).eval()
+    if weights is not None:
+        ours.load_state_dict(weights)
+    ours.to(device)
     prompts = task.sample(size.sample_prompts, torch.Generator().manual_seed(1)).prompts.to(device)
     limit = task.long_response_len
     counted = {}
@@ -203,12 +227,17 @@ def bench_sampling(cfg: Config, size: BenchSize, peers: bool, device: torch.devi
     return result
 
 
-def bench_rl_step(cfg: Config, size: BenchSize, peers: bool, device: torch.device = CPU) -> dict:
+def bench_rl_step(cfg: Config, size: BenchSize, peers: bool, device: torch.device = CPU,
+                  weights: dict | None = None) -> dict:
+    """Seconds per GRPO step (sample, score, one update) from random weights or `weights`."""
     from cotmix.rl.algorithms import ALGORITHMS, RLContext, frozen_copy
 
     task = make_task(cfg.task)
     torch.manual_seed(0)
-    model = build_model(cfg.model, task).to(device)
+    model = build_model(cfg.model, task)
+    if weights is not None:
+        model.load_state_dict(weights)
+    model.to(device)
     cfg.posttrain.prompts_per_step, cfg.posttrain.group_size, cfg.posttrain.inner_steps = size.rl_prompts, size.rl_group, 1
     ctx = RLContext(cfg=cfg, task=task, model=model, ref_model=frozen_copy(model), optimizer=make_optimizer(model, 1e-4),
                     data_gen=torch.Generator().manual_seed(0), sample_gen=torch.Generator().manual_seed(1),
@@ -219,6 +248,8 @@ def bench_rl_step(cfg: Config, size: BenchSize, peers: bool, device: torch.devic
 
         torch.manual_seed(0)
         fresh = build_model(cfg.model, task)
+        if weights is not None:
+            fresh.load_state_dict(weights)
         with tempfile.TemporaryDirectory() as workdir:
             result["trl"] = {"step_s": trl_grpo_step_seconds(hf_model(fresh), task, size.rl_prompts, size.rl_group,
                                                              1e-4, steps=max(2, size.repeats), workdir=workdir,
@@ -259,13 +290,18 @@ def run_bench(size: BenchSize = BenchSize(), flavours=("gpt2", "llama"), peers: 
     out = {"threads": torch.get_num_threads(), "device": str(device), "device_name": name, "size": size.__dict__}
     progress(f"matmul peak (fp32, bf16) on {name}")
     out["peak_flop_per_s"] = {"fp32": matmul_peak(torch.float32, device), "bf16": matmul_peak(torch.bfloat16, device)}
+    weights = {}
     for flavour in flavours:
-        cfg = load_config(overrides=[f"task.d={size.d}", f"model.flavour={flavour}"])
-        progress(f"{flavour}: NTP training, sampling")
+        cfg = load_config(overrides=[f"task.d={size.d}", "task.p_cot=0.25", f"model.flavour={flavour}"])
+        progress(f"{flavour}: NTP training, sampling from random weights")
         out[f"train_{flavour}"] = bench_training(cfg, size, peers, device)
         out[f"sample_{flavour}"] = bench_sampling(cfg, size, peers, device)
-    progress("GRPO step vs TRL GRPOTrainer")
-    out["rl_step"] = bench_rl_step(load_config(overrides=[f"task.d={size.d}"]), size, peers, device)
+        progress(f"{flavour}: {size.pretrain_steps} NTP steps, then sampling from the pre-trained model")
+        weights[flavour] = pretrained_weights(cfg, size.pretrain_steps, device)
+        out[f"sample_{flavour}_pretrained"] = bench_sampling(cfg, size, peers, device, weights[flavour])
+    progress("GRPO step from the pre-trained model vs TRL GRPOTrainer")
+    out["rl_step"] = bench_rl_step(load_config(overrides=[f"task.d={size.d}", "task.p_cot=0.25"]), size, peers,
+                                   device, weights.get("gpt2"))
     progress("scaling with d")
     out["scaling"] = bench_scaling(size, device)
     if size.time_to_generalise:
@@ -296,12 +332,15 @@ def format_bench(r: dict) -> str:
         if "cotmix_bf16" in t:
             row("  bf16 autocast (vs cotmix fp32)", t["cotmix_bf16"]["tokens_per_s"], t["cotmix"]["tokens_per_s"], "t/s")
         row(f"sampling tok/s ({flavour} vs generate)", s["cotmix"]["tokens_per_s"], s.get("hf", {}).get("tokens_per_s"), "t/s")
+        if f"sample_{flavour}_pretrained" in r:
+            pre = r[f"sample_{flavour}_pretrained"]
+            row("  from the pre-trained model", pre["cotmix"]["tokens_per_s"], pre.get("hf", {}).get("tokens_per_s"), "t/s")
         lines.append(f"{'  NTP share of fp32 peak':<34} {t['cotmix']['flop_per_s'] / peak['fp32']:>13.1%}")
         if "mlp_matmul_flop_per_s" in t["cotmix"]:
             lines.append(f"{'    its MLP matmul alone reaches':<34} {t['cotmix']['mlp_matmul_flop_per_s'] / peak['fp32']:>13.1%}")
         lines.append(f"{'  sampling share of fp32 peak':<34} {s['cotmix']['flop_per_s'] / peak['fp32']:>13.1%}")
     rl = r["rl_step"]
-    row("GRPO step seconds (vs TRL)", rl["cotmix"]["step_s"], rl.get("trl", {}).get("step_s"), "s", higher_is_better=False)
+    row("GRPO step s, pre-trained (vs TRL)", rl["cotmix"]["step_s"], rl.get("trl", {}).get("step_s"), "s", higher_is_better=False)
     lines += ["", f"{'d':>5} {'NTP step s':>11} {'RL step s':>10}"]
     lines += [f"{x['d']:>5} {x['ntp_step_s']:>11.4f} {x['rl_step_s']:>10.4f}" for x in r["scaling"]]
     if "time_to_generalise" in r:
