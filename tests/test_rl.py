@@ -15,7 +15,7 @@ from cotmix.rl.posttrain import posttrain, posttrain_config
 
 STEP_METRICS = {"reward", "reward_std", "frac_reward_zero_std", "completions/mean_length",
                 "completions/min_length", "completions/max_length", "completions/clipped_ratio",
-                "completions/long_fraction", "kl", "entropy", "clip_ratio"}
+                "completions/long_fraction", "entropy", "clip_ratio"}
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,20 @@ def test_each_algorithm_runs_logs_and_changes_the_model(pretrained, tmp_path, al
     assert changed
     if algorithm != "star":
         assert all(r["loss_agg"] == "token_mean" for r in steps)
+
+
+@pytest.mark.parametrize("kl_coef", [0.0, 0.1])
+def test_kl_is_computed_and_logged_only_with_a_kl_penalty(pretrained, tmp_path, kl_coef):
+    """As TRL at beta = 0: without a KL term the reference model is not run."""
+    cfg = posttrain_config(pretrained.config, ["posttrain.algorithm=grpo", "posttrain.steps=2",
+                                               f"posttrain.kl_coef={kl_coef}"])
+    posttrain(cfg, tmp_path, pretrained, progress=False)
+    steps = [r for r in read_metrics(tmp_path, "posttrain") if not r.get("eval")]
+    if kl_coef:
+        assert all(r["kl"] >= 0 for r in steps)  # the k3 estimator is non-negative
+        assert steps[-1]["kl"] > 0  # the policy moved away from the start
+    else:
+        assert not any("kl" in r for r in steps)
 
 
 def test_posttrain_refuses_to_change_the_model_shape(pretrained):

@@ -30,7 +30,7 @@ class RLContext:
     cfg: Config
     task: Task
     model: torch.nn.Module
-    ref_model: torch.nn.Module  # frozen copy of the starting model: KL penalty and the `kl` metric
+    ref_model: torch.nn.Module  # frozen copy of the starting model: the KL penalty (kl_coef > 0), STaR's `kl`
     optimizer: torch.optim.Optimizer
     data_gen: torch.Generator  # prompts (and STaR's shuffling)
     sample_gen: torch.Generator  # the policy's samples
@@ -113,8 +113,10 @@ def policy_gradient_update(ctx: RLContext, ro: Rollout, advantages: torch.Tensor
     first step is exactly on-policy (ratio = 1) and clipping acts from the second."""
     p = ctx.cfg.posttrain
     tokens, mask = ro.gen.tokens, ro.gen.mask
-    with torch.no_grad():
-        ref_logp, _ = token_logprobs(ctx.ref_model, ro.prompts, tokens, p.temperature, mask)
+    ref_logp = None
+    if p.kl_coef > 0:  # as in TRL (beta = 0): no KL term, no reference forward pass, no `kl` metric
+        with torch.no_grad():
+            ref_logp, _ = token_logprobs(ctx.ref_model, ro.prompts, tokens, p.temperature, mask)
     old_logp = None
     stats = defaultdict(float)
     ctx.model.train()
@@ -123,14 +125,14 @@ def policy_gradient_update(ctx: RLContext, ro: Rollout, advantages: torch.Tensor
         if old_logp is None:
             old_logp = logp.detach()
         per_token, clipped = policy_loss(logp, old_logp, advantages, clip_eps)
-        kl = kl_k3(logp, ref_logp)
-        if p.kl_coef > 0:
+        real = mask.float().sum().clamp(min=1)
+        if ref_logp is not None:
+            kl = kl_k3(logp, ref_logp)
             per_token = per_token + p.kl_coef * kl
+            stats["kl"] += float((kl.detach() * mask).sum() / real) / inner_steps
         loss = aggregate(per_token, mask, p.loss_agg, ctx.max_new_tokens)
         grad_norm = _optimizer_step(ctx, loss)
-        real = mask.float().sum().clamp(min=1)
         for name, value in (("loss", loss.item()), ("grad_norm", grad_norm),
-                            ("kl", float((kl.detach() * mask).sum() / real)),
                             ("entropy", float((entropy.detach() * mask).sum() / real)),
                             ("clip_ratio", float((clipped & mask).sum() / real))):
             stats[name] += value / inner_steps
