@@ -185,8 +185,8 @@ def test_confidence_interval_uses_student_t():
         (0, 2.0, pytest.approx(12.706 * 2 ** 0.5 / 2 ** 0.5)), (10, 2.0, 0.0)]
 
 
-def test_report_orders_runs_by_value_not_by_name(tmp_path):
-    """Run directories sort as text (steps=100, steps=1000, steps=300); the report must not."""
+def test_report_and_results_order_runs_by_value_not_by_name(tmp_path):
+    """Run directories sort as text (steps=100, steps=1000, steps=300); the report and the results table must not."""
     from cotmix.report.data import load_sweep
 
     (tmp_path / "sweep.json").write_text(json.dumps({"name": "s", "grid": {"pretrain.steps": [100, 300, 1000]}}))
@@ -195,3 +195,8 @@ def test_report_orders_runs_by_value_not_by_name(tmp_path):
         run.mkdir(parents=True)
         (run / "config.json").write_text(json.dumps({"seed": 0, "pretrain": {"steps": steps}}))
     assert [r.values["pretrain.steps"] for r in load_sweep(tmp_path).runs] == [100, 300, 1000]
+    # and so does the results table by default
+    names, rows = query(tmp_path, columns=["name"])
+    assert [r[0] for r in rows] == [f"pretrain.steps={s},seed=0" for s in (100, 300, 1000)]
+    names, rows = query(tmp_path, columns=["name"], order_by="name")  # an explicit ORDER BY is SQL's
+    assert [r[0] for r in rows] == [f"pretrain.steps={s},seed=0" for s in (100, 1000, 300)]

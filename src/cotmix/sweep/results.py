@@ -59,6 +59,13 @@ def run_row(run_dir: Path) -> dict:
             "wall_s": status.get("wall_s"), "path": str(run_dir)} | _flatten(config) | _summary_columns(summary)
 
 
+def natural_key(name: str) -> tuple:
+    """Sort key for run names that orders the numbers in them by value:
+    'pretrain.steps=300,seed=0' before 'pretrain.steps=1000,seed=0'."""
+    parts = re.split(r"(\d+(?:\.\d+)?)", name)  # text, number, text, number, ..., text
+    return tuple((0, float(part), "") if i % 2 else (1, 0.0, part) for i, part in enumerate(parts))
+
+
 def collect(root: Path) -> list[dict]:
     """Rows for every run directory (one with config.json) under `root`, `root` itself included."""
     root = Path(root)
@@ -114,13 +121,20 @@ def query(root: Path, where: str | None = None, columns: list[str] | None = None
         present = set(pq.read_schema(path).names)
         columns = [c for c in DEFAULT_COLUMNS if c in present]
     select = "*" if columns == ["all"] else ", ".join(f'"{c}"' for c in columns)
+    if not order_by:  # sorted below, in numeric order of the values in the run names
+        select += ', sweep AS "__sweep", name AS "__name"'
     sql = f"SELECT {select} FROM read_parquet('{path}')"
     if where:
         sql += f" WHERE {where}"
-    sql += f" ORDER BY {order_by or 'sweep, name'}"
+    if order_by:
+        sql += f" ORDER BY {order_by}"
     try:
         result = duckdb.sql(sql)
-        return result.columns, result.fetchall()
+        names, rows = result.columns, result.fetchall()
+        if not order_by:
+            rows = [row[:-2] for row in sorted(rows, key=lambda row: (row[-2], natural_key(row[-1])))]
+            names = names[:-2]
+        return names, rows
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         raise CotmixError(f"results query failed: {first} (columns: `cotmix results {root} --list-columns`)") from None
