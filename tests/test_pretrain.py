@@ -108,6 +108,7 @@ def test_ntp_is_length_calibrated(calibrated):
         return 4 * math.sqrt(q * (1 - q) / count)
 
     assert metrics["chain_token_accuracy"] > 0.99  # the chain is learnt
+    assert metrics["chain_positions_learnt"] == 1.0  # at every position
     assert abs(metrics["long_fraction"] - p) <= tol(p, n) + 0.02
     assert metrics["long_accuracy"] >= 0.9
     short_n = int(metrics["short_fraction"] * n)

@@ -1,0 +1,40 @@
+"""Chain metrics on a model that knows some chain positions and not others."""
+
+import pytest
+import torch
+
+from cotmix.config import TaskConfig
+from cotmix.evaluate import chain_token_metrics
+from cotmix.tasks import make_task
+
+
+class PartialOracle(torch.nn.Module):
+    """Parity logits that are right at the chain positions in `known` (response indices) and
+    always say 0 elsewhere, so the unknown positions are right half of the time."""
+
+    def __init__(self, task, known: set[int]):
+        super().__init__()
+        self.task, self.known = task, known
+        self.unused = torch.nn.Parameter(torch.zeros(1))  # gives the model a device
+
+    def forward(self, idx):  # (rows, seq) -> (rows, seq, vocab)
+        bits = idx[:, : self.task.d]
+        prefix_parity = bits.cumsum(dim=1) % 2  # c_1 ... c_d
+        logits = torch.zeros(*idx.shape, 5)
+        logits[..., 0] = 1.0
+        for j in self.known:  # response token j (c_{j+1}) is predicted at position prompt_len - 1 + j
+            logits[:, self.task.prompt_len - 1 + j] = 0.0
+            logits[torch.arange(len(idx)), self.task.prompt_len - 1 + j, prefix_parity[:, j]] = 1.0
+        return logits
+
+
+def test_chain_positions_learnt_counts_the_positions_the_model_knows():
+    task = make_task(TaskConfig(d=6))
+    batch = task.sample(512, torch.Generator().manual_seed(0), p_cot=1.0)
+    metrics = chain_token_metrics(PartialOracle(task, known={1, 2, 3}), task, batch)
+    # The chain positions are responses 1..5 (the first is x_1 itself); 3 of those 5 are known.
+    assert metrics["chain_positions_learnt"] == pytest.approx(3 / 5)
+    # Known positions score 1, the others a fair coin over 512 rows each: mean 0.5, sd 0.022.
+    assert metrics["chain_token_accuracy"] == pytest.approx((3 + 2 * 0.5) / 5, abs=4 * 0.022 * 2 / 5)
+    assert chain_token_metrics(PartialOracle(task, known=set(range(6))), task, batch) == {
+        "chain_token_accuracy": 1.0, "chain_positions_learnt": 1.0}
