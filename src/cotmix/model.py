@@ -160,7 +160,7 @@ class Transformer(nn.Module):
         last_only -> logits (batch, 1, vocab) of the last position, as a prefill needs. The last
         block then runs attention and MLP for that position alone: the other positions' outputs
         there feed nothing (the cache takes their keys and values before). For a 2-layer model
-        that is about a third of the prefill's work."""
+        that skips about a third of the prefill's matmul FLOPs."""
         start = 0 if kv_cache is None else kv_cache.pos
         seq = idx.shape[1]
         if start + seq > self.max_seq_len:
