@@ -4,7 +4,7 @@ Every number that compares two implementations is a ratio from one process on th
 shapes, data and weights, so a noisy machine shifts both sides alike. Nothing here asserts
 a timing; tests only run it on a tiny shape.
 
-    cotmix bench --out runs/bench.json          # the full table (about 2 minutes on 2 cores)
+    cotmix bench --out runs/bench.json          # the full table (about 3 minutes on 2 cores)
     cotmix bench --device cuda                  # the same table on a GPU (fp32 rows stay fp32)
 
 On a GPU every timed call ends with torch.cuda.synchronize, so its wall time covers the work
