@@ -15,7 +15,7 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 $COTMIX run --preset tiny device=$DEVICE --out "$OUT/cuda" --no-progress
 $COTMIX run --preset tiny device=cpu --out "$OUT/cpu" --no-progress
 $COTMIX eval --checkpoint "$OUT/cuda" device=cpu --json > "$OUT/cuda-on-cpu.json"
-timeout 20 $COTMIX pretrain --preset tiny device=$DEVICE pretrain.steps=400 --out "$OUT/killed" --no-progress || true
+timeout -s KILL 15 $COTMIX pretrain --preset tiny device=$DEVICE pretrain.steps=2000 --out "$OUT/killed" --no-progress || true
 $COTMIX pretrain --resume --out "$OUT/killed" --no-progress
 $COTMIX bench --tiny --device $DEVICE --out "$OUT/bench.json" --no-progress
 python3 - "$OUT" <<'PY'
