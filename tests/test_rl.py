@@ -67,6 +67,8 @@ def test_posttrain_refuses_to_change_the_model_shape(pretrained):
         posttrain_config(pretrained.config, ["model.d_model=64"])
     with pytest.raises(ConfigError, match="max_new_tokens=99"):
         posttrain_config(pretrained.config, ["posttrain.max_new_tokens=99"])
+    # where it runs is not part of the shape: a GPU-trained checkpoint continues on a laptop
+    assert posttrain_config(pretrained.config, ["device=cpu", "precision=fp32"]).device == "cpu"
 
 
 def test_killed_posttrain_resumes_to_the_same_result(pretrained, tmp_path, monkeypatch):

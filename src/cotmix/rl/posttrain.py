@@ -30,7 +30,8 @@ def posttrain_config(base: Config, overrides: list[str]) -> Config:
         name = key.split("=", 1)[0].strip()
         if name.startswith(FROZEN_AFTER_PRETRAINING):
             raise ConfigError(f"{name}: cannot change after pre-training (the checkpoint fixes the model and "
-                              f"task shape); post-training accepts posttrain.*, eval.*, task.p_cot, seed, threads")
+                              f"task shape); post-training accepts posttrain.*, eval.*, task.p_cot, seed, threads, "
+                              f"device, precision")
     check_max_new_tokens(cfg)
     return cfg
 
