@@ -136,9 +136,8 @@ class LogitsOnly(torch.nn.Module):
         return self.hf(idx, attention_mask=torch.ones_like(idx)).logits
 
 
-def _ntp_step(model, optimizer, task, batch, bf16: bool = False):
-    with torch.autocast(batch.prompts.device.type, dtype=torch.bfloat16, enabled=bf16):
-        loss = ntp_loss(model, task, batch)
+def _ntp_step(model, optimizer, task, batch):
+    loss = ntp_loss(model, task, batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -171,7 +170,9 @@ def bench_training(cfg: Config, size: BenchSize, peers: bool, device: torch.devi
     if peers:
         steps["hf"] = (hf_model(ours), _hf_ntp_step)
         steps["hf_same_loss"] = (LogitsOnly(hf_model(ours)), _ntp_step)
-        steps["cotmix_bf16"] = (build_model(cfg.model, task), partial(_ntp_step, bf16=True))
+        bf16 = build_model(cfg.model, task)
+        bf16.autocast_dtype = torch.bfloat16  # as `precision=bf16` sets it (cotmix.device.place)
+        steps["cotmix_bf16"] = (bf16, _ntp_step)
     timed = {name: synced(partial(step, model.to(device), make_optimizer(model, 1e-4), task, batch), device)
              for name, (model, step) in steps.items()}
     seconds = interleaved_medians(timed, size.repeats)
