@@ -100,6 +100,18 @@ def test_posttrain_from_several_checkpoints(tiny_run, tmp_path):
     assert len(made) == len(steps) and all((tmp_path / "rl" / m / "summary.json").is_file() for m in made)
 
 
+def test_posttrain_from_a_sweep_run_directory(tiny_run, tmp_path):
+    # Sweep runs are named by their settings ("task.p_cot=0.01,seed=1"): the "=" must not turn the
+    # path into a config override.
+    out, _ = tiny_run
+    run_dir = tmp_path / "task.p_cot=0.5,seed=0"
+    run_dir.symlink_to(out, target_is_directory=True)
+    result = cotmix("posttrain", "--from", str(run_dir), "posttrain.steps=1", "--out", str(tmp_path / "rl"),
+                    "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "rl" / "config.json").read_text())["posttrain"]["steps"] == 1
+
+
 @pytest.mark.slow
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     args = ["task.d=8", "model.d_model=32", "model.n_head=2", "pretrain.steps=300", "pretrain.batch_size=64",

@@ -108,9 +108,11 @@ def cmd_posttrain(args) -> int:
     from cotmix.experiment import prepare_run_dir
     from cotmix.rl.posttrain import posttrain, posttrain_config
 
-    # --from takes several paths, so key=value items typed after it land there too.
-    args.overrides = [a for a in args.from_ if "=" in a] + args.overrides
-    args.from_ = [a for a in args.from_ if "=" not in a]
+    # --from takes several paths, so key=value items typed after it land there too. A sweep's run
+    # directories have "=" in their names ("task.p_cot=0.01,seed=1"), so an existing path stays a path.
+    is_override = [("=" in a and not Path(a).exists()) for a in args.from_]
+    args.overrides = [a for a, o in zip(args.from_, is_override) if o] + args.overrides
+    args.from_ = [a for a, o in zip(args.from_, is_override) if not o]
     if not args.from_:
         raise CotmixError("--from needs at least one run directory or checkpoint")
     starts = [load_checkpoint(resolve_checkpoint(path)) for path in args.from_]
