@@ -75,7 +75,9 @@ def test_results_table_is_queryable_and_rebuilt_from_the_runs(tiny_sweep, capsys
     assert lines[0] == "sweep,name,error" and len(lines) == 3 and all(l.startswith("tiny,") for l in lines[1:])
     assert main(["results", str(out), "--where", "no_such_column > 1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "no_such_column" in err
+    assert len(err.splitlines()) == 1 and "no_such_column" in err and "task_p_cot" in err
+    # --columns also takes config keys spelled with dots, as everywhere else in cotmix
+    assert query(out, "task_p_cot > 0.3", ["name", "task.p_cot"]) == (names[:2], [r[:2] for r in rows])
 
 
 def test_rerun_skips_finished_runs_and_refuses_another_grid(tiny_sweep):

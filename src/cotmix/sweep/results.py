@@ -120,6 +120,7 @@ def query(root: Path, where: str | None = None, columns: list[str] | None = None
     if not columns:
         present = set(pq.read_schema(path).names)
         columns = [c for c in DEFAULT_COLUMNS if c in present]
+    columns = [c.replace(".", "_") for c in columns]  # a config key as typed elsewhere: task.p_cot
     select = "*" if columns == ["all"] else ", ".join(f'"{c}"' for c in columns)
     if not order_by:  # sorted below, in numeric order of the values in the run names
         select += ', sweep AS "__sweep", name AS "__name"'
@@ -137,7 +138,8 @@ def query(root: Path, where: str | None = None, columns: list[str] | None = None
         return names, rows
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
-        raise CotmixError(f"results query failed: {first} (columns: `cotmix results {root} --list-columns`)") from None
+        raise CotmixError(f"results query failed: {first} (columns use _ for config keys, e.g. task_p_cot; "
+                          f"all of them: `cotmix results {root} --list-columns`)") from None
 
 
 def format_table(names: list[str], rows: list[tuple], csv: bool = False) -> str:
