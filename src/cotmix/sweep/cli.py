@@ -67,7 +67,8 @@ def add_sweep_parsers(sub) -> None:
     p = sub.add_parser("results", help="one table of every run's config and final metrics (Parquet + DuckDB)")
     p.add_argument("dir", help="a run, a sweep, or a directory of sweeps")
     p.add_argument("--where", help="SQL condition, e.g. \"task_p_cot < 0.3 and state = 'done'\"")
-    p.add_argument("--columns", help="comma-separated columns, or 'all' (default: name, state and the main metrics)")
+    p.add_argument("--columns", help="comma-separated columns (task_p_cot or task.p_cot), or 'all' "
+                                     "(default: name, state and the main metrics)")
     p.add_argument("--sort", help="SQL ORDER BY expression (default: sweep, then run name with its numbers in numeric order)")
     p.add_argument("--csv", action="store_true", help="print CSV instead of an aligned table")
     p.add_argument("--list-columns", action="store_true", help="print the column names and exit")
