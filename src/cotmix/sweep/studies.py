@@ -4,8 +4,8 @@
     cotmix report runs/sweeps
 
 Each comes in two sizes. `cpu` fits a 2-core laptop (d = 20, a width-64 2-layer GPT-2, 1000 NTP
-steps of 256, unless the study varies these or its `cpu_base` says otherwise). `paper` uses the paper's d (50 for the headline, 25 for the
-threshold) and a model and budget meant for a GPU. Every entry says what the paper claims (or, for
+steps of 256, unless the study varies these or its `cpu_base` says otherwise). `paper` uses the
+paper's d (50 for the headline, 25 for the threshold) and a model and budget meant for a GPU. Every entry says what the paper claims (or, for
 a study, what question it asks) and which figure `cotmix report` draws from it.
 """
 
@@ -52,9 +52,9 @@ STUDIES: dict[str, Study] = {
         "RL started too early in pre-training (before the chain is learnt) lengthens responses without "
         "making them correct; started later, it generalises.",
         "rl_start", "run", {"pretrain.steps": [100, 400, 1000]}, seeds=(0, 1),
-        # The end-to-end reward: a half-learnt chain (chain-token accuracy 0.84 at step 400) ends
-        # right as often as a short answer, and RL lengthens it (long fraction 0.25 -> 0.48) without
-        # generalising. The chain reward, which pays only perfect chains, shortens it instead.
+        # The end-to-end reward: a half-learnt chain (seed 0 at step 400, chain-token accuracy 0.84)
+        # ends right as often as a short answer, and RL lengthens it (long fraction 0.25 -> 0.48)
+        # without generalising. The chain reward, which pays only perfect chains, shortens it instead.
         base={"posttrain.reward": "e2e"}, paper_grid={"pretrain.steps": [1000, 5000, 20000]}),
     "fig-temperature": Study(
         "RL works at sampling temperatures 0.75, 1.0 and 1.5; higher temperature explores more.",
@@ -69,16 +69,16 @@ STUDIES: dict[str, Study] = {
         "Even with p_cot = 0.01 (1 long demonstration in 100) RL finds and amplifies the long answers.",
         "curves", "run", {"task.p_cot": [0.01]}, base={"posttrain.steps": 400}, seeds=(0, 1, 2, 3),
         # cpu size: d = 16, the llama flavour and 20000 constant-lr NTP steps (measured: the whole
-        # chain learnt by step 1000, 10000 and 7000 in seeds 0-2, not by 20000 in seed 3). With learned absolute positions
-        # (gpt2) each chain position needs its own attention pattern and is learnt on its own, about
-        # one per 1-3k steps at p_cot = 0.01: 8 and 6 of 15 positions after 27000 steps. With RoPE
-        # every chain step reads the bit exactly d tokens back, one relative offset for all of
-        # them, so the positions are learnt together. At d <= 10 NTP alone starts learning the
-        # parity itself, not the regime the paper studies. RL needs more steps than at p_cot = 0.25
-        # to grow the long fraction from 0.01. Measured: seed 0 reaches greedy 1.0; seeds 1 and 2 stall
-        # at 0.76, going long whenever their first token is x_1 but writing x_1 first only half the
-        # time (NTP at p_cot = 0.01 never learnt to copy x_1 there; see the README); in seed 3 RL
-        # removes the long answers, whose chain is not learnt.
+        # chain learnt by step 1000, 10000 and 7000 in seeds 0-2, not by 20000 in seed 3). With
+        # learned absolute positions (gpt2) each chain position needs its own attention pattern and
+        # is learnt on its own, about one per 1-3k steps at p_cot = 0.01: 8 and 6 of 15 positions
+        # after 27000 steps. With RoPE every chain step reads the bit exactly d tokens back, one
+        # relative offset for all of them, so the positions are learnt together. At d <= 10 NTP
+        # alone starts learning the parity itself, not the regime the paper studies. RL needs more
+        # steps than at p_cot = 0.25 to grow the long fraction from 0.01. Measured: seed 0 reaches
+        # greedy 1.0; seeds 1 and 2 stall at 0.76, going long whenever their first token is x_1 but
+        # writing x_1 first only half the time (NTP at p_cot = 0.01 never learnt to copy x_1 there;
+        # see the README); in seed 3 RL removes the long answers, whose chain is not learnt.
         cpu_base={"task.d": 16, "model.flavour": "llama", "pretrain.steps": 20000,
                   "pretrain.schedule": "constant", "pretrain.eval_interval": 1000,
                   "pretrain.ckpt_interval": 1000}),
