@@ -5,8 +5,9 @@
 
 Each comes in two sizes. `cpu` fits a 2-core laptop (d = 20, a width-64 2-layer GPT-2, 1000 NTP
 steps of 256, unless the study varies these or its `cpu_base` says otherwise). `paper` uses the
-paper's d (50 for the headline, 25 for the threshold) and a model and budget meant for a GPU. Every entry says what the paper claims (or, for
-a study, what question it asks) and which figure `cotmix report` draws from it.
+paper's d (50 for the headline, 25 for the threshold) and a model and budget meant for a GPU.
+Every entry says what the paper claims (or, for a study, what question it asks) and which figure
+`cotmix report` draws from it.
 """
 
 from __future__ import annotations
