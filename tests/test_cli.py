@@ -38,6 +38,15 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, fragme
     assert not out.exists()
 
 
+def test_overrides_count_on_both_sides_of_the_options():
+    result = cotmix("config", "task.d=7", "--preset", "tiny", "task.p_cot=0.3")
+    assert result.returncode == 0, result.stderr
+    values = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines() if line.startswith("task.")}
+    assert values["task.d"] == "7" and values["task.p_cot"] == "0.3"
+    result = cotmix("config", "task.d=7", "--preset", "tiny", "--bogus")
+    assert result.returncode == 2 and "unrecognized arguments: --bogus" in result.stderr
+
+
 def test_missing_and_corrupt_checkpoints(tmp_path):
     result = cotmix("eval", "--checkpoint", str(tmp_path / "none"))
     assert result.returncode == 2 and "no such" in result.stderr
