@@ -145,6 +145,21 @@ def test_every_figure_kind_draws_from_a_real_sweep(tiny_sweep):
         assert "seed" in measured or "cells" in measured, kind
 
 
+def test_star_runs_draw_the_recursion_beside_the_curves(tmp_path):
+    from cotmix.report.data import load_sweep
+    from cotmix.report.figures import curves, curves_by
+
+    grid = grid_from_dict({"name": "star", "preset": "tiny", "base": {"posttrain.algorithm": "star"}, "seeds": [0]})
+    run_sweep(grid, tmp_path / "star", progress=False, log=lambda *_: None)
+    sweep = load_sweep(tmp_path / "star")
+    rounds = len(sweep.done()[0].curve("posttrain", "completions/long_fraction", evals=False))
+    for draw in (curves, curves_by):
+        fig, _ = draw(sweep)
+        assert len(fig.axes) == 3 and fig.axes[2].get_xlabel() == "STaR round", draw.__name__
+        recursion = [line for line in fig.axes[2].lines if line.get_label().startswith("2p/(1+p)")]
+        assert len(recursion) == 1 and len(recursion[0].get_xdata()) == rounds > 1
+
+
 CHECK_IMAGES = """<script>
 window.addEventListener("load", () => {
   const images = [...document.images];

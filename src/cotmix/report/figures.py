@@ -46,9 +46,35 @@ def _seeds(sweep: Sweep) -> str:
     return f"{'/'.join(map(str, counts))} seeds per setting, 95% CI"
 
 
+def _star_groups(sweep: Sweep) -> dict:
+    return {s: runs for s, runs in sweep.settings().items() if runs[0].config["posttrain"]["algorithm"] == "star"}
+
+
+def _star_rounds(ax, star: dict) -> None:
+    """STaR's long fraction of samples per round, against p_{n+1} = 2 p_n / (1 + p_n) started from
+    the measured first round. The recursion assumes each round fits its kept samples; a round of a
+    few optimizer steps does not, so the measured curve lags it."""
+    for i, (setting, runs) in enumerate(star.items()):
+        measured = average_curves([r.curve("posttrain", "completions/long_fraction", evals=False) for r in runs])
+        _band(ax, [(k + 1, m, c) for k, (_, m, c) in enumerate(measured)], setting, COLORS[i % len(COLORS)], top=1.0)
+        if measured:
+            p, theory = measured[0][1], []
+            for k in range(len(measured)):
+                theory.append((k + 1, p))
+                p = star_step(p)
+            ax.plot(*zip(*theory), "k--", lw=1, label="2p/(1+p) from round 1" if i == 0 else None)
+    ax.set(xlabel="STaR round", ylabel="long fraction of samples", ylim=(0, 1.02))
+    ax.legend(fontsize=7)
+
+
 def curves(sweep: Sweep):
-    """NTP+RL against the NTP-only baseline: greedy accuracy and greedy length along RL samples."""
-    fig, (acc, length) = plt.subplots(1, 2, figsize=(10, 3.8))
+    """NTP+RL against the NTP-only baseline: greedy accuracy and greedy length along RL samples;
+    STaR's long fraction per round against the recursion when the runs are STaR."""
+    star = _star_groups(sweep)
+    fig, axes = plt.subplots(1, 3 if star else 2, figsize=(15 if star else 10, 3.8))
+    acc, length = axes[:2]
+    if star:
+        _star_rounds(axes[2], star)
     runs = sweep.done()
     for phase, label, color in (("posttrain", "NTP + RL", COLORS[0]), ("baseline", "NTP only", COLORS[1])):
         _band(acc, average_curves([r.curve(phase, "greedy_accuracy") for r in runs]), label, color, top=1.0)
@@ -68,8 +94,7 @@ def curves(sweep: Sweep):
 def curves_by(sweep: Sweep):
     """One line per setting: RL greedy accuracy and sampled length; STaR's long fraction per round
     against the recursion when STaR runs are present."""
-    groups = sweep.settings()
-    star = {s: runs for s, runs in groups.items() if runs[0].config["posttrain"]["algorithm"] == "star"}
+    groups, star = sweep.settings(), _star_groups(sweep)
     fig, axes = plt.subplots(1, 3 if star else 2, figsize=(15 if star else 10, 3.8))
     lines = []
     for i, (setting, runs) in enumerate(groups.items()):
@@ -82,18 +107,7 @@ def curves_by(sweep: Sweep):
     axes[1].set(xlabel="samples after pre-training", ylabel="sampled response length (mean)")
     axes[0].legend(fontsize=7)
     if star:
-        ax = axes[2]
-        for i, (setting, runs) in enumerate(star.items()):
-            measured = average_curves([r.curve("posttrain", "completions/long_fraction", evals=False) for r in runs])
-            _band(ax, [(k + 1, m, c) for k, (_, m, c) in enumerate(measured)], setting, COLORS[i % len(COLORS)], top=1.0)
-            if measured:
-                p, theory = measured[0][1], []
-                for k in range(len(measured)):
-                    theory.append((k + 1, p))
-                    p = star_step(p)
-                ax.plot(*zip(*theory), "k--", lw=1, label="2p/(1+p) from round 1" if i == 0 else None)
-        ax.set(xlabel="STaR round", ylabel="long fraction of samples", ylim=(0, 1.02))
-        ax.legend(fontsize=7)
+        _star_rounds(axes[2], star)
     return fig, "Final greedy accuracy after RL: " + "; ".join(lines) + f" ({_seeds(sweep)})."
 
 
