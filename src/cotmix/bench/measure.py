@@ -50,6 +50,11 @@ TINY = BenchSize(d=6, batch=16, sample_prompts=16, rl_prompts=4, rl_group=4, rep
                  time_to_generalise=False, pretrain_steps=10)
 
 
+def bench_config(d: int, flavour: str = "gpt2") -> Config:
+    """The benchmarked task and model: the demo's p_cot at every d, so rows of the table compare."""
+    return load_config(overrides=[f"task.d={d}", "task.p_cot=0.25", f"model.flavour={flavour}"])
+
+
 def synced(fn, device: torch.device):
     """fn, then a wait for the GPU work it queued (a no-op on the CPU)."""
     def call():
@@ -261,7 +266,7 @@ def bench_rl_step(cfg: Config, size: BenchSize, peers: bool, device: torch.devic
 def bench_scaling(size: BenchSize, device: torch.device = CPU) -> list[dict]:
     rows = []
     for d in size.scaling_d:
-        cfg = load_config(overrides=[f"task.d={d}"])
+        cfg = bench_config(d)
         train = bench_training(cfg, BenchSize(d=d, batch=size.batch, repeats=size.repeats), peers=False, device=device)
         rl = bench_rl_step(cfg, BenchSize(d=d, rl_prompts=size.rl_prompts, rl_group=size.rl_group,
                                           repeats=size.repeats), peers=False, device=device)
@@ -293,7 +298,7 @@ def run_bench(size: BenchSize = BenchSize(), flavours=("gpt2", "llama"), peers: 
     out["peak_flop_per_s"] = {"fp32": matmul_peak(torch.float32, device), "bf16": matmul_peak(torch.bfloat16, device)}
     weights = {}
     for flavour in flavours:
-        cfg = load_config(overrides=[f"task.d={size.d}", "task.p_cot=0.25", f"model.flavour={flavour}"])
+        cfg = bench_config(size.d, flavour)
         progress(f"{flavour}: NTP training, sampling from random weights")
         out[f"train_{flavour}"] = bench_training(cfg, size, peers, device)
         out[f"sample_{flavour}"] = bench_sampling(cfg, size, peers, device)
@@ -301,8 +306,7 @@ def run_bench(size: BenchSize = BenchSize(), flavours=("gpt2", "llama"), peers: 
         weights[flavour] = pretrained_weights(cfg, size.pretrain_steps, device)
         out[f"sample_{flavour}_pretrained"] = bench_sampling(cfg, size, peers, device, weights[flavour])
     progress("GRPO step from the pre-trained model vs TRL GRPOTrainer")
-    out["rl_step"] = bench_rl_step(load_config(overrides=[f"task.d={size.d}", "task.p_cot=0.25"]), size, peers,
-                                   device, weights.get("gpt2"))
+    out["rl_step"] = bench_rl_step(bench_config(size.d), size, peers, device, weights.get("gpt2"))
     progress("scaling with d")
     out["scaling"] = bench_scaling(size, device)
     if size.time_to_generalise:
