@@ -43,6 +43,17 @@ def test_every_built_in_study_expands_to_valid_runs(size):
     assert grid_from_dict(study_grid("fig-threshold", "paper")).runs()[0].config().task.d == 25
 
 
+def test_list_needs_no_out_and_names_the_fixed_settings_once(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "fig-rare", "--size", "cpu", "--list"]) == 0
+    header, *names = capsys.readouterr().out.splitlines()
+    assert names == [f"task.p_cot=0.01,seed={s}" for s in STUDIES["fig-rare"].seeds]
+    assert header.startswith("# fig-rare: cotmix run ") and "task.d=16" in header and "task.p_cot" not in header
+    assert main(["sweep", "fig-rare"]) == 2
+    assert capsys.readouterr().err.strip() == "cotmix: error: --out DIR is required to run a sweep; only --list works without it"
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.fixture(scope="module")
 def tiny_sweep(tmp_path_factory):
     """Four tiny runs plus one that raises at run time (its response limit exceeds the model's)."""

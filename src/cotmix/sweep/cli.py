@@ -19,9 +19,14 @@ def cmd_sweep(args) -> int:
         raise CotmixError(f"--workers {args.workers} --threads {args.threads}: both must be >= 1")
     grid = grid_for(args.grid, args.size)
     if args.list:
+        varying = set(grid.grid).union(*grid.also)
+        fixed = " ".join(f"{k}={v}" for k, v in grid.base.items() if k not in varying)
+        print(f"# {grid.name}: cotmix {grid.command}{f' --preset {grid.preset}' if grid.preset else ''} {fixed}".rstrip())
         for spec in grid.runs():
             print(spec.name)
         return 0
+    if args.out is None:
+        raise CotmixError("--out DIR is required to run a sweep; only --list works without it")
     statuses = run_sweep(grid, Path(args.out), args.workers, args.address, args.threads, not args.no_progress)
     failed = [s for s in statuses if s.get("state") != "done"]
     print(f"{len(statuses) - len(failed)}/{len(statuses)} runs done; table: {Path(args.out) / 'results.parquet'}")
@@ -55,7 +60,7 @@ def add_sweep_parsers(sub) -> None:
     p = sub.add_parser("sweep", help="run a grid of runs (a sweep file or a built-in study) in parallel on Ray")
     p.add_argument("grid", help="sweep YAML file, or a built-in study: fig-headline, fig-threshold, ... "
                    "(see cotmix.sweep.studies)")
-    p.add_argument("--out", required=True, help="sweep directory (rerun the same command to resume)")
+    p.add_argument("--out", help="sweep directory (rerun the same command to resume); not needed with --list")
     p.add_argument("--size", default="cpu", choices=["cpu", "paper"], help="size of a built-in study")
     p.add_argument("--workers", type=int, default=1, help="parallel runs; > 1 starts a local Ray instance")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
