@@ -1,6 +1,7 @@
 """`cotmix sweep`, `cotmix results` and `cotmix report`: grids of runs, one table, one HTML page.
 
-    cotmix sweep     GRID.yaml|STUDY --out DIR [--size cpu|paper] [--workers N] [--address ADDR] [--list]
+    cotmix sweep     GRID.yaml|STUDY --out DIR [--size cpu|paper] [--workers N] [--address ADDR]
+    cotmix sweep     GRID.yaml|STUDY --list [--size cpu|paper]
     cotmix results   DIR [--where SQL] [--columns a,b|all] [--sort SQL] [--csv] [--list-columns]
     cotmix report    DIR [--out report.html]
 """

@@ -68,7 +68,8 @@ STUDIES: dict[str, Study] = {
                                                   "posttrain.temperature": 1.5},), seeds=(0,)),
     "fig-rare": Study(
         "Even with p_cot = 0.01 (1 long demonstration in 100) RL finds and amplifies the long answers.",
-        "curves", "run", {"task.p_cot": [0.01]}, base={"posttrain.steps": 400}, seeds=(0, 1, 2, 3),
+        "curves", "run", {"task.p_cot": [0.01]}, seeds=(0, 1, 2, 3),
+        base={"posttrain.algorithm": "star", "posttrain.star_epochs": 3, "posttrain.steps": 400},
         # cpu size: d = 16, the llama flavour and 20000 constant-lr NTP steps (measured: the whole
         # chain learnt by step 1000, 10000 and 7000 in seeds 0-2, not by 20000 in seed 3). With
         # learned absolute positions (gpt2) each chain position needs its own attention pattern and
