@@ -70,17 +70,17 @@ STUDIES: dict[str, Study] = {
         "Even with p_cot = 0.01 (1 long demonstration in 100) RL finds and amplifies the long answers.",
         "curves", "run", {"task.p_cot": [0.01]}, seeds=(0, 1, 2, 3),
         base={"posttrain.algorithm": "star", "posttrain.star_epochs": 3, "posttrain.steps": 400},
+        # STaR, the algorithm of the paper's Theorem 2. GRPO (the first version of this preset)
+        # stalled at greedy 0.76 in seeds 1 and 2: its first answer token never learnt to copy x_1
+        # (seed 1: "0" with probability 0.61 whatever the input), so only half the answers went long.
+        # From the same NTP checkpoints STaR reached 0.99 in seed 1 (see the README).
         # cpu size: d = 16, the llama flavour and 20000 constant-lr NTP steps (measured: the whole
-        # chain learnt by step 1000, 10000 and 7000 in seeds 0-2, not by 20000 in seed 3). With
+        # chain learnt by step 1000, 10000 and 4000 in seeds 0-2, not by 20000 in seed 3). With
         # learned absolute positions (gpt2) each chain position needs its own attention pattern and
         # is learnt on its own, about one per 1-3k steps at p_cot = 0.01: 8 and 6 of 15 positions
         # after 27000 steps. With RoPE every chain step reads the bit exactly d tokens back, one
         # relative offset for all of them, so the positions are learnt together. At d <= 10 NTP
-        # alone starts learning the parity itself, not the regime the paper studies. RL needs more
-        # steps than at p_cot = 0.25 to grow the long fraction from 0.01. Measured: seed 0 reaches
-        # greedy 1.0; seeds 1 and 2 stall at 0.76, going long whenever their first token is x_1 but
-        # writing x_1 first only half the time (NTP at p_cot = 0.01 never learnt to copy x_1 there;
-        # see the README); in seed 3 RL removes the long answers, whose chain is not learnt.
+        # alone starts learning the parity itself, not the regime the paper studies.
         cpu_base={"task.d": 16, "model.flavour": "llama", "pretrain.steps": 20000,
                   "pretrain.schedule": "constant", "pretrain.eval_interval": 1000,
                   "pretrain.ckpt_interval": 1000}),
