@@ -1,4 +1,4 @@
-"""Chain metrics on a model that knows some chain positions and not others."""
+"""Chain and first-token metrics on a model that knows some chain positions and not others."""
 
 import pytest
 import torch
@@ -36,5 +36,13 @@ def test_chain_positions_learnt_counts_the_positions_the_model_knows():
     assert metrics["chain_positions_learnt"] == pytest.approx(3 / 5)
     # Known positions score 1, the others a fair coin over 512 rows each: mean 0.5, sd 0.022.
     assert metrics["chain_token_accuracy"] == pytest.approx((3 + 2 * 0.5) / 5, abs=4 * 0.022 * 2 / 5)
-    assert chain_token_metrics(PartialOracle(task, known=set(range(6))), task, batch) == {
-        "chain_token_accuracy": 1.0, "chain_positions_learnt": 1.0}
+    # Position 0 unknown: the first token is always 0, so it is x_1 exactly where x_1 = 0.
+    x1_is_zero = (batch.responses[:, 0] == 0).float()
+    assert metrics["first_token_long_greedy"] == pytest.approx(float(x1_is_zero.mean()))
+    e = torch.e
+    assert metrics["first_token_long_prob"] == pytest.approx(float(x1_is_zero.mean() * e / (e + 4)
+                                                                   + (1 - x1_is_zero.mean()) / (e + 4)))
+    knows_all = chain_token_metrics(PartialOracle(task, known=set(range(6))), task, batch)
+    assert knows_all["chain_token_accuracy"] == knows_all["chain_positions_learnt"] == 1.0
+    assert knows_all["first_token_long_greedy"] == 1.0
+    assert knows_all["first_token_long_prob"] == pytest.approx(float(e / (e + 4)))  # logit 1 against 4 zeros

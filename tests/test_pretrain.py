@@ -115,6 +115,9 @@ def test_ntp_is_length_calibrated(calibrated):
     assert abs(metrics["short_accuracy"] - 0.5) <= tol(0.5, short_n) + 0.01  # parity not learnt
     assert abs(metrics["greedy_accuracy"] - 0.5) <= tol(0.5, n) + 0.01
     assert metrics["greedy_length_median"] == 2
+    # The first token is x_1 with probability (1 + p) / 2 > 1/2 on every prompt, so it is the mode.
+    assert metrics["first_token_long_prob"] == pytest.approx((1 + p) / 2, abs=0.03)
+    assert metrics["first_token_long_greedy"] >= 0.95
 
 
 def test_continue_probability_matches_theory(calibrated):

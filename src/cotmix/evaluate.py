@@ -56,17 +56,25 @@ def chain_token_metrics(model, task: Task, batch) -> dict:
 
     chain_token_accuracy: over all chain tokens. chain_positions_learnt: the fraction of chain
     positions right at least LEARNT of the time. Positions are learnt one at a time, each
-    abruptly, so this says how far along the chain is when the accuracy sits in between."""
+    abruptly, so this says how far along the chain is when the accuracy sits in between.
+    first_token_long_prob: the probability of the long answer's first token (x_1 for parity) as
+    the first response token; (1 + p_cot) / 2 for a calibrated NTP model (paper §2).
+    first_token_long_greedy: the fraction of prompts where it is the most likely first token.
+    Greedy decoding can take the long path only there, however sure the model is to continue."""
     mask = task.chain_token_mask(batch)  # (rows, response_len) bool, on the CPU where the task's code runs
     batch = batch.to(model_device(model))
     sequences = batch.sequences()
     logits = model(sequences[:, :-1])[:, task.prompt_len - 1 :]  # predictions of the response tokens
+    first = logits[:, 0].softmax(dim=-1).cpu()  # (rows, vocab): the first response token, before EOS is masked
+    first_long = batch.responses[:, :1].cpu()
     predicted = logits.index_fill_(-1, torch.tensor([task.eos_id], device=logits.device),
                                    float("-inf")).argmax(dim=-1)
     hits = (predicted == batch.responses).cpu() & mask
     counted = mask.sum(dim=0)
     per_position = hits.sum(dim=0)[counted > 0] / counted[counted > 0]
-    return {"chain_token_accuracy": _mean(hits[mask]), "chain_positions_learnt": _mean(per_position >= LEARNT)}
+    return {"chain_token_accuracy": _mean(hits[mask]), "chain_positions_learnt": _mean(per_position >= LEARNT),
+            "first_token_long_prob": _mean(first.gather(1, first_long)),
+            "first_token_long_greedy": _mean(first.argmax(dim=-1, keepdim=True) == first_long)}
 
 
 @torch.no_grad()
