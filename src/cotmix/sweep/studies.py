@@ -52,7 +52,7 @@ STUDIES: dict[str, Study] = {
     "fig-rl-start": Study(
         "RL started too early in pre-training (before the chain is learnt) lengthens responses without "
         "making them correct; started later, it generalises.",
-        "rl_start", "run", {"pretrain.steps": [100, 400, 1000]}, seeds=(0, 1),
+        "rl_start", "run", {"pretrain.steps": [100, 400, 1000]}, seeds=(0, 1, 2, 3),
         # The end-to-end reward: a half-learnt chain (seed 0 at step 400, chain-token accuracy 0.84)
         # ends right as often as a short answer, and RL lengthens it (long fraction 0.25 -> 0.48)
         # without generalising. The chain reward, which pays only perfect chains, shortens it instead.
