@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,20 @@ def test_every_figure_kind_draws_from_a_real_sweep(tiny_sweep):
         fig, measured = draw(sweep)
         assert any(ax.lines or ax.collections or ax.images or ax.patches for ax in fig.axes), kind
         assert "seed" in measured or "cells" in measured, kind
+
+
+def test_curves_draw_every_seed_beside_the_mean(tiny_sweep):
+    """With a few seeds that can split, the mean alone hides them: each seed's curve is drawn too."""
+    from cotmix.report.data import load_sweep
+    from cotmix.report.figures import curves, curves_by
+
+    sweep = load_sweep(tiny_sweep[0])
+    expected = [tuple(y for _, y in r.curve("posttrain", "greedy_accuracy")) for r in sweep.done()]
+    for draw in (curves, curves_by):
+        fig, _ = draw(sweep)
+        thin = [line for line in fig.axes[0].lines if line.get_linewidth() < 1]
+        drawn = Counter(tuple(float(y) for y in line.get_ydata()) for line in thin)
+        assert not Counter(expected) - drawn, draw.__name__  # every seed's curve is among the thin lines
 
 
 def test_star_runs_draw_the_recursion_beside_the_curves(tmp_path):

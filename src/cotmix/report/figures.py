@@ -18,11 +18,17 @@ from cotmix.theory.closed_form import star_step  # noqa: E402
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
 
-def _band(ax, points, label, color, style="-", top=None):
+def _band(ax, points, label, color, style="-", top=None, each=()):
     """Mean line and 95% band. The band is clipped to the quantity's range (>= 0, and <= `top` for
-    accuracies and fractions): with 2 seeds Student's t makes bands wide enough to leave it."""
+    accuracies and fractions): with 2 seeds Student's t makes bands wide enough to leave it.
+    `each`: the seeds' own curves, drawn thin, because with a few seeds that split (some
+    generalise, some do not) the mean is a value no seed had."""
     if not points:
         return
+    if len(each) > 1:
+        for curve in each:
+            if curve:
+                ax.plot(*zip(*curve), "-", color=color, lw=0.6, alpha=0.45)
     xs, means, cis = zip(*points)
     ax.plot(xs, means, style, color=color, label=label, lw=1.8)
     lows = [max(0.0, m - c) for m, c in zip(means, cis)]
@@ -55,8 +61,12 @@ def _star_rounds(ax, star: dict) -> None:
     the measured first round. The recursion assumes each round fits its kept samples; a round of a
     few optimizer steps does not, so the measured curve lags it."""
     for i, (setting, runs) in enumerate(star.items()):
-        measured = average_curves([r.curve("posttrain", "completions/long_fraction", evals=False) for r in runs])
-        _band(ax, [(k + 1, m, c) for k, (_, m, c) in enumerate(measured)], setting, COLORS[i % len(COLORS)], top=1.0)
+        per_seed = [r.curve("posttrain", "completions/long_fraction", evals=False) for r in runs]
+        measured = average_curves(per_seed)
+        by_round = [[(k + 1, y) for k, (_, y) in enumerate(curve)] for curve in per_seed]
+        label = setting if len(star) > 1 else f"measured ({len(runs)} seeds, thin: each)" if len(runs) > 1 else "measured"
+        _band(ax, [(k + 1, m, c) for k, (_, m, c) in enumerate(measured)], label, COLORS[i % len(COLORS)], top=1.0,
+              each=by_round)
         if measured:
             p, theory = measured[0][1], []
             for k in range(len(measured)):
@@ -77,8 +87,9 @@ def curves(sweep: Sweep):
         _star_rounds(axes[2], star)
     runs = sweep.done()
     for phase, label, color in (("posttrain", "NTP + RL", COLORS[0]), ("baseline", "NTP only", COLORS[1])):
-        _band(acc, average_curves([r.curve(phase, "greedy_accuracy") for r in runs]), label, color, top=1.0)
-        _band(length, average_curves([r.curve(phase, "greedy_length_median") for r in runs]), label, color)
+        for ax, key, top in ((acc, "greedy_accuracy", 1.0), (length, "greedy_length_median", None)):
+            per_seed = [r.curve(phase, key) for r in runs]
+            _band(ax, average_curves(per_seed), label, color, top=top, each=per_seed)
     acc.axhline(0.5, color="grey", ls=":", lw=1, label="chance")
     length.axhline(_d(sweep) + 1, color="grey", ls=":", lw=1, label="d + 1 (long)")
     acc.set(xlabel="samples after pre-training", ylabel="greedy accuracy", ylim=(0.4, 1.02))
@@ -99,8 +110,9 @@ def curves_by(sweep: Sweep):
     lines = []
     for i, (setting, runs) in enumerate(groups.items()):
         color = COLORS[i % len(COLORS)]
-        _band(axes[0], average_curves([r.curve("posttrain", "greedy_accuracy") for r in runs]), setting, color, top=1.0)
-        _band(axes[1], average_curves([r.curve("posttrain", "sampled_length_mean") for r in runs]), setting, color)
+        for ax, key, top in ((axes[0], "greedy_accuracy", 1.0), (axes[1], "sampled_length_mean", None)):
+            per_seed = [r.curve("posttrain", key) for r in runs]
+            _band(ax, average_curves(per_seed), setting, color, top=top, each=per_seed)
         lines.append(f"{setting}: {_fmt([r.metric('posttrain', 'greedy_accuracy') for r in runs])}")
     axes[0].axhline(0.5, color="grey", ls=":", lw=1)
     axes[0].set(xlabel="samples after pre-training", ylabel="greedy accuracy (NTP + RL)", ylim=(0.4, 1.02))
