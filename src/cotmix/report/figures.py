@@ -64,7 +64,10 @@ def _star_rounds(ax, star: dict) -> None:
         per_seed = [r.curve("posttrain", "completions/long_fraction", evals=False) for r in runs]
         measured = average_curves(per_seed)
         by_round = [[(k + 1, y) for k, (_, y) in enumerate(curve)] for curve in per_seed]
-        label = setting if len(star) > 1 else f"measured ({len(runs)} seeds, thin: each)" if len(runs) > 1 else "measured"
+        if len(star) > 1:
+            label = setting
+        else:
+            label = f"measured ({len(runs)} seeds, thin: each)" if len(runs) > 1 else "measured"
         _band(ax, [(k + 1, m, c) for k, (_, m, c) in enumerate(measured)], label, COLORS[i % len(COLORS)], top=1.0,
               each=by_round)
         if measured:
