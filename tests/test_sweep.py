@@ -51,7 +51,8 @@ def test_list_needs_no_out_and_names_the_fixed_settings_once(capsys, tmp_path, m
     assert names == [f"task.p_cot=0.01,seed={s}" for s in STUDIES["fig-rare"].seeds]
     assert header.startswith("# fig-rare: cotmix run ") and "task.d=16" in header and "task.p_cot" not in header
     assert main(["sweep", "fig-rare"]) == 2
-    assert capsys.readouterr().err.strip() == "cotmix: error: --out DIR is required to run a sweep; only --list works without it"
+    error = capsys.readouterr().err.strip()
+    assert error == "cotmix: error: --out DIR is required to run a sweep; only --list works without it"
     assert list(tmp_path.iterdir()) == []
 
 

@@ -22,7 +22,8 @@ def cmd_sweep(args) -> int:
     if args.list:
         varying = set(grid.grid).union(*grid.also)
         fixed = " ".join(f"{k}={v}" for k, v in grid.base.items() if k not in varying)
-        print(f"# {grid.name}: cotmix {grid.command}{f' --preset {grid.preset}' if grid.preset else ''} {fixed}".rstrip())
+        preset = f" --preset {grid.preset}" if grid.preset else ""
+        print(f"# {grid.name}: cotmix {grid.command}{preset} {fixed}".rstrip())
         for spec in grid.runs():
             print(spec.name)
         return 0
