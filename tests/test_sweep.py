@@ -172,6 +172,15 @@ def test_curves_draw_every_seed_beside_the_mean(tiny_sweep):
         assert not Counter(expected) - drawn, draw.__name__  # every seed's curve is among the thin lines
 
 
+def test_captions_name_each_seed_when_seeds_split():
+    """A mean of 0.84 ± 0.38 over four seeds describes none of them; the caption lists each."""
+    from cotmix.report.figures import _fmt
+
+    assert _fmt([1.0, 0.998, 0.881, 0.493]) == "0.84 ± 0.38 (seeds: 1.00, 1.00, 0.88, 0.49)"
+    assert _fmt([1.0, 0.999, 1.0]) == "1.00 ± 0.00"  # equal to the shown precision: the mean says it all
+    assert _fmt([0.5]) == "0.50"
+
+
 def test_star_runs_draw_the_recursion_beside_the_curves(tmp_path):
     from cotmix.report.data import load_sweep
     from cotmix.report.figures import curves, curves_by

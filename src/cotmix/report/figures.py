@@ -37,8 +37,13 @@ def _band(ax, points, label, color, style="-", top=None, each=()):
 
 
 def _fmt(values: list[float]) -> str:
+    """Mean ± 95% CI over seeds, then each seed's value when they differ: seeds that split (1.00,
+    1.00, 0.88, 0.49) give a mean and a wide interval that describe no seed."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
     mean, ci = mean_ci(values)
-    return f"{mean:.2f} ± {ci:.2f}" if len(values) > 1 else f"{mean:.2f}"
+    each = [f"{v:.2f}" for v in values]
+    return f"{mean:.2f} ± {ci:.2f}" + (f" (seeds: {', '.join(each)})" if len(set(each)) > 1 else "")
 
 
 def _d(sweep: Sweep) -> int:
