@@ -46,3 +46,33 @@ def test_chain_positions_learnt_counts_the_positions_the_model_knows():
     assert knows_all["chain_token_accuracy"] == knows_all["chain_positions_learnt"] == 1.0
     assert knows_all["first_token_long_greedy"] == 1.0
     assert knows_all["first_token_long_prob"] == pytest.approx(float(e / (e + 4)))  # logit 1 against 4 zeros
+
+
+class Copier(torch.nn.Module):
+    """Writes x_{j+1} as chain token j: right wherever the previous prefix parity is 0 (the step
+    copies the bit) and wrong wherever it is 1 (the step must flip it)."""
+
+    def __init__(self, task):
+        super().__init__()
+        self.task = task
+        self.unused = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, idx):  # (rows, seq) -> (rows, seq, vocab)
+        d, start = self.task.d, self.task.prompt_len - 1
+        logits = torch.zeros(*idx.shape, 5)
+        rows = torch.arange(len(idx))[:, None]
+        logits[rows, start + torch.arange(d)[None, :], idx[:, :d]] = 1.0
+        return logits
+
+
+def test_chain_accuracy_is_split_into_steps_that_copy_and_steps_that_flip():
+    task = make_task(TaskConfig(d=8))
+    batch = task.sample(256, torch.Generator().manual_seed(0), p_cot=1.0)
+    metrics = chain_token_metrics(Copier(task), task, batch)
+    assert metrics["chain_token_accuracy_after_0"] == 1.0
+    assert metrics["chain_token_accuracy_after_1"] == 0.0
+    # The overall accuracy is the share of steps after a 0: c_1..c_7 precede the 7 scored steps.
+    after_0 = float((batch.responses[:, : task.d - 1] == 0).float().mean())
+    assert metrics["chain_token_accuracy"] == pytest.approx(after_0)
+    oracle = chain_token_metrics(PartialOracle(task, known=set(range(8))), task, batch)
+    assert oracle["chain_token_accuracy_after_0"] == oracle["chain_token_accuracy_after_1"] == 1.0

@@ -60,8 +60,11 @@ def chain_token_metrics(model, task: Task, batch) -> dict:
     first_token_long_prob: the probability of the long answer's first token (x_1 for parity) as
     the first response token; (1 + p_cot) / 2 for a calibrated NTP model (paper §2).
     first_token_long_greedy: the fraction of prompts where it is the most likely first token.
-    Greedy decoding can take the long path only there, however sure the model is to continue."""
+    Greedy decoding can take the long path only there, however sure the model is to continue.
+    chain_token_accuracy_NAME: the same accuracy on the task's named kinds of chain step (parity:
+    after_0, the steps that copy, and after_1, the steps that flip)."""
     mask = task.chain_token_mask(batch)  # (rows, response_len) bool, on the CPU where the task's code runs
+    kinds = task.chain_step_kinds(batch)  # name -> a (rows, response_len) part of mask
     batch = batch.to(model_device(model))
     sequences = batch.sequences()
     logits = model(sequences[:, :-1])[:, task.prompt_len - 1 :]  # predictions of the response tokens
@@ -74,7 +77,8 @@ def chain_token_metrics(model, task: Task, batch) -> dict:
     per_position = hits.sum(dim=0)[counted > 0] / counted[counted > 0]
     return {"chain_token_accuracy": _mean(hits[mask]), "chain_positions_learnt": _mean(per_position >= LEARNT),
             "first_token_long_prob": _mean(first.gather(1, first_long)),
-            "first_token_long_greedy": _mean(first.argmax(dim=-1, keepdim=True) == first_long)}
+            "first_token_long_greedy": _mean(first.argmax(dim=-1, keepdim=True) == first_long),
+            **{f"chain_token_accuracy_{name}": _mean(hits[part]) for name, part in kinds.items()}}
 
 
 @torch.no_grad()

@@ -74,6 +74,11 @@ class Task(ABC):
         teacher-forced chain accuracy); the positions where the model must decide long vs short
         are excluded."""
 
+    def chain_step_kinds(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Named subsets of chain_token_mask, each (batch, response_len) bool, whose teacher-forced
+        accuracy is reported apart (as chain_token_accuracy_NAME); none by default."""
+        return {}
+
     @abstractmethod
     def decode(self, prompt: torch.Tensor, response: torch.Tensor) -> tuple[str, str]:
         """Readable (prompt, response) strings of one example."""

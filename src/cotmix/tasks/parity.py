@@ -121,6 +121,15 @@ class ParityTask(Task):
         mask[:, 1 : self.chain_len] = True
         return mask & batch.is_long[:, None]
 
+    def chain_step_kinds(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Chain steps after a 0, which copy the new bits' parity, and after a 1, which flip it.
+        The two can be learnt apart: at p_cot = 0.01 a model had every step after a 0 right and 82%
+        of those after a 1, the errors depending on the other bits."""
+        mask = self.chain_token_mask(batch)
+        previous = torch.full_like(batch.responses, PAD)
+        previous[:, 1:] = batch.responses[:, :-1]
+        return {"after_0": mask & (previous == ZERO), "after_1": mask & (previous == ONE)}
+
     def decode(self, prompt: torch.Tensor, response: torch.Tensor) -> tuple[str, str]:
         bits = "".join(TOKEN_TEXT[int(t)] for t in prompt[: self.d])
         return bits, response_text(response, TOKEN_TEXT, EOS, PAD)
