@@ -74,14 +74,18 @@ STUDIES: dict[str, Study] = {
         # stalled at greedy 0.76 in seeds 1 and 2: its first answer token never learnt to copy x_1
         # (seed 1: "0" with probability 0.61 whatever the input), so only half the answers went long.
         # From the same NTP checkpoints STaR reached 0.99 in seed 1 (see the README).
-        # cpu size: d = 16, the llama flavour and 20000 constant-lr NTP steps (measured: the whole
-        # chain learnt by step 1000, 10000 and 4000 in seeds 0-2, not by 20000 in seed 3). With
+        # cpu size: d = 16, the llama flavour and 30000 constant-lr NTP steps. At 20000 seed 3's
+        # chain was not learnt (chain-token accuracy 0.90; learnt by 22000), and in seed 2 the step
+        # c_2 was wrong on half the prompts with x_1 = x_2 = 1, where STaR then learnt to answer
+        # short (greedy 0.88). The unlearnt steps all follow a 1, where the step must flip x_i
+        # (chain_token_accuracy_after_1). STaR at lr 3e-3 instead of 3e-4 is faster but unstable
+        # (seed 2 fell from 0.99 to 0.86). With
         # learned absolute positions (gpt2) each chain position needs its own attention pattern and
         # is learnt on its own, about one per 1-3k steps at p_cot = 0.01: 8 and 6 of 15 positions
         # after 27000 steps. With RoPE every chain step reads the bit exactly d tokens back, one
         # relative offset for all of them, so the positions are learnt together. At d <= 10 NTP
         # alone starts learning the parity itself, not the regime the paper studies.
-        cpu_base={"task.d": 16, "model.flavour": "llama", "pretrain.steps": 20000,
+        cpu_base={"task.d": 16, "model.flavour": "llama", "pretrain.steps": 30000,
                   "pretrain.schedule": "constant", "pretrain.eval_interval": 1000,
                   "pretrain.ckpt_interval": 1000}),
     "fig-leap": Study(
