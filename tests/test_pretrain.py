@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from cotmix.config import PretrainConfig
+from cotmix.checkpoint import resolve_checkpoint
+from cotmix.config import PretrainConfig, load_config
 from cotmix.model import build_model
 from cotmix.phase import Phase, read_metrics, read_summary
 from cotmix.pretrain import lr_at, ntp_loss, train_ntp
@@ -99,15 +100,18 @@ def test_metrics_records_carry_phase_step_samples_and_time(tiny_cfg, tmp_path):
 def test_ntp_is_length_calibrated(calibrated):
     """Paper §2: long ≈ p_cot, short answers at chance, greedy at chance for p_cot < 1/3.
 
-    Each sampled metric is a binomial mean over n = 4096 held-out prompts; the tolerance is
-    4 standard errors plus 0.02 for the fitted model's own miscalibration (finite training)."""
+    Each sampled metric is a binomial mean over the n = 256 held-out prompts of d = 10; the
+    tolerance is 4 standard errors plus 0.02 for the fitted model's own miscalibration (finite
+    training)."""
     cfg, metrics, _ = calibrated
-    n, p = cfg.eval.n_prompts, cfg.task.p_cot
+    n, p = metrics["n_prompts"], cfg.task.p_cot
+    assert n == 256  # a quarter of the 1024 inputs, each once
 
     def tol(q, count):
         return 4 * math.sqrt(q * (1 - q) / count)
 
-    assert metrics["chain_token_accuracy"] > 0.99  # the chain is learnt
+    assert metrics["chain_exact_accuracy"] >= 0.99  # the chain is learnt
+    assert metrics["chain_token_accuracy"] > 0.99
     assert metrics["chain_positions_learnt"] == 1.0  # at every position
     assert abs(metrics["long_fraction"] - p) <= tol(p, n) + 0.02
     assert metrics["long_accuracy"] >= 0.9
@@ -128,7 +132,7 @@ def test_continue_probability_matches_theory(calibrated):
     task = make_task(cfg.task)
     model = build_model(cfg.model, task)
     load_checkpoint(resolve_checkpoint(run)).load_model(model)
-    prompts = task.sample(2048, torch.Generator().manual_seed(99)).prompts
+    prompts = task.heldout_prompts(256, seed=99)
     first = prompts[:, :1]  # y_1 = x_1
     with torch.no_grad():
         probs = torch.softmax(model(torch.cat([prompts, first], 1))[:, -2:], -1)
@@ -136,3 +140,24 @@ def test_continue_probability_matches_theory(calibrated):
     assert probs[:, 0, :2].gather(1, first).mean().item() == pytest.approx((1 + p) / 2, abs=0.03)
     p_continue = 1 - probs[:, 1, EOS].mean().item()
     assert p_continue == pytest.approx(2 * p / (1 + p), abs=0.05)
+
+
+def test_pretraining_stops_when_the_chain_is_learnt(tmp_path):
+    """The default rule: the first evaluation with held-out long answers right end to end >= 0.99
+    ends pre-training, well before the cap, and the summary says where and why."""
+    from conftest import CALIBRATION
+
+    cfg = load_config(overrides=CALIBRATION + ["pretrain.stop_when=chain_learnt", "pretrain.steps=3000",
+                                               "pretrain.eval_interval=100"])
+    entry = train_ntp(cfg, tmp_path, progress=False)
+    assert entry["stop_reason"] == "chain_learnt" and entry["steps"] < 3000 and entry["steps"] % 100 == 0
+    assert entry["eval"]["chain_exact_accuracy"] >= 0.99
+    evals = [r for r in read_metrics(tmp_path) if r.get("eval")]
+    assert all(r["chain_exact_accuracy"] < 0.99 for r in evals[:-1])  # it stopped at the first one
+    assert resolve_checkpoint(tmp_path).name == f"step_{entry['steps']:06d}"  # and saved the model there
+
+
+def test_pretraining_that_hits_its_cap_says_so(tmp_path, capsys, tiny_cfg):
+    entry = train_ntp(tiny_cfg("pretrain.stop_when=chain_learnt"), tmp_path, progress=False)
+    assert entry["stop_reason"] == "steps" and entry["steps"] == 20
+    assert "the chain was not learnt within pretrain.steps=20" in capsys.readouterr().err

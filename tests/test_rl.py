@@ -150,3 +150,22 @@ def test_token_logprobs_of_length_groups_match_one_padded_forward(pretrained):
     torch.testing.assert_close(logp[gen.mask], reference[gen.mask], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(entropy[gen.mask], -(full.exp() * full).sum(-1)[gen.mask], rtol=1e-5, atol=1e-5)
     assert (logp[~gen.mask] == 0).all() and (entropy[~gen.mask] == 0).all()
+
+
+def test_preflight_warns_when_the_chain_is_not_learnt(pretrained, tmp_path, capsys):
+    """TINY pre-trains 20 steps: its long answers are not right end to end, which RL cannot fix."""
+    assert pretrained.state["last_eval"]["chain_exact_accuracy"] < 0.99
+    cfg = posttrain_config(pretrained.config, ["posttrain.steps=1"])
+    entry = posttrain(cfg, tmp_path, pretrained, progress=False)
+    err = capsys.readouterr().err
+    assert "cotmix: warning: RL starts from a model whose held-out long answers are right end to end only" in err
+    assert entry["preflight"] and "amplifies the long answers as they are" in entry["preflight"][0]
+
+
+def test_no_preflight_warning_from_a_learnt_chain(calibrated, tmp_path, capsys):
+    _, metrics, run = calibrated
+    assert metrics["chain_exact_accuracy"] >= 0.99
+    start = load_checkpoint(resolve_checkpoint(run))
+    cfg = posttrain_config(start.config, ["posttrain.steps=1", "posttrain.prompts_per_step=16"])
+    assert posttrain(cfg, tmp_path, start, progress=False)["preflight"] == []
+    assert "warning" not in capsys.readouterr().err

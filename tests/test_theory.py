@@ -102,12 +102,70 @@ def test_greedy_threshold_is_one_third():
     assert cf.greedy_length(0.2, 20) == 2 and cf.greedy_length(0.5, 20) == 21
 
 
+def ntp_fit(population):
+    """The NTP-optimal model that cannot compute the parity, fitted to a population of (weight, x,
+    response): the chain steps are single XORs it learns exactly; what it cannot see is the answer,
+    so its first token and its stop decision depend on (x_1, y_1) alone. Returns
+    (P(y_1 = x_1), P(stop | y_1 = x_1), P(stop | y_1 != x_1)), each read off the population."""
+    total = sum(w for w, _, _ in population)
+    same = [(w, r) for w, x, r in population if r[0] == x[0]]
+    other = [(w, r) for w, x, r in population if r[0] != x[0]]
+    first_is_x1 = sum(w for w, _ in same) / total
+    stop_same = sum(w for w, r in same if len(r) == 1) / max(1e-300, sum(w for w, _ in same))
+    stop_other = sum(w for w, r in other if len(r) == 1) / max(1e-300, sum(w for w, _ in other)) if other else 1.0
+    return first_is_x1, stop_same, stop_other
+
+
+def model_samples(d, fit):
+    """Every (probability, x, response) the fitted model generates: y_1, then stop or the chain."""
+    first_is_x1, stop_same, stop_other = fit
+    for bits in itertools.product([-1, 1], repeat=d):
+        chain = tuple(math.prod(bits[: i + 1]) for i in range(d))
+        w = 1 / 2**d
+        yield w * first_is_x1 * (1 - stop_same), bits, chain
+        yield w * first_is_x1 * stop_same, bits, (bits[0],)
+        yield w * (1 - first_is_x1) * (1 - stop_other), bits, (-bits[0],) + chain[1:]
+        yield w * (1 - first_is_x1) * stop_other, bits, (-bits[0],)
+
+
+def chain_reward(x, response):
+    chain = tuple(math.prod(x[: i + 1]) for i in range(len(x)))
+    return float(response == chain or response == (chain[-1],))
+
+
 @pytest.mark.parametrize("p", [0.01, 0.1, 0.25, 0.6])
 def test_star_recursion_by_enumerating_the_kept_samples(p):
-    """Keep the calibrated model's samples with the chain reward: the long share is 2p/(1+p)."""
-    c = cf.calibration(p)
-    kept_long, kept_short = c["long_correct"], c["short_correct"]
-    assert kept_long / (kept_long + kept_short) == pytest.approx(cf.star_step(p))
+    """Three STaR rounds, each enumerated: fit the model to the population, list every response
+    it samples, keep those the chain reward accepts, refit. The long share of what is kept follows
+    p -> 2p/(1+p) round after round (the closed form is not used to build any of it)."""
+    d = 4
+    population = list(enumerate_demonstrations(d, p))
+    expected = p
+    for _ in range(3):
+        samples = list(model_samples(d, ntp_fit(population)))
+        kept = [(w, x, r) for w, x, r in samples if chain_reward(x, r) == 1.0]
+        long_share = sum(w for w, _, r in kept if len(r) == d) / sum(w for w, _, _ in kept)
+        expected = cf.star_step(expected)
+        assert long_share == pytest.approx(expected)
+        population = kept
+
+
+def test_expected_advantages_by_enumeration():
+    """Enumerate the calibrated model's samples, score each with the end-to-end reward, subtract the
+    mean reward: the expected advantage of long and of short samples matches the closed form."""
+    d = 4
+    for p in (0.1, 0.3, 0.5):
+        samples = list(model_samples(d, ntp_fit(list(enumerate_demonstrations(d, p)))))
+        reward = [(w, r, float(r[-1] == math.prod(x))) for w, x, r in samples]
+        mean = sum(w * q for w, _, q in reward)
+        long_w = sum(w for w, r, _ in reward if len(r) == d)
+        short_w = sum(w for w, r, _ in reward if len(r) == 1)
+        adv_long = sum(w * (q - mean) for w, r, q in reward if len(r) == d) / long_w
+        adv_short = sum(w * (q - mean) for w, r, q in reward if len(r) == 1) / short_w
+        predicted = cf.expected_advantage(p)
+        assert mean == pytest.approx(predicted["mean_reward"])
+        assert adv_long == pytest.approx(predicted["long"]) and adv_short == pytest.approx(predicted["short"])
+        assert long_w == pytest.approx(p)  # and the sampled long share is calibrated
 
 
 def test_star_closed_form_solves_the_recursion():
@@ -117,15 +175,6 @@ def test_star_closed_form_solves_the_recursion():
             p = cf.star_step(p)
             assert cf.star_closed_form(p0, n) == pytest.approx(p)
     assert [cf.star_rounds_to_generalise(p0) for p0 in (0.25, 0.1, 0.01)] == [1, 3, 6]
-
-
-def test_expected_advantages_by_enumeration():
-    p = 0.3
-    mean_reward = p * 1 + (1 - p) * 0.5  # long always right, short right half the time
-    adv = cf.expected_advantage(p)
-    assert adv["mean_reward"] == pytest.approx(mean_reward)
-    assert adv["long"] == pytest.approx((1 - p) / 2) and adv["short"] == pytest.approx(-p / 2)
-    assert p * adv["long"] + (1 - p) * adv["short"] == pytest.approx(0)
 
 
 # --- Algorithm 3 -----------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 A checkpoint is a directory written atomically (into `NAME.tmp`, then renamed):
 
     model.safetensors     model weights
-    trainer.safetensors   optimizer moments and random-generator states (for exact resume)
+    trainer.safetensors   optimizer moments, random-generator states (for exact resume) and the
+                          held-out counter's flags (cotmix.tasks.heldout)
     state.json            the run's config, the step, samples seen, wall time, optimizer hyper-parameters
 
 A run keeps them under `RUN/checkpoints/PHASE/step_000123/`.
@@ -35,7 +36,8 @@ def write_json_atomic(path: Path, obj) -> None:
 
 def save_checkpoint(path: Path, model: torch.nn.Module, cfg: Config, state: dict,
                     optimizer: torch.optim.Optimizer | None = None,
-                    generators: dict[str, torch.Generator] | None = None) -> Path:
+                    generators: dict[str, torch.Generator] | None = None,
+                    extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -52,6 +54,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, cfg: Config, state: dict
         groups = opt_state["param_groups"]
     for name, gen in (generators or {}).items():
         tensors[f"rng.{name}"] = gen.get_state()
+    tensors.update({k: v.cpu().contiguous() for k, v in (extra_tensors or {}).items()})
     save_file(tensors, tmp / "trainer.safetensors")
     meta = {"config": cfg.to_dict(), "state": state, "optimizer_param_groups": groups}
     (tmp / "state.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

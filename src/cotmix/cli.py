@@ -174,15 +174,15 @@ def cmd_sample(args) -> int:
     model = place(build_model(ckpt.config.model, task), ckpt.config)
     ckpt.load_model(model)
     gen = torch.Generator().manual_seed(args.seed)
-    prompts = task.sample(args.n, gen).prompts
+    prompts = task.heldout_prompts(args.n, args.seed)  # never a training input
     out = generate(model, prompts.to(model_device(model)), max_new_tokens=task.long_response_len,
                    temperature=args.temperature, eos_id=task.eos_id, pad_id=task.pad_id, generator=gen)
     tokens = out.tokens.cpu()
     kinds = task.classify(prompts, tokens)
     correct = task.answer_correct(prompts, tokens)
     decoding = "greedy" if args.temperature == 0 else f"temperature {args.temperature}"
-    print(f"{args.n} samples from {ckpt.path} ({decoding})")
-    for i in range(args.n):
+    print(f"{len(prompts)} samples on held-out prompts from {ckpt.path} ({decoding})")
+    for i in range(len(prompts)):
         prompt_text, response_text = task.decode(prompts[i], tokens[i])
         verdict = "correct" if correct[i] else "wrong"
         print(f"{prompt_text} -> {response_text:<{task.long_response_len + 5}}  {KIND_NAMES[int(kinds[i])]:<9} {verdict}")

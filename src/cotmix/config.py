@@ -44,6 +44,10 @@ class TaskConfig:
     digits_a: int = opt(2, "multiplication: digits of the first factor", lo=1, hi=9)
     digits_b: int = opt(2, "multiplication: digits of the second factor (>= 2 for a worked chain)", lo=2, hi=9)
     loss_on_prompt: bool = opt(False, "NTP loss also covers the prompt bits (they are random: adds only noise)")
+    heldout_fraction: float = opt(0.25, "share of the input space reserved for evaluation: no trainer ever sees "
+                                  "those inputs, and every evaluation prompt is one of them", lo=0.0, lo_open=True,
+                                  hi=0.5)
+    heldout_seed: int = opt(0, "seed of the partition into training and held-out inputs", lo=0)
     chain_noise: float = opt(0.0, "parity: probability that a long demonstration carries one wrong step (its "
                              "prefix parity is flipped there and the chain goes on correctly from the wrong value, "
                              "so the final answer is wrong too)", lo=0.0, hi=1.0)
@@ -61,7 +65,11 @@ class ModelConfig:
 
 @dataclass
 class PretrainConfig:
-    steps: int = opt(1000, "optimizer steps of next-token prediction (0 = none)", lo=0)
+    steps: int = opt(20000, "optimizer steps of next-token prediction (0 = none); with stop_when=chain_learnt "
+                     "the cap, which pre-training rarely reaches", lo=0)
+    stop_when: str = opt("chain_learnt", "chain_learnt: end pre-training at the first evaluation where held-out "
+                         "long answers are right end to end >= 0.99 of the time (RL needs a learnt chain to "
+                         "amplify); none: always run pretrain.steps", choices=("chain_learnt", "none"))
     batch_size: int = opt(256, "fresh demonstrations per step", lo=1)
     lr: float = opt(3e-3, "peak AdamW learning rate", lo=0.0, lo_open=True, hi=1.0)
     weight_decay: float = opt(0.0, "AdamW weight decay", lo=0.0, hi=1.0)

@@ -1,9 +1,11 @@
-"""Evaluation on fresh held-out prompts: accuracy, length and the long/short mixture.
+"""Evaluation on held-out prompts: accuracy, length and the long/short mixture, each with its interval.
 
-Every run draws the same held-out prompts (`eval.seed`), so numbers compare across runs.
-Accuracy is end-to-end: the last token before EOS equals the answer. Lengths count
-response tokens including EOS (short parity answer = 2, long = d+1). The README lists
-each metric.
+The prompts are the task's held-out inputs (cotmix.tasks.heldout), never a training input, and the
+same for every run of a config (`eval.seed`), so numbers compare across runs. Accuracy is
+end-to-end: the last token before EOS equals the answer. Lengths count response tokens including
+EOS (short parity answer = 2, long = d+1). Every accuracy or fraction NAME comes with NAME_ci95,
+its 95% Wilson interval over the prompts (or, where NAME_n is given, the samples or tokens) it was
+measured on. docs/reference.md lists each metric.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import torch
 from cotmix.config import EvalConfig
 from cotmix.device import model_device
 from cotmix.sampler import generate
+from cotmix.stats import wilson
 from cotmix.tasks import LONG, MALFORMED, SHORT, Task
 
 PASS_K = (1, 2, 4, 8)
@@ -22,6 +25,12 @@ PASS_K = (1, 2, 4, 8)
 
 def _mean(x: torch.Tensor):
     return float(x.float().mean()) if x.numel() else None
+
+
+def fraction(name: str, hits: torch.Tensor, with_n: bool = False) -> dict:
+    """{name: share of True in hits, name_ci95: its Wilson interval} (and name_n: hits.numel())."""
+    out = {name: _mean(hits), f"{name}_ci95": wilson(float(hits.sum()), hits.numel())}
+    return out | ({f"{name}_n": hits.numel()} if with_n else {})
 
 
 def pass_at_k(n: int, c: torch.Tensor, k: int) -> torch.Tensor:
@@ -42,74 +51,89 @@ def _decode_in_chunks(model, task: Task, prompts, batch_size: int, group_size: i
     return torch.cat(tokens), torch.cat(lengths)
 
 
-# A chain position counts as learnt when it is right this often, teacher-forced, over 512 long
-# demonstrations: a position at chance scores 0.5 +- 0.022 (binomial sd), one learnt about 1.0.
+# A chain position counts as learnt when it is right this often, teacher-forced, over the held-out
+# prompts: at 512 prompts a position at chance scores 0.5 +- 0.022 (binomial sd), one learnt about 1.0.
 LEARNT = 0.95
 
 
 @torch.no_grad()
 def chain_token_metrics(model, task: Task, batch) -> dict:
-    """Teacher-forced accuracy on the chain steps of long demonstrations: at each chain position
-    (after the first, before EOS) the model's most likely token other than EOS must be the right
-    one. EOS is left out on purpose: whether to stop is the long-vs-short choice, measured by the
-    other metrics; these ask only whether the chain itself is learnt.
+    """Teacher-forced metrics on the correct long demonstrations of `batch`'s prompts.
 
-    chain_token_accuracy: over all chain tokens. chain_positions_learnt: the fraction of chain
-    positions right at least LEARNT of the time. Positions are learnt one at a time, each
-    abruptly, so this says how far along the chain is when the accuracy sits in between.
-    first_token_long_prob: the probability of the long answer's first token (x_1 for parity) as
-    the first response token; (1 + p_cot) / 2 for a calibrated NTP model (paper §2).
-    first_token_long_greedy: the fraction of prompts where it is the most likely first token.
-    Greedy decoding can take the long path only there, however sure the model is to continue.
-    chain_token_accuracy_NAME: the same accuracy on the task's named kinds of chain step (parity:
-    after_0, the steps that copy, and after_1, the steps that flip)."""
+    chain_token_accuracy: at each chain position (after the first, before EOS) the model's most
+    likely token other than EOS is the right one. EOS is left out on purpose: whether to stop is
+    the long-vs-short choice, measured by the other metrics; these ask only whether the chain itself
+    is learnt. chain_exact_accuracy: the share of prompts whose every chain token is right, which is
+    the share whose chain greedy decoding writes correctly once it takes the long path (each
+    argmax then sees the right prefix): the pre-training stopping rule reads it.
+    chain_positions_learnt: the share of chain positions right at least LEARNT of the time.
+    Positions are learnt one at a time, each abruptly, so this says how far along the chain is.
+    first_token_long_prob: the probability of the long answer's first token (x_1 for parity) as the
+    first response token; (1 + p_cot) / 2 for a calibrated NTP model (paper §2).
+    first_token_long_greedy: the share of prompts where it is the most likely first token.
+    decision_*: the next-token distribution where long and short answers part (parity: after
+    y_1 = x_1), given the long prefix. decision_eos_prob is P(EOS), (1-p)/(1+p) when calibrated;
+    decision_chain_prob is P(the right next chain token). decision_theory_continue is the share
+    of prompts with P(not EOS) > P(EOS), the theory's stop-or-continue rule (threshold p_cot = 1/3);
+    decision_greedy_continue the share where the argmax over all tokens is not EOS, what greedy
+    decoding does: while c_2 is unlearnt the continue mass splits between 0 and 1 and greedy needs
+    p_cot > 1/2. chain_token_accuracy_NAME: the accuracy on the task's named kinds of chain step
+    (parity: after_0, the steps that copy, and after_1, the steps that flip)."""
     mask = task.chain_token_mask(batch)  # (rows, response_len) bool, on the CPU where the task's code runs
     kinds = task.chain_step_kinds(batch)  # name -> a (rows, response_len) part of mask
     batch = batch.to(model_device(model))
     sequences = batch.sequences()
-    logits = model(sequences[:, :-1])[:, task.prompt_len - 1 :]  # predictions of the response tokens
-    first = logits[:, 0].softmax(dim=-1).cpu()  # (rows, vocab): the first response token, before EOS is masked
-    first_long = batch.responses[:, :1].cpu()
+    logits = model(sequences[:, :-1])[:, task.prompt_len - 1 :].float()  # predictions of the response tokens
+    probs = logits.softmax(dim=-1).cpu()  # (rows, response_len, vocab)
+    responses = batch.responses.cpu()
+    first, first_long = probs[:, 0], responses[:, :1]
+    at = task.decision_position
+    decision, right_next = probs[:, at], responses[:, at : at + 1]
+    eos = decision[:, task.eos_id]
     predicted = logits.index_fill_(-1, torch.tensor([task.eos_id], device=logits.device),
-                                   float("-inf")).argmax(dim=-1)
-    hits = (predicted == batch.responses).cpu() & mask
+                                   float("-inf")).argmax(dim=-1).cpu()
+    hits = (predicted == responses) & mask
     counted = mask.sum(dim=0)
     per_position = hits.sum(dim=0)[counted > 0] / counted[counted > 0]
-    return {"chain_token_accuracy": _mean(hits[mask]), "chain_positions_learnt": _mean(per_position >= LEARNT),
+    return {**fraction("chain_token_accuracy", hits[mask], with_n=True),
+            **fraction("chain_exact_accuracy", (hits | ~mask).all(dim=1)),
+            **fraction("chain_positions_learnt", per_position >= LEARNT, with_n=True),
             "first_token_long_prob": _mean(first.gather(1, first_long)),
-            "first_token_long_greedy": _mean(first.argmax(dim=-1, keepdim=True) == first_long),
-            **{f"chain_token_accuracy_{name}": _mean(hits[part]) for name, part in kinds.items()}}
+            **fraction("first_token_long_greedy", first.argmax(dim=-1, keepdim=True).squeeze(1) == first_long[:, 0]),
+            "decision_eos_prob": _mean(eos), "decision_chain_prob": _mean(decision.gather(1, right_next)),
+            **fraction("decision_theory_continue", 1 - eos > eos),
+            **fraction("decision_greedy_continue", decision.argmax(dim=-1) != task.eos_id),
+            **{k: v for name, part in kinds.items()
+               for k, v in fraction(f"chain_token_accuracy_{name}", hits[part], with_n=True).items()}}
 
 
 @torch.no_grad()
 def evaluate(model, task: Task, cfg: EvalConfig, with_pass_k: bool = False) -> dict:
-    """All evaluation metrics of `model` on cfg.n_prompts held-out prompts."""
-    data_gen = torch.Generator().manual_seed(cfg.seed)
+    """All evaluation metrics of `model` on (up to) cfg.n_prompts held-out prompts."""
     sample_gen = torch.Generator().manual_seed(cfg.seed + 1)
     device = model_device(model)
-    prompts = task.sample(cfg.n_prompts, data_gen).prompts.to(device)
-
-    greedy, greedy_len = _decode_in_chunks(model, task, prompts, cfg.batch_size, temperature=0.0)
-    sampled, sampled_len = _decode_in_chunks(model, task, prompts, cfg.batch_size,
+    prompts = task.heldout_prompts(cfg.n_prompts, cfg.seed)
+    greedy, greedy_len = _decode_in_chunks(model, task, prompts.to(device), cfg.batch_size, temperature=0.0)
+    sampled, sampled_len = _decode_in_chunks(model, task, prompts.to(device), cfg.batch_size,
                                              temperature=cfg.temperature, generator=sample_gen)
-    prompts, greedy, sampled = prompts.cpu(), greedy.cpu(), sampled.cpu()
+    greedy, sampled = greedy.cpu(), sampled.cpu()
     greedy_kind = task.classify(prompts, greedy)
     kind = task.classify(prompts, sampled)
     correct = task.answer_correct(prompts, sampled)
     metrics = {
-        "greedy_accuracy": _mean(task.answer_correct(prompts, greedy)),
+        "n_prompts": len(prompts),
+        **fraction("greedy_accuracy", task.answer_correct(prompts, greedy)),
         "greedy_length_median": float(greedy_len.float().quantile(0.5)),
-        "greedy_long_fraction": _mean(greedy_kind == LONG),
-        "sampled_accuracy": _mean(correct),
-        "long_fraction": _mean(kind == LONG),
-        "short_fraction": _mean(kind == SHORT),
-        "malformed_fraction": _mean(kind == MALFORMED),
-        "long_accuracy": _mean(correct[kind == LONG]),
-        "short_accuracy": _mean(correct[kind == SHORT]),
+        **fraction("greedy_long_fraction", greedy_kind == LONG),
+        **fraction("sampled_accuracy", correct),
+        **fraction("long_fraction", kind == LONG),
+        **fraction("short_fraction", kind == SHORT),
+        **fraction("malformed_fraction", kind == MALFORMED),
+        **fraction("long_accuracy", correct[kind == LONG], with_n=True),
+        **fraction("short_accuracy", correct[kind == SHORT], with_n=True),
         "sampled_length_mean": _mean(sampled_len),
     }
-    long_batch = task.sample(min(cfg.n_prompts, 512), data_gen, p_cot=1.0)
-    metrics.update(chain_token_metrics(model, task, long_batch))
+    metrics.update(chain_token_metrics(model, task, task.long_demonstrations(prompts)))
     if with_pass_k:
         metrics.update(pass_at_k_metrics(model, task, cfg, sample_gen))
     return metrics
@@ -117,13 +141,18 @@ def evaluate(model, task: Task, cfg: EvalConfig, with_pass_k: bool = False) -> d
 
 @torch.no_grad()
 def pass_at_k_metrics(model, task: Task, cfg: EvalConfig, generator: torch.Generator) -> dict:
-    """Unbiased pass@k for k in PASS_K from max(PASS_K) samples per prompt (end-to-end correctness)."""
+    """Unbiased pass@k for k in PASS_K from max(PASS_K) samples per prompt (end-to-end correctness).
+    Its interval is Wilson's over the prompts: each prompt's estimate lies in [0, 1], so its variance
+    is at most that of a coin with the same mean, and the interval is, if anything, too wide."""
     n = max(PASS_K)
-    data_gen = torch.Generator().manual_seed(cfg.seed + 2)
     device = model_device(model)
-    prompts = task.sample(cfg.pass_k_prompts, data_gen).prompts.to(device)
+    prompts = task.heldout_prompts(cfg.pass_k_prompts, cfg.seed + 2).to(device)
     tokens, _ = _decode_in_chunks(model, task, prompts, max(1, cfg.batch_size // n), group_size=n,
                                   temperature=cfg.temperature, generator=generator)
     correct = task.answer_correct(prompts.cpu().repeat_interleave(n, dim=0), tokens.cpu())
     per_prompt = correct.view(-1, n).sum(dim=1)
-    return {f"pass@{k}": float(pass_at_k(n, per_prompt, k).mean()) for k in PASS_K}
+    out = {}
+    for k in PASS_K:
+        estimate = pass_at_k(n, per_prompt, k)
+        out |= {f"pass@{k}": float(estimate.mean()), f"pass@{k}_ci95": wilson(float(estimate.sum()), len(estimate))}
+    return out

@@ -11,6 +11,7 @@ a checkpoint for the NTP-only baseline arm of `cotmix run`.
 from __future__ import annotations
 
 import math
+import sys
 import zlib
 from pathlib import Path
 
@@ -70,17 +71,25 @@ def make_optimizer(model, lr: float, weight_decay: float = 0.0) -> torch.optim.A
     return torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
 
 
+# The stopping rule's bar: held-out long answers whose whole chain greedy decoding gets right. RL
+# amplifies the long answers as they are, so a chain right 96% of the time is not enough at d = 20:
+# every step compounds (0.99 per chain is about 0.9995 per token).
+CHAIN_LEARNT = 0.99
+
+
 def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps: int | None = None,
               start: Checkpoint | None = None, resume: bool = False, progress: bool = True,
               eval_interval: int | None = None) -> dict:
     """Run (or resume) one NTP phase and return its summary entry.
 
-    phase_name="pretrain" starts from a fresh model with cfg.pretrain's schedule.
-    Any other phase name continues from `start` (weights and optimizer) at the constant
-    learning rate of the RL arm, cfg.posttrain.lr: the NTP-only baseline, so that the two arms
-    differ only in their objective (the peak pre-training rate mostly adds noise there, the
-    decayed one would barely move the model). eval_interval overrides
-    cfg.pretrain.eval_interval (the baseline evaluates as often, in samples, as RL does).
+    Without `start` this is pre-training: a fresh model, cfg.pretrain's schedule, and its stopping
+    rule (pretrain.stop_when=chain_learnt ends it at the first evaluation where held-out long
+    answers are right end to end at least CHAIN_LEARNT of the time; pretrain.steps is the cap).
+    With `start` it continues that checkpoint (weights and optimizer) for `steps` steps at the
+    constant learning rate of the RL arm, cfg.posttrain.lr: the NTP-only baseline, so that the two
+    arms differ only in their objective (the peak pre-training rate mostly adds noise there, the
+    decayed one would barely move the model). eval_interval overrides cfg.pretrain.eval_interval
+    (the baseline evaluates as often, in samples, as RL does).
     """
     task = make_task(cfg.task)
     torch.manual_seed(cfg.seed)
@@ -88,28 +97,27 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
     optimizer = make_optimizer(model, cfg.pretrain.lr, cfg.pretrain.weight_decay)
     steps = cfg.pretrain.steps if steps is None else steps
     data = seeded_generator(cfg.seed, f"{phase_name}/data")
-    offset = 0
     if start is not None:
         start.load_model(model)
         start.load_optimizer(optimizer)
-        offset = start.state["samples_offset"] + start.state["samples"]
-    phase = Phase(run_dir, phase_name, cfg, task, model, optimizer, {"data": data}, samples_offset=offset)
+    phase = Phase(run_dir, phase_name, cfg, task, model, optimizer, {"data": data}, start=start)
     if resume:
         phase.resume()
-    warm = phase_name == "pretrain"
     p = cfg.pretrain
     eval_every = eval_interval or p.eval_interval
+    stop_when = p.stop_when if start is None else "none"
 
     device = model_device(model)
     model.train()
     bar = tqdm(total=steps, initial=phase.step, desc=phase_name, disable=not progress, dynamic_ncols=True,
                mininterval=0.5)
-    while phase.step < steps:
-        lr = lr_at(phase.step, p, steps) if warm else cfg.posttrain.lr
+    while phase.step < steps and phase.stop_reason is None:
+        lr = lr_at(phase.step, p, steps) if start is None else cfg.posttrain.lr
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = task.sample(p.batch_size, data).to(device)
-        loss = ntp_loss(model, task, batch, cfg.task.loss_on_prompt)
+        batch = task.sample(p.batch_size, data)
+        phase.observe(batch.prompts)
+        loss = ntp_loss(model, task, batch.to(device), cfg.task.loss_on_prompt)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip if p.grad_clip > 0 else float("inf"))
@@ -122,11 +130,24 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
             phase.log({"loss": loss.item(), "lr": lr, "grad_norm": grad_norm.item()})
         if phase.due(eval_every, steps):
             phase.evaluate()
-        bar.set_postfix(loss=f"{loss.item():.4f}", greedy_acc=phase.last_eval.get("greedy_accuracy", "-"))
-        if phase.due(p.ckpt_interval, steps):
+            if stop_when == "chain_learnt" and phase.last_eval["chain_exact_accuracy"] >= CHAIN_LEARNT:
+                phase.stop_reason = "chain_learnt"
+        bar.set_postfix(loss=f"{loss.item():.4f}", greedy_acc=phase.last_eval.get("greedy_accuracy", "-"),
+                        chain=phase.last_eval.get("chain_exact_accuracy", "-"))
+        if phase.due(p.ckpt_interval, steps) or phase.stop_reason:
             phase.save()
     bar.close()
     if not phase.last_eval:  # zero steps, or resumed after the last checkpoint: still report the model
         phase.evaluate()
         phase.save()
-    return phase.finish(batch_size=p.batch_size, params=model.num_params())
+    if stop_when == "chain_learnt" and phase.stop_reason is None:
+        warn(f"{phase_name}: the chain was not learnt within pretrain.steps={steps} (held-out long answers "
+             f"right end to end: {phase.last_eval['chain_exact_accuracy']:.3f}, the rule asks {CHAIN_LEARNT}); "
+             f"raise pretrain.steps to let the stopping rule end pre-training")
+    return phase.finish(batch_size=p.batch_size, params=model.num_params(),
+                        stop_reason=phase.stop_reason or "steps", stop_when=stop_when)
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr (a run goes on; `cotmix: error:` lines are the ones that stop it)."""
+    print(f"cotmix: warning: {message}", file=sys.stderr)

@@ -2,7 +2,10 @@
 
 A *setting* is a run's varying values without its seed ("task.p_cot=0.3"); the seeds of one
 setting are averaged and given a 95% confidence band from Student's t (wide with 2-3 seeds, as
-it should be).
+it should be). For an accuracy or a fraction the band also carries the binomial error of the
+n held-out prompts it was measured on: every seed is scored on the same prompts, so seeds that
+agree exactly (a model at chance scores the prompts' own share of x_1 = parity in every seed)
+still leave that error, which Student's t alone would call zero.
 """
 
 from __future__ import annotations
@@ -20,14 +23,19 @@ _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
         2.042]
 
 
-def mean_ci(values: list[float]) -> tuple[float, float]:
-    """(mean, half-width of the 95% confidence interval); half-width 0 for a single value."""
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, 0.0
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    return mean, (_T95[n - 2] if n - 1 <= len(_T95) else 1.96) * sd / math.sqrt(n)
+def mean_ci(values: list[float], n_prompts: int | None = None) -> tuple[float, float]:
+    """(mean, half-width of the 95% confidence interval) over seeds; with n_prompts (a fraction
+    measured on that many prompts) the binomial half-width 1.96 sqrt(m (1 - m) / n) is added in
+    quadrature. Without it a single value has half-width 0."""
+    k = len(values)
+    mean = sum(values) / k
+    half = 0.0
+    if k > 1:
+        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (k - 1))
+        half = (_T95[k - 2] if k - 1 <= len(_T95) else 1.96) * sd / math.sqrt(k)
+    if n_prompts:
+        half = math.hypot(half, 1.96 * math.sqrt(max(0.0, mean * (1 - mean)) / n_prompts))
+    return mean, half
 
 
 @dataclass
@@ -74,6 +82,12 @@ class Sweep:
             groups.setdefault(run.setting, []).append(run)
         return groups
 
+    def n_prompts(self) -> int | None:
+        """Held-out prompts per evaluation (the smallest over the done runs; None for runs from before
+        evaluations recorded it)."""
+        counts = [r.metric("pretrain", "n_prompts") for r in self.done()]
+        return min(counts) if counts and None not in counts else None
+
     def varying_keys(self) -> list[str]:
         keys = list(self.spec.get("grid", {}))
         for extra in self.spec.get("also", []):
@@ -118,13 +132,15 @@ def find_sweeps(root: Path) -> list[Sweep]:
     return [load_sweep(p.parent) for p in sorted(Path(root).rglob("sweep.json"))]
 
 
-def average_curves(curves: list[list[tuple[float, float]]]) -> list[tuple[float, float, float]]:
-    """(x, mean, ci) at the x values every curve has (seeds evaluate at the same sample counts)."""
+def average_curves(curves: list[list[tuple[float, float]]], n_prompts: int | None = None
+                   ) -> list[tuple[float, float, float]]:
+    """(x, mean, ci) at the x values every curve has (seeds evaluate at the same sample counts);
+    n_prompts as in mean_ci, for curves of a fraction."""
     if not curves:
         return []
     common = set.intersection(*(set(x for x, _ in c) for c in curves))
     out = []
     for x in sorted(common):
-        mean, ci = mean_ci([dict(c)[x] for c in curves])
+        mean, ci = mean_ci([dict(c)[x] for c in curves], n_prompts)
         out.append((x, mean, ci))
     return out

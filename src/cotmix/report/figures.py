@@ -1,6 +1,7 @@
 """One figure per sweep, by the kind its study names; each returns (figure, what was measured).
 
-Every curve is the mean over seeds with a 95% confidence band; the theory is overlaid where it
+Every curve is the mean over seeds with a 95% confidence band (for accuracies and fractions: seed
+spread and the binomial error of the held-out prompts combined); the theory is overlaid where it
 exists: the 1/3 threshold and calibration (long fraction = p_cot) after NTP, chance accuracy 1/2,
 length d+1, and the STaR recursion p_{n+1} = 2 p_n / (1 + p_n).
 """
@@ -36,12 +37,13 @@ def _band(ax, points, label, color, style="-", top=None, each=()):
     ax.fill_between(xs, lows, highs, color=color, alpha=0.18, lw=0)
 
 
-def _fmt(values: list[float]) -> str:
-    """Mean ± 95% CI over seeds, then each seed's value when they differ: seeds that split (1.00,
-    1.00, 0.88, 0.49) give a mean and a wide interval that describe no seed."""
-    if len(values) == 1:
+def _fmt(values: list[float], n_prompts: int | None = None) -> str:
+    """Mean ± 95% CI (over seeds, and the prompts' binomial error for a fraction measured on
+    n_prompts), then each seed's value when they differ: seeds that split (1.00, 1.00, 0.88, 0.49)
+    give a mean and a wide interval that describe no seed."""
+    mean, ci = mean_ci(values, n_prompts)
+    if len(values) == 1 and not n_prompts:
         return f"{values[0]:.2f}"
-    mean, ci = mean_ci(values)
     each = [f"{v:.2f}" for v in values]
     return f"{mean:.2f} ± {ci:.2f}" + (f" (seeds: {', '.join(each)})" if len(set(each)) > 1 else "")
 
@@ -52,9 +54,10 @@ def _d(sweep: Sweep) -> int:
 
 def _seeds(sweep: Sweep) -> str:
     counts = sorted({len(runs) for runs in sweep.settings().values()})
-    if counts == [1]:
-        return "one seed per setting"
-    return f"{'/'.join(map(str, counts))} seeds per setting, 95% CI"
+    seeds = "one seed per setting" if counts == [1] else f"{'/'.join(map(str, counts))} seeds per setting"
+    n = sweep.n_prompts()
+    prompts = f" x {n} held-out prompts" if n else ""
+    return f"n = {seeds}{prompts}; ± is a 95% CI of seed spread and binomial error combined"
 
 
 def _star_groups(sweep: Sweep) -> dict:
@@ -88,7 +91,7 @@ def _star_rounds(ax, star: dict) -> None:
 def curves(sweep: Sweep):
     """NTP+RL against the NTP-only baseline: greedy accuracy and greedy length along RL samples;
     STaR's long fraction per round against the recursion when the runs are STaR."""
-    star = _star_groups(sweep)
+    star, n = _star_groups(sweep), sweep.n_prompts()
     fig, axes = plt.subplots(1, 3 if star else 2, figsize=(15 if star else 10, 3.8))
     acc, length = axes[:2]
     if star:
@@ -97,7 +100,7 @@ def curves(sweep: Sweep):
     for phase, label, color in (("posttrain", "NTP + RL", COLORS[0]), ("baseline", "NTP only", COLORS[1])):
         for ax, key, top in ((acc, "greedy_accuracy", 1.0), (length, "greedy_length_median", None)):
             per_seed = [r.curve(phase, key) for r in runs]
-            _band(ax, average_curves(per_seed), label, color, top=top, each=per_seed)
+            _band(ax, average_curves(per_seed, n if top else None), label, color, top=top, each=per_seed)
     acc.axhline(0.5, color="grey", ls=":", lw=1, label="chance")
     length.axhline(_d(sweep) + 1, color="grey", ls=":", lw=1, label="d + 1 (long)")
     acc.set(xlabel="samples after pre-training", ylabel="greedy accuracy", ylim=(0.4, 1.02))
@@ -106,22 +109,22 @@ def curves(sweep: Sweep):
     rl = [r.metric("posttrain", "greedy_accuracy") for r in runs]
     ntp = [r.metric("baseline", "greedy_accuracy") or r.metric("pretrain", "greedy_accuracy") for r in runs]
     lengths = [r.metric("posttrain", "greedy_length_median") for r in runs]
-    return fig, (f"Final greedy accuracy: NTP only {_fmt(ntp)}, NTP+RL {_fmt(rl)}; NTP+RL greedy length "
+    return fig, (f"Final greedy accuracy: NTP only {_fmt(ntp, n)}, NTP+RL {_fmt(rl, n)}; NTP+RL greedy length "
                  f"{_fmt(lengths)} (d+1 = {_d(sweep) + 1}); {_seeds(sweep)}.")
 
 
 def curves_by(sweep: Sweep):
     """One line per setting: RL greedy accuracy and sampled length; STaR's long fraction per round
     against the recursion when STaR runs are present."""
-    groups, star = sweep.settings(), _star_groups(sweep)
+    groups, star, n = sweep.settings(), _star_groups(sweep), sweep.n_prompts()
     fig, axes = plt.subplots(1, 3 if star else 2, figsize=(15 if star else 10, 3.8))
     lines = []
     for i, (setting, runs) in enumerate(groups.items()):
         color = COLORS[i % len(COLORS)]
         for ax, key, top in ((axes[0], "greedy_accuracy", 1.0), (axes[1], "sampled_length_mean", None)):
             per_seed = [r.curve("posttrain", key) for r in runs]
-            _band(ax, average_curves(per_seed), setting, color, top=top, each=per_seed)
-        lines.append(f"{setting}: {_fmt([r.metric('posttrain', 'greedy_accuracy') for r in runs])}")
+            _band(ax, average_curves(per_seed, n if top else None), setting, color, top=top, each=per_seed)
+        lines.append(f"{setting}: {_fmt([r.metric('posttrain', 'greedy_accuracy') for r in runs], n)}")
     axes[0].axhline(0.5, color="grey", ls=":", lw=1)
     axes[0].set(xlabel="samples after pre-training", ylabel="greedy accuracy (NTP + RL)", ylim=(0.4, 1.02))
     axes[1].set(xlabel="samples after pre-training", ylabel="sampled response length (mean)")
@@ -134,7 +137,7 @@ def curves_by(sweep: Sweep):
 def length(sweep: Sweep):
     """During RL: mean response length and long fraction of the rollouts, per setting."""
     fig, (ln, lf) = plt.subplots(1, 2, figsize=(10, 3.8))
-    lines = []
+    lines, n = [], sweep.n_prompts()
     for i, (setting, runs) in enumerate(sweep.settings().items()):
         color = COLORS[i % len(COLORS)]
         _band(ln, average_curves([r.curve("posttrain", "completions/mean_length", evals=False) for r in runs]),
@@ -143,8 +146,8 @@ def length(sweep: Sweep):
               setting, color, top=1.0)
         p_cot = runs[0].config["task"]["p_cot"]
         lf.axhline(p_cot, color=color, ls=":", lw=1)
-        lines.append(f"{setting}: long fraction {_fmt([r.metric('pretrain', 'long_fraction') for r in runs])} "
-                     f"after NTP -> {_fmt([r.metric('posttrain', 'long_fraction') for r in runs])} after RL")
+        lines.append(f"{setting}: long fraction {_fmt([r.metric('pretrain', 'long_fraction') for r in runs], n)} "
+                     f"after NTP -> {_fmt([r.metric('posttrain', 'long_fraction') for r in runs], n)} after RL")
     ln.axhline(_d(sweep) + 1, color="grey", ls=":", lw=1, label="d + 1")
     ln.set(xlabel="samples after pre-training", ylabel="rollout length (mean tokens)")
     lf.set(xlabel="samples after pre-training", ylabel="long fraction of rollouts (dotted: p_cot)", ylim=(0, 1.02))
@@ -155,13 +158,13 @@ def length(sweep: Sweep):
 def threshold(sweep: Sweep):
     """After NTP, across p_cot: greedy accuracy (theory: 1/2 below 1/3, 1 above) and long fraction
     (theory: = p_cot)."""
-    groups = sweep.settings()
+    groups, n = sweep.settings(), sweep.n_prompts()
     ps = sorted({runs[0].config["task"]["p_cot"] for runs in groups.values()})
     by_p = {p: [r for runs in groups.values() for r in runs if r.config["task"]["p_cot"] == p] for p in ps}
     fig, (acc, cal) = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, key, label in ((acc, "greedy_accuracy", "greedy accuracy after NTP"),
                            (cal, "long_fraction", "long fraction of samples after NTP")):
-        stats = [mean_ci([r.metric("pretrain", key) for r in by_p[p]]) for p in ps]
+        stats = [mean_ci([r.metric("pretrain", key) for r in by_p[p]], n) for p in ps]
         ax.errorbar(ps, [m for m, _ in stats], yerr=[c for _, c in stats], fmt="o-", capsize=3, label="measured")
         ax.axvline(1 / 3, color="grey", ls=":", lw=1, label="p_cot = 1/3")
         ax.set(xlabel="p_cot", ylabel=label, ylim=(0.4, 1.05) if ax is acc else (0, min(1.0, max(ps) + 0.15)))
@@ -169,23 +172,23 @@ def threshold(sweep: Sweep):
     acc.plot(grid, [0.5 if p < 1 / 3 else 1.0 for p in grid], "k--", lw=1, label="theory")
     cal.plot(grid, grid, "k--", lw=1, label="theory: = p_cot")
     acc.legend(fontsize=7), cal.legend(fontsize=7)
-    cells = [f"{p}: {_fmt([r.metric('pretrain', 'greedy_accuracy') for r in by_p[p]])}" for p in ps]
+    cells = [f"{p}: {_fmt([r.metric('pretrain', 'greedy_accuracy') for r in by_p[p]], n)}" for p in ps]
     return fig, "Greedy accuracy after NTP by p_cot: " + "; ".join(cells) + f" ({_seeds(sweep)})."
 
 
 def by_value(sweep: Sweep):
     """Final metrics against the one varying value: NTP only vs NTP+RL, and RL's long fraction."""
     key = sweep.varying_keys()[0]
-    groups = sweep.settings()
+    groups, n = sweep.settings(), sweep.n_prompts()
     xs = sorted({r.values[key] for runs in groups.values() for r in runs})
     at = {x: [r for runs in groups.values() for r in runs if r.values[key] == x] for x in xs}
     fig, (acc, lf) = plt.subplots(1, 2, figsize=(10, 3.8))
     lines = []
     for phase, label, color in (("baseline", "NTP only", COLORS[1]), ("posttrain", "NTP + RL", COLORS[0])):
-        stats = [mean_ci([r.metric(phase, "greedy_accuracy") for r in at[x]]) for x in xs]
+        stats = [mean_ci([r.metric(phase, "greedy_accuracy") for r in at[x]], n) for x in xs]
         acc.errorbar(xs, [m for m, _ in stats], yerr=[c for _, c in stats], fmt="o-", capsize=3, label=label,
                      color=color)
-        longs = [mean_ci([r.metric(phase, "long_fraction") for r in at[x]]) for x in xs]
+        longs = [mean_ci([r.metric(phase, "long_fraction") for r in at[x]], n) for x in xs]
         lf.errorbar(xs, [m for m, _ in longs], yerr=[c for _, c in longs], fmt="o-", capsize=3, label=label,
                     color=color)
     acc.axhline(0.5, color="grey", ls=":", lw=1, label="chance")
@@ -193,18 +196,18 @@ def by_value(sweep: Sweep):
     lf.set(xlabel=key, ylabel="long fraction of samples", ylim=(0, 1.02))
     acc.legend(fontsize=7), lf.legend(fontsize=7)
     for x in xs:
-        lines.append(f"{key}={x}: NTP only {_fmt([r.metric('baseline', 'greedy_accuracy') for r in at[x]])}, "
-                     f"NTP+RL {_fmt([r.metric('posttrain', 'greedy_accuracy') for r in at[x]])}")
+        lines.append(f"{key}={x}: NTP only {_fmt([r.metric('baseline', 'greedy_accuracy') for r in at[x]], n)}, "
+                     f"NTP+RL {_fmt([r.metric('posttrain', 'greedy_accuracy') for r in at[x]], n)}")
     return fig, "Final greedy accuracy: " + "; ".join(lines) + f" ({_seeds(sweep)})."
 
 
 def size(sweep: Sweep):
     """NTP alone at several model sizes: greedy accuracy and long fraction after pre-training."""
-    groups = sweep.settings()
+    groups, n = sweep.settings(), sweep.n_prompts()
     labels = list(groups)
     fig, ax = plt.subplots(figsize=(8, 3.8))
     for j, (key, name) in enumerate((("greedy_accuracy", "greedy accuracy"), ("long_fraction", "long fraction"))):
-        stats = [mean_ci([r.metric("pretrain", key) for r in groups[s]]) for s in labels]
+        stats = [mean_ci([r.metric("pretrain", key) for r in groups[s]], n) for s in labels]
         ax.bar([i + 0.4 * j for i in range(len(labels))], [m for m, _ in stats], 0.4,
                yerr=[c for _, c in stats], label=name, color=COLORS[j])
     p_cot = next(iter(groups.values()))[0].config["task"]["p_cot"]
@@ -214,7 +217,7 @@ def size(sweep: Sweep):
                   fontsize=7)
     ax.set(ylabel="after NTP", ylim=(0, 1.02))
     ax.legend(fontsize=7)
-    cells = [f"{s.replace('model.', '')}: {_fmt([r.metric('pretrain', 'greedy_accuracy') for r in groups[s]])}"
+    cells = [f"{s.replace('model.', '')}: {_fmt([r.metric('pretrain', 'greedy_accuracy') for r in groups[s]], n)}"
              for s in labels]
     return fig, "Greedy accuracy after NTP: " + "; ".join(cells) + f" ({_seeds(sweep)})."
 
@@ -239,7 +242,7 @@ def phase(sweep: Sweep):
                 ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.8 else "black")
         summary.append(f"{title}: {sum(v >= 0.99 for row in grid for v in row)}/{len(ds) * len(ps)} cells >= 0.99")
     fig.colorbar(image, ax=axes[1], shrink=0.9)
-    return fig, "; ".join(summary) + " (one seed per cell)."
+    return fig, "; ".join(summary) + f" ({_seeds(sweep)})."
 
 
 KINDS = {"curves": curves, "curves_by": curves_by, "length": length, "threshold": threshold, "by_value": by_value,

@@ -35,6 +35,7 @@ class RLContext:
     data_gen: torch.Generator  # prompts (and STaR's shuffling)
     sample_gen: torch.Generator  # the policy's samples
     max_new_tokens: int
+    observe: Callable[[torch.Tensor], None] = lambda prompts: None  # sees every batch of training prompts
 
 
 @dataclass
@@ -50,6 +51,7 @@ def rollout(ctx: RLContext) -> tuple[Rollout, dict]:
     p = ctx.cfg.posttrain
     device = model_device(ctx.model)
     prompts = ctx.task.sample(p.prompts_per_step, ctx.data_gen).prompts
+    ctx.observe(prompts)
     gen = generate(ctx.model, prompts.to(device), group_size=p.group_size, max_new_tokens=ctx.max_new_tokens,
                    temperature=p.temperature, top_k=p.top_k, eos_id=ctx.task.eos_id,
                    pad_id=ctx.task.pad_id, generator=ctx.sample_gen)

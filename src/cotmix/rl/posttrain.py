@@ -16,11 +16,14 @@ from cotmix.config import Config, ConfigError, apply_overrides, config_from_dict
 from cotmix.device import place
 from cotmix.model import build_model, max_new_tokens_limit
 from cotmix.phase import Phase
-from cotmix.pretrain import make_optimizer, seeded_generator
+from cotmix.pretrain import CHAIN_LEARNT, make_optimizer, seeded_generator, warn
 from cotmix.rl.algorithms import ALGORITHMS, RLContext, frozen_copy
 from cotmix.tasks import make_task
 
-FROZEN_AFTER_PRETRAINING = ("model.", "task.name", "task.d", "task.leap")
+# The model, the task's shape and the held-out partition are fixed by the checkpoint.
+FROZEN_SECTIONS = ("model",)
+FROZEN_KEYS = ("task.name", "task.d", "task.leap", "task.digits_a", "task.digits_b", "task.heldout_fraction",
+               "task.heldout_seed")
 
 
 def posttrain_config(base: Config, overrides: list[str]) -> Config:
@@ -28,7 +31,7 @@ def posttrain_config(base: Config, overrides: list[str]) -> Config:
     cfg = validate(apply_overrides(config_from_dict(dataclasses.asdict(base)), overrides))
     for key in overrides:
         name = key.split("=", 1)[0].strip()
-        if name.startswith(FROZEN_AFTER_PRETRAINING):
+        if name in FROZEN_KEYS or name.split(".", 1)[0] in FROZEN_SECTIONS:
             raise ConfigError(f"{name}: cannot change after pre-training (the checkpoint fixes the model and "
                               f"task shape); post-training accepts posttrain.*, eval.*, task.p_cot, seed, threads, "
                               f"device, precision")
@@ -53,16 +56,20 @@ def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, phase_name: str 
     task = make_task(cfg.task)
     model = place(build_model(cfg.model, task), cfg)
     start.load_model(model)
-    ctx = RLContext(cfg=cfg, task=task, model=model, ref_model=frozen_copy(model),
-                    optimizer=make_optimizer(model, p.lr), max_new_tokens=check_max_new_tokens(cfg),
-                    data_gen=seeded_generator(cfg.seed, f"{phase_name}/data"),
-                    sample_gen=seeded_generator(cfg.seed, f"{phase_name}/sample"))
-    offset = start.state["samples_offset"] + start.state["samples"]
-    phase = Phase(run_dir, phase_name, cfg, task, model, ctx.optimizer,
-                  {"data": ctx.data_gen, "sample": ctx.sample_gen}, samples_offset=offset)
+    data_gen = seeded_generator(cfg.seed, f"{phase_name}/data")
+    sample_gen = seeded_generator(cfg.seed, f"{phase_name}/sample")
+    optimizer = make_optimizer(model, p.lr)
+    phase = Phase(run_dir, phase_name, cfg, task, model, optimizer, {"data": data_gen, "sample": sample_gen},
+                  start=start)
+    ctx = RLContext(cfg=cfg, task=task, model=model, ref_model=frozen_copy(model), optimizer=optimizer,
+                    max_new_tokens=check_max_new_tokens(cfg), data_gen=data_gen, sample_gen=sample_gen,
+                    observe=phase.observe)
     if not (resume and phase.resume()):
         phase.evaluate(with_pass_k=True)  # step 0: the pre-trained model, where the RL curves start
         phase.save()
+    preflight = preflight_warnings(cfg, phase.last_eval if phase.step == 0 else start.state.get("last_eval", {}))
+    for line in preflight:
+        warn(line)
     step_fn = ALGORITHMS[p.algorithm]
     samples_per_step = p.prompts_per_step * p.group_size
 
@@ -82,6 +89,29 @@ def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, phase_name: str 
                         greedy_acc=phase.last_eval.get("greedy_accuracy", "-"))
     bar.close()
     return phase.finish(algorithm=p.algorithm, reward=p.reward, loss_agg=p.loss_agg,
-                        samples_per_step=samples_per_step)
+                        samples_per_step=samples_per_step, preflight=preflight)
+
+
+def preflight_warnings(cfg: Config, start_eval: dict) -> list[str]:
+    """What the theory predicts from a starting model whose long answers RL cannot build on. RL only
+    re-weights the answers the model already gives: from a half-learnt chain it lengthens answers
+    without making them right (or, with the chain reward, drives the long fraction to 0); from a
+    model that almost never answers long it has nothing to amplify. Warnings, not errors:
+    fig-rl-start studies exactly this regime."""
+    lines = []
+    chain = start_eval.get("chain_exact_accuracy")
+    if chain is not None and chain < CHAIN_LEARNT:
+        lines.append(f"RL starts from a model whose held-out long answers are right end to end only {chain:.3f} "
+                     f"of the time (< {CHAIN_LEARNT}): RL amplifies the long answers as they are, so expect longer "
+                     f"answers that are not more correct. Pre-train until the chain is learnt "
+                     f"(pretrain.stop_when=chain_learnt, a larger pretrain.steps)")
+    p = cfg.posttrain
+    long_per_step = (start_eval.get("long_fraction") or 0.0) * p.prompts_per_step * p.group_size
+    if start_eval.get("long_fraction") is not None and long_per_step < 1:
+        lines.append(f"the starting model answers long {start_eval['long_fraction']:.4f} of the time: about "
+                     f"{long_per_step:.2f} long answers per RL step of {p.prompts_per_step * p.group_size} samples, "
+                     f"so RL has almost nothing to amplify; raise posttrain.prompts_per_step or group_size, or "
+                     f"pre-train on more long demonstrations (task.p_cot)")
+    return lines
 
 

@@ -7,8 +7,9 @@ that died loses nothing. Stored as Parquet (`DIR/results.parquet`) and queried w
         --columns sweep,name,task_p_cot,pretrain_greedy_accuracy --csv
 
 Column names: config keys and summary entries flattened with `_` ("task.p_cot" -> task_p_cot,
-summary["posttrain"]["eval"]["pass@1"] -> posttrain_pass_1); plus sweep, name, state, error,
-wall_s and path.
+summary["posttrain"]["eval"]["pass@1"] -> posttrain_pass_1, an interval greedy_accuracy_ci95 ->
+posttrain_greedy_accuracy_ci95_lo and _hi, the run's held-out block -> heldout_overlap_count);
+plus sweep, name, state, error, wall_s and path.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from cotmix.config import CotmixError
 
 FIXED = ("sweep", "name", "state", "error", "wall_s", "path")
 # What `cotmix results` prints without --columns (`--columns all` prints every column).
-DEFAULT_COLUMNS = ("sweep", "name", "state", "wall_s", "pretrain_greedy_accuracy", "pretrain_long_fraction",
-                   "posttrain_greedy_accuracy", "posttrain_greedy_length_median", "baseline_greedy_accuracy")
+DEFAULT_COLUMNS = ("sweep", "name", "state", "wall_s", "pretrain_steps", "pretrain_greedy_accuracy",
+                   "pretrain_long_fraction", "posttrain_greedy_accuracy", "posttrain_greedy_accuracy_ci95_lo",
+                   "posttrain_greedy_length_median", "baseline_greedy_accuracy", "heldout_overlap_count")
 
 
 def column(*parts: str) -> str:
@@ -31,10 +33,14 @@ def column(*parts: str) -> str:
 
 
 def _flatten(obj: dict, prefix: tuple = ()) -> dict:
+    """Nested dicts to columns; an interval [lo, hi] (NAME_ci95) to two columns, NAME_ci95_lo and _hi."""
     out = {}
     for key, value in obj.items():
         if isinstance(value, dict):
             out |= _flatten(value, prefix + (key,))
+        elif key.endswith("_ci95") and (value is None or isinstance(value, list)):
+            lo, hi = value or (None, None)
+            out |= {column(*prefix, key, "lo"): lo, column(*prefix, key, "hi"): hi}
         elif isinstance(value, (int, float, str, bool)) or value is None:
             out[column(*prefix, key)] = value
     return out

@@ -8,10 +8,12 @@ from cotmix.tasks.parity import ParityTask
 
 def make_task(cfg: TaskConfig) -> Task:
     if cfg.name == "parity":
-        return ParityTask(d=cfg.d, p_cot=cfg.p_cot, leap=cfg.leap, chain_noise=cfg.chain_noise)
-    if cfg.name == "multiplication":
-        return MultiplicationTask(digits_a=cfg.digits_a, digits_b=cfg.digits_b, p_cot=cfg.p_cot)
-    raise ValueError(f"unknown task {cfg.name!r}")  # unreachable after config validation
+        task = ParityTask(d=cfg.d, p_cot=cfg.p_cot, leap=cfg.leap, chain_noise=cfg.chain_noise)
+    elif cfg.name == "multiplication":
+        task = MultiplicationTask(digits_a=cfg.digits_a, digits_b=cfg.digits_b, p_cot=cfg.p_cot)
+    else:
+        raise ValueError(f"unknown task {cfg.name!r}")  # unreachable after config validation
+    return task.set_heldout(cfg.heldout_fraction, cfg.heldout_seed)
 
 
 __all__ = ["make_task", "Task", "Batch", "ParityTask", "MultiplicationTask", "LONG", "SHORT", "MALFORMED", "KIND_NAMES"]

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
+from cotmix.tasks.heldout import Partition
+
 LONG, SHORT, MALFORMED = 0, 1, 2
 KIND_NAMES = {LONG: "long", SHORT: "short", MALFORMED: "malformed"}
 
@@ -51,10 +53,50 @@ class Task(ABC):
     eos_id: int
     prompt_len: int
     long_response_len: int  # tokens of a long response including EOS: the default max_new_tokens
+    decision_position: int  # response index where a long answer continues and a short one has EOS
+    input_space_size: int  # how many distinct inputs (prompts) there are
+    partition: Partition  # which inputs are reserved for evaluation (set by set_heldout)
+
+    def set_heldout(self, fraction: float = 0.25, seed: int = 0) -> "Task":
+        """Reserve `fraction` of the input space for evaluation (see cotmix.tasks.heldout)."""
+        self.partition = Partition(self, fraction, seed)
+        return self
 
     @abstractmethod
-    def sample(self, n: int, generator: torch.Generator, p_cot: float | None = None) -> Batch:
-        """n fresh demonstrations; p_cot overrides the task's mixture (1.0 = all long)."""
+    def draw(self, n: int, generator: torch.Generator, p_cot: float | None = None) -> Batch:
+        """n demonstrations on uniform inputs from the whole input space, held-out ones included;
+        p_cot overrides the task's mixture (1.0 = all long). Trainers use `sample`."""
+
+    @abstractmethod
+    def input_keys(self, prompts: torch.Tensor) -> torch.Tensor:
+        """(batch,) int64: each prompt's index in the input space (0 .. input_space_size - 1) when
+        that fits in 63 bits, else a 64-bit hash of its input."""
+
+    @abstractmethod
+    def prompts_at(self, keys: torch.Tensor) -> torch.Tensor:
+        """(batch, prompt_len) prompts of (batch,) input indices (the inverse of input_keys)."""
+
+    @abstractmethod
+    def long_demonstrations(self, prompts: torch.Tensor) -> Batch:
+        """The correct long demonstration of every prompt (no chain noise)."""
+
+    def sample(self, n: int, generator: torch.Generator, p_cot: float | None = None,
+               split: str = "train") -> Batch:
+        """n fresh demonstrations whose inputs all lie on one side of the partition: `train` (every
+        trainer) or `heldout`. Rows that land on the other side are drawn again."""
+        batch = self.draw(n, generator, p_cot)
+        want_reserved = {"train": False, "heldout": True}[split]
+        wrong = self.partition.reserved(self.input_keys(batch.prompts)) != want_reserved
+        while wrong.any():
+            fresh = self.draw(int(wrong.sum()), generator, p_cot)
+            batch.prompts[wrong], batch.responses[wrong], batch.is_long[wrong] = (
+                fresh.prompts, fresh.responses, fresh.is_long)
+            wrong[wrong.clone()] = self.partition.reserved(self.input_keys(fresh.prompts)) != want_reserved
+        return batch
+
+    def heldout_prompts(self, n: int, seed: int) -> torch.Tensor:
+        """(m, prompt_len): m = min(n, reserved inputs) distinct held-out prompts in a seeded order."""
+        return self.partition.eval_prompts(n, seed)
 
     @abstractmethod
     def answer_correct(self, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:

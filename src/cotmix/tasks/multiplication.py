@@ -44,14 +44,18 @@ class MultiplicationTask(Task):
         self.blocks = 1 + 2 * (digits_b - 1)
         self.long_len = self.blocks * self.width + (self.blocks - 1)  # tokens before EOS
         self.long_response_len = self.long_len + 1
+        self.decision_position = self.width
+        self.lowest_a, self.lowest_b = ((10 ** (k - 1) if k > 1 else 0) for k in (digits_a, digits_b))
+        self.count_b = 10**digits_b - self.lowest_b
+        self.input_space_size = (10**digits_a - self.lowest_a) * self.count_b
+        self.set_heldout()
 
-    def sample(self, n: int, generator: torch.Generator, p_cot: float | None = None) -> Batch:
+    def draw(self, n: int, generator: torch.Generator, p_cot: float | None = None) -> Batch:
         p_cot = self.p_cot if p_cot is None else p_cot
-        a = torch.randint(10 ** (self.n - 1) if self.n > 1 else 0, 10**self.n, (n,), generator=generator)
-        b = torch.randint(10 ** (self.m - 1) if self.m > 1 else 0, 10**self.m, (n,), generator=generator)
+        a = torch.randint(self.lowest_a, 10**self.n, (n,), generator=generator)
+        b = torch.randint(self.lowest_b, 10**self.m, (n,), generator=generator)
         is_long = torch.rand(n, generator=generator) < p_cot
-        prompts = torch.cat([digits_lsb_first(a, self.n), torch.full((n, 1), TIMES), digits_lsb_first(b, self.m),
-                             torch.full((n, 1), EQUALS)], dim=1)
+        prompts = self.prompts_of(a, b)
         responses = torch.full((n, self.long_response_len), PAD)
         chain = self.chain_tokens(a, b)
         responses[is_long, : self.long_len] = chain[is_long]
@@ -59,6 +63,25 @@ class MultiplicationTask(Task):
         responses[~is_long, : self.width] = digits_lsb_first(a * b, self.width)[~is_long]
         responses[~is_long, self.width] = EOS
         return Batch(prompts, responses, is_long)
+
+    def prompts_of(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        n = len(a)
+        return torch.cat([digits_lsb_first(a, self.n), torch.full((n, 1), TIMES), digits_lsb_first(b, self.m),
+                          torch.full((n, 1), EQUALS)], dim=1)
+
+    def long_demonstrations(self, prompts: torch.Tensor) -> Batch:
+        n = len(prompts)
+        responses = torch.full((n, self.long_response_len), PAD)
+        responses[:, : self.long_len] = self.chain_tokens(*self.operands(prompts))
+        responses[:, self.long_len] = EOS
+        return Batch(prompts, responses, torch.ones(n, dtype=torch.bool))
+
+    def input_keys(self, prompts: torch.Tensor) -> torch.Tensor:
+        a, b = self.operands(prompts)
+        return (a - self.lowest_a) * self.count_b + (b - self.lowest_b)
+
+    def prompts_at(self, keys: torch.Tensor) -> torch.Tensor:
+        return self.prompts_of(keys // self.count_b + self.lowest_a, keys % self.count_b + self.lowest_b)
 
     def chain_tokens(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """(batch, long_len) tokens of the worked steps, without EOS."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 import torch
 
 from cotmix.tasks.base import LONG, MALFORMED, SHORT, Batch, Task, pad_to_width, response_lengths, response_text
+from cotmix.tasks.heldout import hash_rows
 
 ZERO, ONE, SEP, EOS, PAD = 0, 1, 2, 3, 4
 TOKEN_TEXT = {ZERO: "0", ONE: "1", SEP: "=", EOS: "<eos>", PAD: "_"}
@@ -52,10 +53,13 @@ class ParityTask(Task):
         self.chain_len = len(self.chain_index)  # response tokens before EOS in a long answer
         self.prompt_len = d + 1
         self.long_response_len = self.chain_len + 1
+        self.decision_position = 1
+        self.input_space_size = 2**d
+        self.set_heldout()
 
     # --- data --------------------------------------------------------------------------
 
-    def sample(self, n: int, generator: torch.Generator, p_cot: float | None = None) -> Batch:
+    def draw(self, n: int, generator: torch.Generator, p_cot: float | None = None) -> Batch:
         p_cot = self.p_cot if p_cot is None else p_cot
         bits = torch.randint(0, 2, (n, self.d), generator=generator)
         is_long = torch.rand(n, generator=generator) < p_cot
@@ -73,6 +77,25 @@ class ParityTask(Task):
         responses[~is_long, 0] = chain[~is_long, -1]
         responses[~is_long, 1] = EOS
         return Batch(prompts, responses, is_long)
+
+    def long_demonstrations(self, prompts: torch.Tensor) -> Batch:
+        n = len(prompts)
+        responses = torch.full((n, self.long_response_len), PAD)
+        responses[:, : self.chain_len] = self.prefix_parities(prompts[:, : self.d])[:, self.chain_index]
+        responses[:, self.chain_len] = EOS
+        return Batch(prompts, responses, torch.ones(n, dtype=torch.bool))
+
+    # --- the input space (for the held-out split) ------------------------------------------
+
+    def input_keys(self, prompts: torch.Tensor) -> torch.Tensor:
+        bits = prompts[:, : self.d]
+        if self.d <= 62:  # the bits as a binary number, x_1 least significant
+            return (bits << torch.arange(self.d)).sum(dim=1)
+        return hash_rows(bits, bits_per_value=1)
+
+    def prompts_at(self, keys: torch.Tensor) -> torch.Tensor:
+        bits = (keys[:, None] >> torch.arange(self.d)) & 1
+        return torch.cat([bits, torch.full((len(keys), 1), SEP)], dim=1)
 
     @staticmethod
     def prefix_parities(bits: torch.Tensor) -> torch.Tensor:
