@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e '.[test,bench,llm,sweep]'
+	$(PY) -m pip install --quiet -e '.[test,bench,llm,sweep,track]'
 	touch $(STAMP)
 
 # Headless Chromium for the report test (Debian's package; the machine runs as root).

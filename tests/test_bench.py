@@ -4,13 +4,13 @@ benchmark runs on a tiny shape. Timings are never asserted."""
 import pytest
 import torch
 
-from cotmix.config import load_config
-from cotmix.model import build_model
-from cotmix.tasks import make_task
-
 # The bench extra (transformers, trl) is installed by `make test`: an ImportError here is a real failure.
-from cotmix.bench.measure import TINY, format_bench, run_bench  # noqa: E402
-from cotmix.bench.peers import hf_model, parity_tokenizer  # noqa: E402
+from cotmix.bench.measure import format_bench, run_bench  # noqa: E402
+from cotmix.bench.size import TINY  # noqa: E402
+from cotmix.config import load_config
+from cotmix.hf import hf_model, task_tokenizer  # noqa: E402
+from cotmix.model.transformer import build_model
+from cotmix.tasks import make_task
 
 
 @pytest.mark.parametrize("flavour", ["gpt2", "llama"])
@@ -19,7 +19,7 @@ def test_ported_hf_model_computes_the_same_logits(flavour):
     task = make_task(cfg.task)
     torch.manual_seed(0)
     ours = build_model(cfg.model, task).eval()
-    theirs = hf_model(ours).eval()
+    theirs = hf_model(ours, task.eos_id, task.pad_id).eval()
     idx = torch.randint(0, 5, (3, 14))
     with torch.no_grad():
         assert torch.allclose(ours(idx), theirs(idx, attention_mask=torch.ones_like(idx)).logits, atol=1e-5)
@@ -28,9 +28,14 @@ def test_ported_hf_model_computes_the_same_logits(flavour):
 
 
 def test_tokenizer_ids_are_the_task_ids():
-    tok = parity_tokenizer()
-    assert tok("0 1 1 =")["input_ids"] == [0, 1, 1, 2]
+    from cotmix.tasks import MultiplicationTask, ParityTask
+
+    tok = task_tokenizer(ParityTask(d=3, p_cot=0.5))
+    assert tok("011=10<eos>")["input_ids"] == [0, 1, 1, 2, 1, 0, 3]
     assert tok.eos_token_id == 3 and tok.pad_token_id == 4
+    assert tok.decode([1, 1, 0, 3]) == "110<eos>"
+    times = task_tokenizer(MultiplicationTask(2, 2, p_cot=0.5))
+    assert times("21*43=8040;")["input_ids"] == [2, 1, 10, 4, 3, 11, 8, 0, 4, 0, 12]
 
 
 def test_tiny_benchmark_runs_and_reports_every_ratio(tmp_path):

@@ -3,11 +3,12 @@
 import pytest
 import torch
 
-from cotmix.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
-from cotmix.config import CotmixError, load_config
-from cotmix.model import build_model
-from cotmix.pretrain import make_optimizer
+from cotmix.config import load_config
+from cotmix.errors import CotmixError
+from cotmix.model.transformer import build_model
 from cotmix.tasks import make_task
+from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
+from cotmix.train.optim import make_optimizer
 
 
 @pytest.fixture
@@ -77,7 +78,7 @@ def test_missing_checkpoint(tmp_path):
 
 
 def test_weights_of_another_shape_are_refused(saved):
-    path, cfg = saved[0], saved[1]
+    path = saved[0]
     other = load_config(overrides=["task.d=6", "model.d_model=32", "model.n_head=2"])
     with pytest.raises(CotmixError, match="do not fit"):
         load_checkpoint(path).load_model(build_model(other.model, make_task(other.task)))

@@ -2,7 +2,9 @@
 
 import pytest
 
-from cotmix.config import ConfigError, describe_fields, load_config
+from cotmix.config import Config, load_config
+from cotmix.errors import ConfigError
+from cotmix.options import describe_fields
 
 
 def test_overrides_are_coerced_to_field_types():
@@ -61,13 +63,28 @@ def test_unknown_preset_lists_the_available_ones():
         load_config(preset="nope")
 
 
-def test_every_field_is_documented():
-    rows = describe_fields()
-    assert len(rows) > 30
+def test_every_field_is_documented_and_settable_by_the_key_it_is_listed_under():
+    rows = describe_fields(Config())
     assert all(help_text for _, _, help_text in rows)
+    for key, default, _ in rows:  # each listed key takes its own default back, through the CLI's path
+        value = str(default).lower() if isinstance(default, bool) else str(default)
+        cfg = load_config(overrides=[f"{key}={value}"])
+        assert dict((k, v) for k, v, _ in describe_fields(cfg))[key] == default
 
 
 def test_noisy_chains_exist_for_parity_only():
     with pytest.raises(ConfigError, match="only the parity task has noisy chains"):
         load_config(overrides=["task.name=multiplication", "task.chain_noise=0.1"])
     assert load_config(overrides=["task.chain_noise=0.1"]).task.chain_noise == 0.1
+
+
+def test_docs_config_md_is_the_generated_table(capsys):
+    """docs/config.md is `cotmix config --markdown`; a key added or changed without it fails here."""
+    from pathlib import Path
+
+    from cotmix.cli import main
+
+    assert main(["config", "--markdown"]) == 0
+    table = capsys.readouterr().out.strip()
+    doc = (Path(__file__).parent.parent / "docs" / "config.md").read_text()
+    assert table in doc

@@ -8,17 +8,17 @@ import sys
 
 import pytest
 import torch
+from conftest import TINY
 from safetensors.torch import load_file
 
-from cotmix.checkpoint import load_checkpoint, resolve_checkpoint
-from cotmix.config import ConfigError
-from cotmix.device import autocast_dtype, place, resolve_device
-from cotmix.evaluate import _decode_in_chunks
-from cotmix.model import build_model
-from cotmix.pretrain import ntp_loss, train_ntp
+from cotmix.errors import ConfigError
+from cotmix.eval.evaluate import _decode_in_chunks
+from cotmix.model.device import autocast_dtype, place, resolve_device
+from cotmix.model.transformer import build_model
 from cotmix.tasks import make_task
-
-from conftest import TINY
+from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
+from cotmix.train.losses import ntp_loss
+from cotmix.train.ntp import train_ntp
 
 
 def test_auto_means_cuda_only_when_torch_sees_one(monkeypatch):

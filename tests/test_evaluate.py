@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from cotmix.config import TaskConfig
-from cotmix.evaluate import chain_token_metrics
+from cotmix.eval.evaluate import chain_token_metrics
 from cotmix.tasks import make_task
 
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from cotmix.config import load_config
-from cotmix.pretrain import train_ntp
-from cotmix.stats import wilson
+from cotmix.eval.stats import wilson
 from cotmix.tasks import MultiplicationTask, ParityTask, make_task
 from cotmix.tasks.heldout import HeldoutCounter
+from cotmix.train.ntp import train_ntp
 
 TASKS = [ParityTask(d=7, p_cot=0.3), ParityTask(d=9, p_cot=0.3, leap=2), MultiplicationTask(2, 2, p_cot=0.3),
          ParityTask(d=50, p_cot=0.25), ParityTask(d=80, p_cot=0.25)]

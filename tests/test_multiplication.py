@@ -74,7 +74,7 @@ def test_config_selects_the_task():
 
 def test_runs_through_the_same_pipeline(tiny_cfg, tmp_path):
     """NTP, RL and the baseline run unchanged on multiplication (the task interface is enough)."""
-    from cotmix.experiment import run_experiment
+    from cotmix.experiments.run import run_experiment
 
     cfg = tiny_cfg("task.name=multiplication", "task.p_cot=0.5", "posttrain.steps=2")
     summary = run_experiment(cfg, tmp_path / "run", progress=False)

@@ -6,13 +6,16 @@ import math
 import pytest
 import torch
 
-from cotmix.checkpoint import resolve_checkpoint
 from cotmix.config import PretrainConfig, load_config
-from cotmix.model import build_model
-from cotmix.phase import Phase, read_metrics, read_summary
-from cotmix.pretrain import lr_at, ntp_loss, train_ntp
+from cotmix.model.transformer import build_model
+from cotmix.rundir import read_metrics, read_summary
 from cotmix.tasks import make_task
 from cotmix.tasks.parity import EOS
+from cotmix.train.checkpoint import resolve_checkpoint
+from cotmix.train.losses import ntp_loss
+from cotmix.train.ntp import train_ntp
+from cotmix.train.optim import lr_at
+from cotmix.train.phase import Phase
 
 
 def test_warmup_then_cosine_to_the_floor():
@@ -127,7 +130,7 @@ def test_ntp_is_length_calibrated(calibrated):
 def test_continue_probability_matches_theory(calibrated):
     """Given y_1 = x_1 the model continues with probability 2p/(1+p) (exact model probabilities)."""
     cfg, _, run = calibrated
-    from cotmix.checkpoint import load_checkpoint, resolve_checkpoint
+    from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
 
     task = make_task(cfg.task)
     model = build_model(cfg.model, task)

@@ -6,12 +6,13 @@ import math
 import pytest
 import torch
 
-from cotmix.checkpoint import load_checkpoint, resolve_checkpoint
-from cotmix.config import ConfigError
-from cotmix.phase import Phase, read_metrics, read_summary
-from cotmix.pretrain import train_ntp
+from cotmix.errors import ConfigError
 from cotmix.rl.algorithms import ALGORITHMS
 from cotmix.rl.posttrain import posttrain, posttrain_config
+from cotmix.rundir import read_metrics, read_summary
+from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
+from cotmix.train.ntp import train_ntp
+from cotmix.train.phase import Phase
 
 STEP_METRICS = {"reward", "reward_std", "frac_reward_zero_std", "completions/mean_length",
                 "completions/min_length", "completions/max_length", "completions/clipped_ratio",
@@ -20,9 +21,9 @@ STEP_METRICS = {"reward", "reward_std", "frac_reward_zero_std", "completions/mea
 
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
-    from cotmix.config import load_config
-
     from conftest import TINY
+
+    from cotmix.config import load_config
 
     run = tmp_path_factory.mktemp("pre")
     cfg = load_config(overrides=TINY)
@@ -129,9 +130,9 @@ def test_false_positive_rewards_wrong_answers_and_logs_the_true_reward(pretraine
 def test_token_logprobs_of_length_groups_match_one_padded_forward(pretrained):
     """Cutting each length group to its own length (cotmix.buckets) changes no log-prob: they equal
     those of one forward pass over the padded batch, and are 0 after each row's last token."""
-    from cotmix.model import build_model
+    from cotmix.model.sampler import generate
+    from cotmix.model.transformer import build_model
     from cotmix.rl.algorithms import token_logprobs
-    from cotmix.sampler import generate
     from cotmix.tasks import make_task
 
     cfg = pretrained.config

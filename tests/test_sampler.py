@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from cotmix.config import ModelConfig
-from cotmix.model import Transformer
-from cotmix.sampler import generate
+from cotmix.model.sampler import generate
+from cotmix.model.transformer import Transformer
 
 EOS, PAD = 3, 4
 

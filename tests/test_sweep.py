@@ -9,16 +9,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from cotmix.cli import main
-from cotmix.config import ConfigError, CotmixError
-from cotmix.sweep.grid import grid_from_dict
-from cotmix.sweep.results import query
-from cotmix.sweep.runner import read_status, run_sweep
-from cotmix.sweep.studies import SIZES, STUDIES, study_grid
+from cotmix.errors import ConfigError, CotmixError
+from cotmix.experiments.grid import grid_from_dict
+from cotmix.experiments.results import query
+from cotmix.experiments.runner import run_sweep
+from cotmix.experiments.studies import SIZES, STUDIES, study_grid
+from cotmix.rundir import read_status
 
 TINY_SWEEP = {"name": "tiny", "preset": "tiny", "grid": {"task.p_cot": [0.2, 0.5]}, "seeds": [0, 1]}
 
@@ -151,8 +151,8 @@ def test_ray_workers_give_the_same_numbers_as_in_process(tiny_sweep, tmp_path):
 
 
 def test_every_figure_kind_draws_from_a_real_sweep(tiny_sweep):
-    from cotmix.report.data import load_sweep
-    from cotmix.report.figures import KINDS
+    from cotmix.experiments.report.data import load_sweep
+    from cotmix.experiments.report.figures import KINDS
 
     sweep = load_sweep(tiny_sweep[0])
     assert set(sweep.settings()) == {"task.p_cot=0.2", "task.p_cot=0.5"}
@@ -164,8 +164,8 @@ def test_every_figure_kind_draws_from_a_real_sweep(tiny_sweep):
 
 def test_curves_draw_every_seed_beside_the_mean(tiny_sweep):
     """With a few seeds that can split, the mean alone hides them: each seed's curve is drawn too."""
-    from cotmix.report.data import load_sweep
-    from cotmix.report.figures import curves, curves_by
+    from cotmix.experiments.report.data import load_sweep
+    from cotmix.experiments.report.figures import curves, curves_by
 
     sweep = load_sweep(tiny_sweep[0])
     expected = [tuple(y for _, y in r.curve("posttrain", "greedy_accuracy")) for r in sweep.done()]
@@ -178,7 +178,7 @@ def test_curves_draw_every_seed_beside_the_mean(tiny_sweep):
 
 def test_captions_name_each_seed_when_seeds_split():
     """A mean of 0.84 ± 0.38 over four seeds describes none of them; the caption lists each."""
-    from cotmix.report.figures import _fmt
+    from cotmix.experiments.report.figures import _fmt
 
     assert _fmt([1.0, 0.998, 0.881, 0.493]) == "0.84 ± 0.38 (seeds: 1.00, 1.00, 0.88, 0.49)"
     assert _fmt([1.0, 0.999, 1.0]) == "1.00 ± 0.00"  # equal to the shown precision: the mean says it all
@@ -186,8 +186,8 @@ def test_captions_name_each_seed_when_seeds_split():
 
 
 def test_star_runs_draw_the_recursion_beside_the_curves(tmp_path):
-    from cotmix.report.data import load_sweep
-    from cotmix.report.figures import curves, curves_by
+    from cotmix.experiments.report.data import load_sweep
+    from cotmix.experiments.report.figures import curves, curves_by
 
     grid = grid_from_dict({"name": "star", "preset": "tiny", "base": {"posttrain.algorithm": "star"}, "seeds": [0]})
     run_sweep(grid, tmp_path / "star", progress=False, log=lambda *_: None)
@@ -233,7 +233,7 @@ def test_html_report_shows_every_figure_in_headless_chromium(tiny_sweep, tmp_pat
 
 
 def test_confidence_interval_uses_student_t():
-    from cotmix.report.data import average_curves, mean_ci
+    from cotmix.experiments.report.data import average_curves, mean_ci
 
     assert mean_ci([0.5]) == (0.5, 0.0)
     mean, half = mean_ci([1.0, 2.0, 3.0])  # sd 1, n 3: t(2) = 4.303
@@ -244,7 +244,7 @@ def test_confidence_interval_uses_student_t():
 
 def test_report_and_results_order_runs_by_value_not_by_name(tmp_path):
     """Run directories sort as text (steps=100, steps=1000, steps=300); the report and the results table must not."""
-    from cotmix.report.data import load_sweep
+    from cotmix.experiments.report.data import load_sweep
 
     (tmp_path / "sweep.json").write_text(json.dumps({"name": "s", "grid": {"pretrain.steps": [100, 300, 1000]}}))
     for steps in (100, 300, 1000):

@@ -8,8 +8,14 @@ import pytest
 import torch
 
 from cotmix.theory import closed_form as cf
-from cotmix.theory.linear_model import (LinearARModel, chain_features, evaluate_linear, prefix_parities,
-                                        random_inputs, stop_features)
+from cotmix.theory.linear_model import (
+    LinearARModel,
+    chain_features,
+    evaluate_linear,
+    prefix_parities,
+    random_inputs,
+    stop_features,
+)
 from cotmix.theory.train import AveragedSGD, pretrain_linear, star_round
 
 

@@ -1,8 +1,8 @@
-"""Run configuration: nested dataclasses, dotted-key overrides, and validation.
+"""The run configuration: nested opt() dataclasses (cotmix.options), and its cross-field rules.
 
-Every field carries its help text and its allowed range in `metadata`, so the CLI,
-the README and the error messages all say the same thing. A bad value is reported
-as one line naming the key, the value and what is allowed (see `ConfigError`).
+Every field carries its help text and its allowed range, so the CLI, `cotmix config`, the docs
+and the error messages all say the same thing. A run's config is the defaults, then a preset, then
+a YAML/JSON file, then `key=value` overrides:
 
     cfg = load_config(preset="quick", overrides=["task.p_cot=0.5", "seed=3"])
 """
@@ -10,29 +10,17 @@ as one line naming the key, the value and what is allowed (see `ConfigError`).
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from cotmix.errors import ConfigError
+from cotmix.options import apply_mapping, apply_overrides, check_fields, opt, read_config_file
+from cotmix.presets import preset_overrides
 
-DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")  # values of the top-level `device` key
-
-
-class CotmixError(Exception):
-    """A user-facing error: the CLI prints its message on one line and exits with 2."""
-
-
-class ConfigError(CotmixError):
-    pass
-
-
-def opt(default, help: str, *, lo=None, hi=None, choices=None, lo_open=False):
-    """A config field with its documentation and its allowed values."""
-    meta = {"help": help, "lo": lo, "hi": hi, "choices": choices, "lo_open": lo_open}
-    return field(default=default, metadata=meta)
+MAX_SEED = 2**32 - 1  # seeds are mixed into 64-bit generator seeds (cotmix.train.rng): they must leave room
+TRACKERS = ("tensorboard", "wandb")  # values of the top-level `logger` key (cotmix.train.tracking)
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d{1,3})?")  # values of the top-level `device` key
 
 
 @dataclass
@@ -47,7 +35,7 @@ class TaskConfig:
     heldout_fraction: float = opt(0.25, "share of the input space reserved for evaluation: no trainer ever sees "
                                   "those inputs, and every evaluation prompt is one of them", lo=0.0, lo_open=True,
                                   hi=0.5)
-    heldout_seed: int = opt(0, "seed of the partition into training and held-out inputs", lo=0)
+    heldout_seed: int = opt(0, "seed of the partition into training and held-out inputs", lo=0, hi=MAX_SEED)
     chain_noise: float = opt(0.0, "parity: probability that a long demonstration carries one wrong step (its "
                              "prefix parity is flipped there and the chain goes on correctly from the wrong value, "
                              "so the final answer is wrong too)", lo=0.0, hi=1.0)
@@ -126,13 +114,14 @@ class EvalConfig:
     n_prompts: int = opt(2048, "fresh held-out prompts per evaluation", lo=1)
     temperature: float = opt(1.0, "temperature of the sampled-decoding metrics", lo=0.0, lo_open=True, hi=10.0)
     pass_k_prompts: int = opt(256, "prompts for pass@k during post-training (8 samples each)", lo=1)
-    seed: int = opt(1234, "seed of the held-out prompts (same for every run, so runs are comparable)", lo=0)
+    seed: int = opt(1234, "seed of the held-out prompts (same for every run, so runs are comparable)", lo=0,
+                    hi=MAX_SEED)
     batch_size: int = opt(2048, "prompts decoded at once", lo=1)
 
 
 @dataclass
 class Config:
-    seed: int = opt(0, "seed of training data, initialisation and sampling", lo=0)
+    seed: int = opt(0, "seed of training data, initialisation and sampling", lo=0, hi=MAX_SEED)
     task: TaskConfig = field(default_factory=TaskConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
@@ -140,6 +129,8 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     threads: int = opt(0, "torch CPU threads (0 = torch's default)", lo=0)
     device: str = opt("auto", "auto (the first CUDA GPU if torch sees one, else cpu), cpu, cuda or cuda:N")
+    logger: str = opt("", "experiment trackers beside metrics.jsonl, comma-separated: tensorboard (event files "
+                      "under RUN/tensorboard/), wandb (offline unless your W&B settings say otherwise); empty: none")
     precision: str = opt("auto", "fp32, or bf16 autocast; auto = bf16 on CUDA and fp32 on the CPU (faster there "
                          "at these widths)", choices=("auto", "fp32", "bf16"))
 
@@ -147,120 +138,13 @@ class Config:
         return dataclasses.asdict(self)
 
 
-# ---------------------------------------------------------------------------- overrides
-
-def _section(cfg: Config, dotted: str):
-    """Return (object holding the field, field) for a dotted key, or raise ConfigError."""
-    parts = dotted.split(".")
-    obj = cfg
-    for i, name in enumerate(parts):
-        fields = {f.name: f for f in dataclasses.fields(obj)}
-        if name not in fields:
-            where = ".".join(parts[:i]) or "top level"
-            allowed = ", ".join(sorted(fields))
-            raise ConfigError(f"unknown config key '{dotted}': {where} has {allowed}")
-        f = fields[name]
-        if i == len(parts) - 1:
-            if dataclasses.is_dataclass(getattr(obj, name)):
-                raise ConfigError(f"config key '{dotted}' is a section; set one of its fields, e.g. {dotted}.<field>")
-            return obj, f
-        obj = getattr(obj, name)
-        if not dataclasses.is_dataclass(obj):
-            raise ConfigError(f"unknown config key '{dotted}': '{'.'.join(parts[:i + 1])}' is not a section")
-    raise AssertionError("unreachable")
-
-
-def _coerce(key: str, value: Any, kind: str):
-    """Turn a CLI string or a YAML/JSON value into the field's type."""
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
-            return value.lower() in ("true", "1", "yes", "on")
-        raise ConfigError(f"{key}={value!r}: expected a boolean (true/false)")
-    if kind == "int":
-        if isinstance(value, bool):
-            raise ConfigError(f"{key}={value!r}: expected an integer")
-        try:
-            as_float = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key}={value!r}: expected an integer") from None
-        if not math.isfinite(as_float) or as_float != int(as_float):
-            raise ConfigError(f"{key}={value!r}: expected an integer")
-        return int(as_float)
-    if kind == "float":
-        if isinstance(value, bool):
-            raise ConfigError(f"{key}={value!r}: expected a number")
-        try:
-            out = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key}={value!r}: expected a number") from None
-        if not math.isfinite(out):
-            raise ConfigError(f"{key}={value!r}: expected a finite number")
-        return out
-    return str(value)
-
-
-def set_key(cfg: Config, dotted: str, value: Any) -> None:
-    obj, f = _section(cfg, dotted)
-    setattr(obj, f.name, _coerce(dotted, value, f.type if isinstance(f.type, str) else f.type.__name__))
-
-
-def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override '{item}' is not key=value (e.g. task.p_cot=0.25)")
-        key, value = item.split("=", 1)
-        set_key(cfg, key.strip(), value.strip())
-    return cfg
-
-
-def apply_mapping(cfg: Config, mapping: dict, prefix: str = "") -> Config:
-    """Apply a nested dict (from YAML, JSON or a preset) onto cfg."""
-    if not isinstance(mapping, dict):
-        raise ConfigError(f"config {prefix or 'file'} must be a mapping of keys to values, got {type(mapping).__name__}")
-    for key, value in mapping.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
-            apply_mapping(cfg, value, dotted + ".")
-        else:
-            set_key(cfg, dotted, value)
-    return cfg
-
-
 def config_from_dict(mapping: dict) -> Config:
     return validate(apply_mapping(Config(), mapping))
 
 
-# ---------------------------------------------------------------------------- validation
-
-def _allowed_range(meta: dict) -> str:
-    lo, hi = meta.get("lo"), meta.get("hi")
-    left = "(" if meta.get("lo_open") else "["
-    if hi is None:
-        return f"> {lo}" if meta.get("lo_open") else f">= {lo}"
-    return f"in {left}{lo}, {hi}]"
-
-
-def _check_field(dotted: str, value, meta: dict) -> None:
-    choices, lo, hi = meta.get("choices"), meta.get("lo"), meta.get("hi")
-    if choices is not None and value not in choices:
-        raise ConfigError(f"{dotted}={value!r}: allowed values are {', '.join(map(str, choices))}")
-    below = lo is not None and (value < lo or (meta.get("lo_open") and value == lo))
-    if below or (hi is not None and value > hi):
-        raise ConfigError(f"{dotted}={value!r}: must be {_allowed_range(meta)}")
-
-
 def validate(cfg: Config) -> Config:
     """Check every field's range and the cross-field rules; return cfg or raise ConfigError."""
-    def walk(obj, prefix):
-        for f in dataclasses.fields(obj):
-            value = getattr(obj, f.name)
-            if dataclasses.is_dataclass(value):
-                walk(value, f"{prefix}{f.name}.")
-            else:
-                _check_field(prefix + f.name, value, f.metadata)
-    walk(cfg, "")
+    check_fields(cfg)
     m, t, p = cfg.model, cfg.task, cfg.posttrain
     if m.d_model % m.n_head:
         raise ConfigError(f"model.n_head={m.n_head}: must divide model.d_model={m.d_model}")
@@ -273,6 +157,10 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"task.chain_noise={t.chain_noise}: only the parity task has noisy chains (use 0)")
     if not DEVICE_PATTERN.fullmatch(cfg.device):
         raise ConfigError(f"device={cfg.device!r}: allowed values are auto, cpu, cuda, cuda:N")
+    unknown = [n for n in cfg.logger.split(",") if n.strip() and n.strip() not in TRACKERS]
+    if unknown:
+        raise ConfigError(f"logger={cfg.logger!r}: {unknown[0].strip()!r} is not a tracker; allowed: "
+                          f"{', '.join(TRACKERS)} (comma-separated), or empty for metrics.jsonl alone")
     if p.algorithm == "rloo" and p.group_size < 2:
         raise ConfigError(f"posttrain.group_size={p.group_size}: rloo needs groups of >= 2")
     return cfg
@@ -281,8 +169,6 @@ def validate(cfg: Config) -> Config:
 def load_config(preset: str | None = None, config_file: str | Path | None = None,
                 overrides: list[str] | None = None) -> Config:
     """Defaults, then a preset, then a YAML/JSON file, then key=value overrides; validated."""
-    from cotmix.presets import preset_overrides
-
     cfg = Config()
     if preset:
         apply_mapping(cfg, preset_overrides(preset))
@@ -292,29 +178,3 @@ def load_config(preset: str | None = None, config_file: str | Path | None = None
     return validate(cfg)
 
 
-def read_config_file(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"--config {path}: no such file")
-    text = path.read_text()
-    try:
-        if path.suffix == ".json":
-            return json.loads(text)
-        import yaml
-        return yaml.safe_load(text) or {}
-    except Exception as exc:  # yaml and json raise different types; both mean "not parseable"
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"--config {path}: cannot parse ({first})") from None
-
-
-def describe_fields(obj=None, prefix: str = "") -> list[tuple[str, Any, str]]:
-    """(dotted key, default, help) for every field: used by `cotmix config` and the README."""
-    obj = obj or Config()
-    rows = []
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            rows += describe_fields(value, f"{prefix}{f.name}.")
-        else:
-            rows.append((prefix + f.name, value, f.metadata.get("help", "")))
-    return rows

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from cotmix.config import ConfigError
+from cotmix.errors import ConfigError
 
 PRESETS: dict[str, dict] = {
     # Shows calibration after NTP in a few minutes on 2 CPU cores (d = 20, p_cot = 0.2).

@@ -17,38 +17,22 @@ import copy
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import torch
 
+from cotmix.bench.size import BenchSize
 from cotmix.config import Config, load_config
-from cotmix.device import synchronize
-from cotmix.model import build_model
-from cotmix.pretrain import make_optimizer, ntp_loss
-from cotmix.sampler import generate
+from cotmix.model.device import synchronize
+from cotmix.model.sampler import generate
+from cotmix.model.transformer import build_model
 from cotmix.tasks import make_task
 from cotmix.tasks.base import response_lengths
-
-
-@dataclass
-class BenchSize:
-    d: int = 20
-    batch: int = 256  # NTP demonstrations per step
-    sample_prompts: int = 1024
-    rl_prompts: int = 64
-    rl_group: int = 8
-    repeats: int = 5
-    scaling_d: tuple = (10, 20, 50, 100)
-    time_to_generalise: bool = True
-    pretrain_steps: int = 800  # NTP steps (the demo's) of the pre-trained model that RL starts from
-
+from cotmix.train.losses import ntp_loss
+from cotmix.train.optim import make_optimizer
 
 CPU = torch.device("cpu")
-TINY = BenchSize(d=6, batch=16, sample_prompts=16, rl_prompts=4, rl_group=4, repeats=2, scaling_d=(6, 8),
-                 time_to_generalise=False, pretrain_steps=10)
-
 
 def bench_config(d: int, flavour: str = "gpt2") -> Config:
     """The benchmarked task and model: the demo's p_cot at every d, so rows of the table compare."""
@@ -68,8 +52,8 @@ def pretrained_weights(cfg: Config, steps: int, device: torch.device) -> dict:
     demo's 800 at d = 20, p_cot = 0.25). Such a model is length-calibrated: 3/4 of its answers
     stop after 2 tokens and 1/4 run to d+1, the mixture that RL samples. A random model
     instead stops at any token."""
-    from cotmix.checkpoint import load_checkpoint, resolve_checkpoint
-    from cotmix.pretrain import train_ntp
+    from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
+    from cotmix.train.ntp import train_ntp
 
     cfg = copy.deepcopy(cfg)
     cfg.pretrain.steps = cfg.pretrain.eval_interval = cfg.pretrain.ckpt_interval = steps
@@ -163,7 +147,7 @@ def _hf_ntp_step(hf, optimizer, task, batch):
 def bench_training(cfg: Config, size: BenchSize, peers: bool, device: torch.device = CPU) -> dict:
     """Seconds per NTP step on one batch of demonstrations. tokens_per_s counts the batch's real
     (non-PAD) tokens, the same for every row, so ratios are ratios of step times."""
-    from cotmix.bench.peers import hf_model
+    from cotmix.hf import hf_model
 
     task = make_task(cfg.task)
     torch.manual_seed(0)
@@ -173,8 +157,8 @@ def bench_training(cfg: Config, size: BenchSize, peers: bool, device: torch.devi
     tokens = int((sequences != task.pad_id).sum())
     steps = {"cotmix": (ours, _ntp_step)}
     if peers:
-        steps["hf"] = (hf_model(ours), _hf_ntp_step)
-        steps["hf_same_loss"] = (LogitsOnly(hf_model(ours)), _ntp_step)
+        steps["hf"] = (hf_model(ours, task.eos_id, task.pad_id), _hf_ntp_step)
+        steps["hf_same_loss"] = (LogitsOnly(hf_model(ours, task.eos_id, task.pad_id)), _ntp_step)
         bf16 = build_model(cfg.model, task)
         bf16.autocast_dtype = torch.bfloat16  # as `precision=bf16` sets it (cotmix.device.place)
         steps["cotmix_bf16"] = (bf16, _ntp_step)
@@ -198,7 +182,7 @@ def bench_sampling(cfg: Config, size: BenchSize, peers: bool, device: torch.devi
                    weights: dict | None = None) -> dict:
     """Generated tokens/s of 1024 prompts, one sample each, until every row has stopped; from
     random weights, or from `weights` (see pretrained_weights)."""
-    from cotmix.bench.peers import hf_model
+    from cotmix.hf import hf_model
 
     task = make_task(cfg.task)
     torch.manual_seed(0)
@@ -217,7 +201,7 @@ def bench_sampling(cfg: Config, size: BenchSize, peers: bool, device: torch.devi
 
     timed = {"cotmix": synced(run_ours, device)}
     if peers:
-        hf = hf_model(ours).eval().to(device)
+        hf = hf_model(ours, task.eos_id, task.pad_id).eval().to(device)
 
         @torch.no_grad()
         def run_hf():
@@ -250,14 +234,15 @@ def bench_rl_step(cfg: Config, size: BenchSize, peers: bool, device: torch.devic
                     max_new_tokens=task.long_response_len)
     result = {"cotmix": {"step_s": median_seconds(synced(lambda: ALGORITHMS["grpo"](ctx), device), size.repeats)}}
     if peers:
-        from cotmix.bench.peers import hf_model, trl_grpo_step_seconds
+        from cotmix.bench.peers import trl_grpo_step_seconds
+        from cotmix.hf import hf_model
 
         torch.manual_seed(0)
         fresh = build_model(cfg.model, task)
         if weights is not None:
             fresh.load_state_dict(weights)
         with tempfile.TemporaryDirectory() as workdir:
-            result["trl"] = {"step_s": trl_grpo_step_seconds(hf_model(fresh), task, size.rl_prompts, size.rl_group,
+            result["trl"] = {"step_s": trl_grpo_step_seconds(hf_model(fresh, task.eos_id, task.pad_id), task, size.rl_prompts, size.rl_group,
                                                              1e-4, steps=max(2, size.repeats), workdir=workdir,
                                                              use_cpu=device.type == "cpu")}
     return result
@@ -276,8 +261,8 @@ def bench_scaling(size: BenchSize, device: torch.device = CPU) -> list[dict]:
 
 def bench_time_to_generalise(device: torch.device = CPU) -> dict:
     """Wall time of the demo configuration (no baseline arm) until greedy accuracy >= 0.99."""
-    from cotmix.experiment import run_experiment
-    from cotmix.phase import read_metrics
+    from cotmix.experiments.run import run_experiment
+    from cotmix.rundir import read_metrics
 
     cfg = load_config(preset="demo", overrides=["posttrain.baseline_arm=false", "posttrain.eval_interval=1",
                                                 f"device={device}"])

@@ -1,6 +1,7 @@
 """Final answers of GSM8K- and MATH-style text: extraction, normalisation, reward, long/short.
 
-Pure Python (no torch, no transformers), so the rules are easy to read and to test.
+Pure Python (no transformers), so the rules are easy to read and to test. The shapes are the
+core's `Kind` (cotmix.tasks.base), so both paths count long/short/malformed alike.
 
 Formats
 -------
@@ -23,7 +24,8 @@ from __future__ import annotations
 
 import re
 
-LONG, SHORT, MALFORMED = "long", "short", "malformed"
+from cotmix.tasks.base import LONG, MALFORMED, SHORT, Kind
+
 LONG_MIN_WORDS = 5
 GSM_MARKER = "####"
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
@@ -57,8 +59,8 @@ def split_answer(text: str) -> tuple[str, str] | None:
     return text[: boxed[0]], boxed[1].strip()
 
 
-def classify(text: str) -> str:
-    """``long``, ``short`` or ``malformed`` as defined in the module docstring."""
+def classify(text: str) -> Kind:
+    """LONG, SHORT or MALFORMED as defined in the module docstring (str() gives 'long', ...)."""
     parts = split_answer(text)
     if parts is None:
         return MALFORMED

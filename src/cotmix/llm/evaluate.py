@@ -1,23 +1,19 @@
-"""Evaluate a causal LM on held-out problems: accuracy, response length, long fraction, pass@k.
+"""Evaluate a causal LM on held-out problems, in the same vocabulary as the core (cotmix.eval.metrics).
 
-Greedy decoding gives `greedy_accuracy` and `greedy_length_mean`; `k` sampled responses per
-problem (temperature `temperature`) give `accuracy` (= mean over samples, pass@1), the long /
-short / malformed fractions (definitions in `cotmix.llm.answers`) and unbiased pass@k.
-Lengths are in tokens, up to and including EOS.
+Greedy decoding gives `greedy_accuracy` and the greedy lengths; `k` sampled responses per problem
+(temperature `temperature`) give `sampled_accuracy` (pass@1), the long / short / malformed fractions
+(definitions in `cotmix.llm.answers`) and unbiased pass@k, each with its interval. Lengths are in
+tokens, up to and including EOS.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 from tqdm import tqdm
 
-from cotmix.llm.answers import LONG, MALFORMED, SHORT, classify, is_correct
-
-
-def _pass_at_k(n: int, c: int, k: int) -> float:
-    return 1.0 if n - c < k else 1.0 - math.comb(n - c, k) / math.comb(n, k)
+from cotmix.eval.metrics import pass_at_k_metrics, response_metrics
+from cotmix.llm.answers import classify, is_correct
+from cotmix.llm.options import EvalOptions
 
 
 @torch.no_grad()
@@ -48,38 +44,27 @@ def generate_responses(model, tokenizer, prompts: list[str], max_new_tokens: int
     return texts, lengths
 
 
-def evaluate_llm(model, tokenizer, problems: list[dict], max_new_tokens: int = 256, k: int = 4,
-                 temperature: float = 1.0, batch_size: int = 16, seed: int = 0, progress: bool = True) -> dict:
-    """Metrics over `problems` (rows with `prompt`, `answer`, `format`)."""
+def evaluate_llm(model, tokenizer, problems: list[dict], opts: EvalOptions, progress: bool = True) -> dict:
+    """The shared metrics (cotmix.eval.metrics) over `problems` (rows with `prompt`, `answer`, `format`):
+    one greedy response and opts.k sampled responses per problem."""
     prompts = [p["prompt"] for p in problems]
-    greedy, greedy_len = generate_responses(model, tokenizer, prompts, max_new_tokens, batch_size, 1, 0.0, seed,
-                                            progress)
-    metrics = {
-        "n_problems": len(problems),
-        "greedy_accuracy": sum(is_correct(t, p["answer"], p["format"]) for t, p in zip(greedy, problems)) / len(problems),
-        "greedy_length_mean": sum(greedy_len) / len(greedy_len),
-        "greedy_long_fraction": sum(classify(t) == LONG for t in greedy) / len(greedy),
-    }
-    if k > 0:
-        sampled, lengths = generate_responses(model, tokenizer, prompts, max_new_tokens, max(1, batch_size // k), k,
-                                              temperature, seed + 1, progress)
-        kinds = [classify(t) for t in sampled]
-        correct = [is_correct(t, problems[i // k]["answer"], problems[i // k]["format"]) for i, t in enumerate(sampled)]
-        per_problem = [sum(correct[i * k : (i + 1) * k]) for i in range(len(problems))]
-        metrics |= {
-            "accuracy": sum(correct) / len(correct),
-            "completions/mean_length": sum(lengths) / len(lengths),
-            "long_fraction": kinds.count(LONG) / len(kinds),
-            "short_fraction": kinds.count(SHORT) / len(kinds),
-            "malformed_fraction": kinds.count(MALFORMED) / len(kinds),
-            "long_accuracy": _conditional(correct, kinds, LONG),
-            "short_accuracy": _conditional(correct, kinds, SHORT),
-        }
-        for j in sorted({1, 2, k} & set(range(1, k + 1))):
-            metrics[f"pass@{j}"] = sum(_pass_at_k(k, c, j) for c in per_problem) / len(problems)
+
+    def score(texts: list[str], per_problem: int):
+        rows = [problems[i // per_problem] for i in range(len(texts))]
+        correct = torch.tensor([is_correct(t, r["answer"], r["format"]) for t, r in zip(texts, rows)], dtype=torch.bool)
+        return correct, torch.tensor([int(classify(t)) for t in texts], dtype=torch.long).view(-1)
+
+    greedy, greedy_len = generate_responses(model, tokenizer, prompts, opts.max_new_tokens, opts.batch_size, 1, 0.0,
+                                            opts.seed, progress)
+    sampled, lengths = [], []
+    if opts.k > 0:
+        sampled, lengths = generate_responses(model, tokenizer, prompts, opts.max_new_tokens,
+                                              max(1, opts.batch_size // opts.k), opts.k, opts.temperature,
+                                              opts.seed + 1, progress)
+    greedy_correct, greedy_kinds = score(greedy, 1)
+    correct, kinds = score(sampled, max(1, opts.k))
+    metrics = response_metrics(greedy_correct, torch.tensor(greedy_len), greedy_kinds,
+                               correct, torch.tensor(lengths, dtype=torch.long), kinds)
+    if opts.k > 0:
+        metrics |= pass_at_k_metrics(correct.view(-1, opts.k).sum(dim=1).tolist(), opts.k, (1, 2, opts.k))
     return metrics
-
-
-def _conditional(correct: list[bool], kinds: list[str], kind: str) -> float | None:
-    picked = [c for c, kd in zip(correct, kinds) if kd == kind]
-    return sum(picked) / len(picked) if picked else None

@@ -19,9 +19,11 @@ import json
 import time
 from pathlib import Path
 
-from cotmix.checkpoint import write_json_atomic
+from cotmix.errors import CotmixError
+from cotmix.llm.options import EvalOptions, ExperimentOptions, GRPOOptions, SFTOptions
+from cotmix.rundir import write_json_atomic
 
-ROWS = ("greedy_accuracy", "accuracy", "pass@4", "greedy_length_mean", "completions/mean_length",
+ROWS = ("greedy_accuracy", "sampled_accuracy", "pass@4", "greedy_length_mean", "sampled_length_mean",
         "long_fraction", "short_fraction", "malformed_fraction", "long_accuracy", "short_accuracy")
 
 
@@ -34,25 +36,26 @@ def _stage(path: Path, name: str, make) -> None:
     print(f"[{name}] {time.time() - start:.0f} s")
 
 
-def _evaluate(model: str, data: Path, out: Path, args) -> None:
+def _evaluate(model: str, data: Path, out: Path, opts: EvalOptions) -> None:
     from cotmix.llm.evaluate import evaluate_llm
     from cotmix.llm.mixture import read_jsonl
     from cotmix.llm.models import load_model_and_tokenizer
 
-    problems = read_jsonl(data / "eval.jsonl")[: args.limit or None]
+    problems = read_jsonl(data / "eval.jsonl")[: opts.limit or None]
     net, tokenizer = load_model_and_tokenizer(model)
     start = time.time()
-    metrics = evaluate_llm(net, tokenizer, problems, args.max_new_tokens, args.k, args.temperature,
-                           args.batch_size, args.seed)
+    metrics = evaluate_llm(net, tokenizer, problems, opts)
     write_json_atomic(out, metrics | {"model": model, "eval_seconds": time.time() - start})
 
 
-def run_llm_experiment(args) -> dict:
+def run_llm_experiment(args: ExperimentOptions) -> dict:
     from cotmix.llm.gsm_symbolic import build_gsm_symbolic
     from cotmix.llm.mixture import build_mixture, load_rows, write_mixture
     from cotmix.llm.train import grpo, sft
 
     out = Path(args.out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "gsm.jsonl").exists())):
+        raise CotmixError(f"--out {out}: holds files that are not an llm experiment; choose a new --out")
     out.mkdir(parents=True, exist_ok=True)
     source, data = out / "gsm.jsonl", out / "mixture"
     _stage(source, "gsm-symbolic", lambda: print(build_gsm_symbolic(source, args.variants, args.seed)))
@@ -63,13 +66,15 @@ def run_llm_experiment(args) -> dict:
 
     _stage(data, "mixture", mixture)
     _stage(out / "eval_base.json", "eval base", lambda: _evaluate(args.model, data, out / "eval_base.json", args))
-    _stage(out / "sft" / "model", "sft", lambda: sft(args.model, data, out / "sft", args.sft_steps, args.sft_lr,
-                                                    args.sft_batch_size, seed=args.seed))
+    _stage(out / "sft" / "model", "sft", lambda: sft(SFTOptions(
+        model=args.model, data=str(data), out=str(out / "sft"), steps=args.sft_steps, lr=args.sft_lr,
+        batch_size=args.sft_batch_size, seed=args.seed)))
     _stage(out / "eval_sft.json", "eval sft", lambda: _evaluate(str(out / "sft" / "model"), data,
                                                                 out / "eval_sft.json", args))
-    _stage(out / "grpo" / "model", "grpo", lambda: grpo(str(out / "sft" / "model"), data, out / "grpo",
-                                                        args.grpo_steps, args.grpo_lr, args.prompts_per_step, args.group_size,
-                                                        max_completion_length=args.max_new_tokens, seed=args.seed))
+    _stage(out / "grpo" / "model", "grpo", lambda: grpo(GRPOOptions(
+        model=str(out / "sft" / "model"), data=str(data), out=str(out / "grpo"), steps=args.grpo_steps,
+        lr=args.grpo_lr, prompts_per_step=args.prompts_per_step, group_size=args.group_size,
+        max_completion_length=args.max_new_tokens, seed=args.seed)))
     _stage(out / "eval_grpo.json", "eval grpo", lambda: _evaluate(str(out / "grpo" / "model"), data,
                                                                   out / "eval_grpo.json", args))
     evals = {name: json.loads((out / f"eval_{name}.json").read_text()) for name in ("base", "sft", "grpo")}

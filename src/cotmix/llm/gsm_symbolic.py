@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from cotmix.config import CotmixError
+from cotmix.errors import CotmixError
 
 
 def _templates() -> list[Path]:

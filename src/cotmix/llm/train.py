@@ -14,6 +14,7 @@ During GRPO the long fraction of the sampled completions is logged as `rewards/i
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -25,6 +26,8 @@ import torch
 from cotmix.llm.answers import LONG, classify, reward
 from cotmix.llm.mixture import read_jsonl
 from cotmix.llm.models import load_model_and_tokenizer
+from cotmix.llm.options import GRPOOptions, SFTOptions
+from cotmix.rundir import write_json_atomic
 
 
 def correct_answer(completions: list[str], answer: list[str], format: list[str], **_) -> list[float]:
@@ -46,8 +49,8 @@ def _common_args(out: Path, steps: int, lr: float, batch_size: int, seed: int, s
                 lr_scheduler_type="constant_with_warmup", warmup_steps=0, disable_tqdm=False)
 
 
-def _finish(trainer, out: Path, args: dict, resume: bool) -> dict:
-    saved = resume and any((out / "checkpoints").glob("checkpoint-*"))
+def _finish(trainer, out: Path, opts) -> dict:
+    saved = opts.resume and any((out / "checkpoints").glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if saved else None)  # True: the latest checkpoint
     tmp = out / "model.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -57,50 +60,45 @@ def _finish(trainer, out: Path, args: dict, resume: bool) -> dict:
     os.replace(tmp, out / "model")
     history = trainer.state.log_history
     (out / "metrics.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
-    (out / "args.json").write_text(json.dumps(args, indent=2, sort_keys=True) + "\n")
+    write_json_atomic(out / "args.json", dataclasses.asdict(opts))
     return history[-1] if history else {}
 
 
-def sft(model: str, data: Path, out: Path, steps: int = 100, lr: float = 2e-5, batch_size: int = 8,
-        max_length: int = 512, seed: int = 0, save_steps: int = 0, resume: bool = False) -> dict:
+def sft(opts: SFTOptions) -> dict:
     """Supervised fine-tuning on the mixture's train.jsonl; loss on the completion only."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    args = dict(model=model, data=str(data), steps=steps, lr=lr, batch_size=batch_size, max_length=max_length,
-                seed=seed)
-    net, tokenizer = load_model_and_tokenizer(model)
+    out = Path(opts.out)
+    net, tokenizer = load_model_and_tokenizer(opts.model)
     tokenizer.padding_side = "right"  # training pads on the right; generation flips it back
-    rows = read_jsonl(Path(data) / "train.jsonl")
+    rows = read_jsonl(Path(opts.data) / "train.jsonl")
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
-    config = SFTConfig(**_common_args(out, steps, lr, batch_size, seed, save_steps), max_length=max_length,
+    config = SFTConfig(**_common_args(out, opts.steps, opts.lr, opts.batch_size, opts.seed, opts.save_steps),
+                       max_length=opts.max_length,
                        completion_only_loss=True, packing=False)
     trainer = SFTTrainer(model=net, args=config, train_dataset=dataset, processing_class=tokenizer)
-    return _finish(trainer, out, args, resume)
+    return _finish(trainer, out, opts)
 
 
-def grpo(model: str, data: Path, out: Path, steps: int = 20, lr: float = 1e-6, prompts_per_step: int = 2,
-         group_size: int = 8, max_completion_length: int = 256, temperature: float = 1.0, beta: float = 0.0,
-         loss_type: str = "dapo", seed: int = 0, save_steps: int = 0, resume: bool = False,
-         use_vllm: bool = False) -> dict:
+def grpo(opts: GRPOOptions) -> dict:
     """GRPO from `model` on the problems of the mixture's train.jsonl, reward = final answer correct."""
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    args = dict(model=model, data=str(data), steps=steps, lr=lr, prompts_per_step=prompts_per_step,
-                group_size=group_size, max_completion_length=max_completion_length, temperature=temperature,
-                beta=beta, loss_type=loss_type, seed=seed, use_vllm=use_vllm)
-    if use_vllm and importlib.util.find_spec("vllm") is None:
-        from cotmix.config import CotmixError
+    out = Path(opts.out)
+    if opts.vllm and importlib.util.find_spec("vllm") is None:
+        from cotmix.errors import CotmixError
 
         raise CotmixError("--vllm: vLLM is not installed (pip install vllm), or drop --vllm")
-    net, tokenizer = load_model_and_tokenizer(model)
-    rows = read_jsonl(Path(data) / "train.jsonl")
+    net, tokenizer = load_model_and_tokenizer(opts.model)
+    rows = read_jsonl(Path(opts.data) / "train.jsonl")
     dataset = Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"], "format": r["format"]} for r in rows])
-    config = GRPOConfig(**_common_args(out, steps, lr, prompts_per_step * group_size, seed, save_steps),
-                        num_generations=group_size, max_completion_length=max_completion_length,
-                        temperature=temperature, beta=beta, loss_type=loss_type, num_iterations=1,
-                        reward_weights=[1.0, 0.0], use_vllm=use_vllm)
+    config = GRPOConfig(**_common_args(out, opts.steps, opts.lr, opts.prompts_per_step * opts.group_size, opts.seed,
+                                       opts.save_steps),
+                        num_generations=opts.group_size, max_completion_length=opts.max_completion_length,
+                        temperature=opts.temperature, beta=opts.beta, loss_type=opts.loss_type, num_iterations=1,
+                        reward_weights=[1.0, 0.0], use_vllm=opts.vllm)
     trainer = GRPOTrainer(model=net, reward_funcs=[correct_answer, is_long], args=config, train_dataset=dataset,
                           processing_class=tokenizer)
-    return _finish(trainer, out, args, resume)
+    return _finish(trainer, out, opts)

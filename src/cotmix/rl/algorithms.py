@@ -16,13 +16,13 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from cotmix.buckets import length_buckets
 from cotmix.config import Config
-from cotmix.device import model_device
-from cotmix.pretrain import ntp_loss
+from cotmix.model.buckets import length_buckets
+from cotmix.model.device import model_device
+from cotmix.model.sampler import Generation, generate
 from cotmix.rl.losses import ADVANTAGES, aggregate, group_reward_stats, kl_k3, policy_loss
-from cotmix.sampler import Generation, generate
 from cotmix.tasks import LONG, Batch, Task
+from cotmix.train.losses import ntp_loss
 
 
 @dataclass

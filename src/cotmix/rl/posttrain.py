@@ -11,14 +11,18 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from cotmix.checkpoint import Checkpoint
-from cotmix.config import Config, ConfigError, apply_overrides, config_from_dict, validate
-from cotmix.device import place
-from cotmix.model import build_model, max_new_tokens_limit
-from cotmix.phase import Phase
-from cotmix.pretrain import CHAIN_LEARNT, make_optimizer, seeded_generator, warn
+from cotmix.config import Config, config_from_dict, validate
+from cotmix.errors import ConfigError, warn
+from cotmix.eval.evaluate import CHAIN_LEARNT
+from cotmix.model.device import place
+from cotmix.model.transformer import build_model, max_new_tokens_limit
+from cotmix.options import apply_overrides
 from cotmix.rl.algorithms import ALGORITHMS, RLContext, frozen_copy
 from cotmix.tasks import make_task
+from cotmix.train.checkpoint import Checkpoint
+from cotmix.train.optim import make_optimizer
+from cotmix.train.phase import Phase
+from cotmix.train.rng import seeded_generator
 
 # The model, the task's shape and the held-out partition are fixed by the checkpoint.
 FROZEN_SECTIONS = ("model",)
@@ -49,10 +53,9 @@ def check_max_new_tokens(cfg: Config) -> int:
     return value
 
 
-def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, phase_name: str = "posttrain",
-              resume: bool = False, progress: bool = True) -> dict:
+def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, resume: bool = False, progress: bool = True) -> dict:
     """Run (or resume) RL from the `start` checkpoint; return the phase's summary entry."""
-    p = cfg.posttrain
+    p, phase_name = cfg.posttrain, "posttrain"
     task = make_task(cfg.task)
     model = place(build_model(cfg.model, task), cfg)
     start.load_model(model)

@@ -1,7 +1,7 @@
 """Tasks by name. `make_task(cfg.task)` is the only way trainers obtain one."""
 
 from cotmix.config import TaskConfig
-from cotmix.tasks.base import KIND_NAMES, LONG, MALFORMED, SHORT, Batch, Task
+from cotmix.tasks.base import LONG, MALFORMED, SHORT, Batch, Kind, Task
 from cotmix.tasks.multiplication import MultiplicationTask
 from cotmix.tasks.parity import ParityTask
 
@@ -16,4 +16,4 @@ def make_task(cfg: TaskConfig) -> Task:
     return task.set_heldout(cfg.heldout_fraction, cfg.heldout_seed)
 
 
-__all__ = ["make_task", "Task", "Batch", "ParityTask", "MultiplicationTask", "LONG", "SHORT", "MALFORMED", "KIND_NAMES"]
+__all__ = ["make_task", "Task", "Batch", "ParityTask", "MultiplicationTask", "LONG", "SHORT", "MALFORMED", "Kind"]

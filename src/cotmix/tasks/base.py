@@ -15,13 +15,25 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from enum import IntEnum
 
 import torch
 
 from cotmix.tasks.heldout import Partition
 
-LONG, SHORT, MALFORMED = 0, 1, 2
-KIND_NAMES = {LONG: "long", SHORT: "short", MALFORMED: "malformed"}
+
+class Kind(IntEnum):
+    """The shape of a response, judged by format alone (tensors of kinds hold these values)."""
+
+    LONG = 0
+    SHORT = 1
+    MALFORMED = 2
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+LONG, SHORT, MALFORMED = Kind.LONG, Kind.SHORT, Kind.MALFORMED
 
 
 @dataclass
@@ -48,12 +60,14 @@ class Batch:
 class Task(ABC):
     """Base class. Subclasses set the attributes below and implement the methods."""
 
+    token_text: dict[int, str]  # token id -> its character(s), as `cotmix sample` prints them
     vocab_size: int
     pad_id: int
     eos_id: int
     prompt_len: int
     long_response_len: int  # tokens of a long response including EOS: the default max_new_tokens
     decision_position: int  # response index where a long answer continues and a short one has EOS
+    answer_len: int  # tokens of the final answer, the last ones before EOS
     input_space_size: int  # how many distinct inputs (prompts) there are
     partition: Partition  # which inputs are reserved for evaluation (set by set_heldout)
 
@@ -79,6 +93,17 @@ class Task(ABC):
     @abstractmethod
     def long_demonstrations(self, prompts: torch.Tensor) -> Batch:
         """The correct long demonstration of every prompt (no chain noise)."""
+
+    @abstractmethod
+    def short_demonstrations(self, prompts: torch.Tensor) -> Batch:
+        """The short demonstration (the answer, then EOS) of every prompt."""
+
+    def demonstrations(self, prompts: torch.Tensor, generator: torch.Generator, p_cot: float | None = None) -> Batch:
+        """Demonstrations of given prompts, each long with probability p_cot (no chain noise)."""
+        p_cot = self.p_cot if p_cot is None else p_cot
+        is_long = torch.rand(len(prompts), generator=generator) < p_cot
+        long, short = self.long_demonstrations(prompts), self.short_demonstrations(prompts)
+        return Batch(prompts, torch.where(is_long[:, None], long.responses, short.responses), is_long)
 
     def sample(self, n: int, generator: torch.Generator, p_cot: float | None = None,
                split: str = "train") -> Batch:

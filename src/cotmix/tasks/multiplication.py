@@ -32,6 +32,7 @@ def digits_lsb_first(values: torch.Tensor, width: int) -> torch.Tensor:
 
 
 class MultiplicationTask(Task):
+    token_text = TOKEN_TEXT
     vocab_size = 15
     pad_id = PAD
     eos_id = EOS
@@ -45,6 +46,7 @@ class MultiplicationTask(Task):
         self.long_len = self.blocks * self.width + (self.blocks - 1)  # tokens before EOS
         self.long_response_len = self.long_len + 1
         self.decision_position = self.width
+        self.answer_len = self.width
         self.lowest_a, self.lowest_b = ((10 ** (k - 1) if k > 1 else 0) for k in (digits_a, digits_b))
         self.count_b = 10**digits_b - self.lowest_b
         self.input_space_size = (10**digits_a - self.lowest_a) * self.count_b
@@ -75,6 +77,13 @@ class MultiplicationTask(Task):
         responses[:, : self.long_len] = self.chain_tokens(*self.operands(prompts))
         responses[:, self.long_len] = EOS
         return Batch(prompts, responses, torch.ones(n, dtype=torch.bool))
+
+    def short_demonstrations(self, prompts: torch.Tensor) -> Batch:
+        n, (a, b) = len(prompts), self.operands(prompts)
+        responses = torch.full((n, self.long_response_len), PAD)
+        responses[:, : self.width] = digits_lsb_first(a * b, self.width)
+        responses[:, self.width] = EOS
+        return Batch(prompts, responses, torch.zeros(n, dtype=torch.bool))
 
     def input_keys(self, prompts: torch.Tensor) -> torch.Tensor:
         a, b = self.operands(prompts)

@@ -43,6 +43,7 @@ def chain_positions(d: int, leap: int) -> list[int]:
 
 
 class ParityTask(Task):
+    token_text = TOKEN_TEXT
     vocab_size = 5
     pad_id = PAD
     eos_id = EOS
@@ -54,6 +55,7 @@ class ParityTask(Task):
         self.prompt_len = d + 1
         self.long_response_len = self.chain_len + 1
         self.decision_position = 1
+        self.answer_len = 1
         self.input_space_size = 2**d
         self.set_heldout()
 
@@ -84,6 +86,12 @@ class ParityTask(Task):
         responses[:, : self.chain_len] = self.prefix_parities(prompts[:, : self.d])[:, self.chain_index]
         responses[:, self.chain_len] = EOS
         return Batch(prompts, responses, torch.ones(n, dtype=torch.bool))
+
+    def short_demonstrations(self, prompts: torch.Tensor) -> Batch:
+        n = len(prompts)
+        responses = torch.full((n, self.long_response_len), PAD)
+        responses[:, 0], responses[:, 1] = self.parity(prompts), EOS
+        return Batch(prompts, responses, torch.zeros(n, dtype=torch.bool))
 
     # --- the input space (for the held-out split) ------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The paper's predictions in closed form (PAPER.md §2, §3), for a length-calibrated model
+"""The paper's predictions in closed form (the paper's §2-3; docs/theory.md), for a length-calibrated model
 trained on D(p) with p = p_cot.
 
 A calibrated model emits y_1 = x_1 with probability (1+p)/2 (long demonstrations always

@@ -10,50 +10,17 @@ calibration.png, threshold.png and star.png, and returns the table it prints.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from cotmix.checkpoint import write_json_atomic
+from cotmix.options import check_fields
+from cotmix.rundir import write_json_atomic
 from cotmix.theory import closed_form as cf
+from cotmix.theory.config import TheoryConfig
 from cotmix.theory.linear_model import evaluate_linear
 from cotmix.theory.train import pretrain_linear, star_round
-
-
-@dataclass
-class TheoryConfig:
-    d: int = 20
-    calibration_grid: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.2, 0.3, 0.4])
-    threshold_grid: list[float] = field(default_factory=lambda: [0.2, 0.25, 0.3, 0.32, 0.35, 0.37, 0.4, 0.5])
-    star_p0: list[float] = field(default_factory=lambda: [0.02, 0.1, 0.25])
-    star_rounds: int = 6
-    star_samples: int = 2_560_000  # responses sampled per round and run
-    star_batch: int = 64  # minibatch of kept samples: one pass gives ~star_samples/2/64 SGD steps
-    lam: float = 1e-3  # L2 of positions 1 and 2a: smaller = less bias, needs more steps
-    lam_chain: float = 1e-4  # L2 of the chain positions (noise-free labels: small, with enough steps)
-    steps: int = 10_000  # horizon of positions 1 and 2a (minibatches)
-    chain_steps: int = 5_000  # horizon of the chain positions (minibatches of long samples)
-    batch: int = 256
-    eval_samples: int = 16_384
-    seeds: int = 1
-    seed: int = 0
-
-
-def validate_theory_config(cfg: TheoryConfig) -> None:
-    from cotmix.config import ConfigError
-
-    if cfg.d < 2:
-        raise ConfigError(f"--d {cfg.d}: must be >= 2")
-    for name in ("calibration_grid", "threshold_grid", "star_p0"):
-        bad = [p for p in getattr(cfg, name) if not 0 <= p <= 1]
-        if bad:
-            raise ConfigError(f"--{name.replace('_', '-')} {bad[0]}: every p_cot must be in [0, 1]")
-    for name in ("star_rounds", "star_samples", "star_batch", "steps", "chain_steps", "batch", "eval_samples", "seeds"):
-        if getattr(cfg, name) < (0 if name == "star_rounds" else 1):
-            raise ConfigError(f"--{name.replace('_', '-')} {getattr(cfg, name)}: must be positive")
-    if not (cfg.lam > 0 and cfg.lam_chain > 0):
-        raise ConfigError(f"--lam {cfg.lam} / --lam-chain {cfg.lam_chain}: must be > 0")
 
 
 def _runs(ps: list[float], seeds: int) -> torch.Tensor:
@@ -66,7 +33,7 @@ def _per_p(values: torch.Tensor, seeds: int) -> list[list[float]]:
 
 
 def run_theory(cfg: TheoryConfig, out: Path, progress=print) -> dict:
-    validate_theory_config(cfg)
+    check_fields(cfg, name=lambda f: "--" + f.name.replace("_", "-"))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(cfg.seed)

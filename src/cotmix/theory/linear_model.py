@@ -1,4 +1,4 @@
-"""The autoregressive linear model of the paper's theory (PAPER.md §5), in ±1 encoding.
+"""The autoregressive linear model of the paper's theory (the paper's §5; docs/theory.md), in ±1 encoding.
 
 One linear predictor per output position on fixed features:
 

@@ -23,8 +23,14 @@ from dataclasses import dataclass
 
 import torch
 
-from cotmix.theory.linear_model import (LinearARModel, chain_correct, correct, prefix_parities,
-                                        random_inputs, stop_features)
+from cotmix.theory.linear_model import (
+    LinearARModel,
+    chain_correct,
+    correct,
+    prefix_parities,
+    random_inputs,
+    stop_features,
+)
 
 
 def loss_slope(logits: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,7 @@
+"""`python -m cotmix ...` is `cotmix ...`."""
+
+import sys
+
+from cotmix.cli import main
+
+sys.exit(main())

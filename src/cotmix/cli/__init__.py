@@ -1,0 +1,72 @@
+"""The `cotmix` command line: one module per command group, each adding its own parsers.
+
+    train     cotmix pretrain | posttrain | run
+    inspect   cotmix eval | sample | plot | config
+    export    cotmix export | data
+    sweep     cotmix sweep | results | report
+    theory    cotmix theory
+    bench     cotmix bench
+    llm       cotmix llm gsm-symbolic | mixture | sft | grpo | eval | experiment
+
+Any user error (bad key or value, missing or corrupt checkpoint, occupied --out) prints one
+line `cotmix: error: ...` and exits with status 2, before anything is written. Building the
+parser imports no torch, transformers or Ray: each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cotmix import __version__
+from cotmix.cli import bench, export, inspect, llm, sweep, theory, train
+from cotmix.errors import CotmixError
+
+GROUPS = (train, inspect, export, sweep, theory, bench, llm)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, whose usage errors are one line like every other error (argparse prints the
+    usage too; `--help` still shows it)."""
+
+    def error(self, message: str):
+        self.exit(2, f"cotmix: error: {self.prog}: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="cotmix", description="RL after next-token prediction: parity with "
+                                     "short and long demonstrations (Tsilivis et al., ICLR 2026).")
+    parser.add_argument("--version", action="version", version=f"cotmix {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for group in GROUPS:
+        group.add_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    # argparse fills a positional list from one stretch of arguments only, so the overrides in
+    # `run key=v --out DIR key2=v` would leave key2=v unrecognised; collect them wherever they are.
+    args, extra = parser.parse_known_args(argv)
+    stray = [a for a in extra if a.startswith("-") or "=" not in a or not hasattr(args, "overrides")]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
+    if extra:
+        args.overrides = list(args.overrides) + extra
+    try:
+        return args.func(args)
+    except CotmixError as exc:
+        print(f"cotmix: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the machine, not the input: a full disk, a vanished folder
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"cotmix: error: {where}{exc.strerror or exc} (rerun with --resume once it is fixed)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        how = "with --resume" if hasattr(args, "resume") else "the same command"  # a sweep resumes by itself
+        print(f"cotmix: interrupted (rerun {how} to continue)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""`python -m cotmix.cli ...` is `cotmix ...`."""
+
+import sys
+
+from cotmix.cli import main
+
+sys.exit(main())

@@ -1,0 +1,83 @@
+"""`cotmix export` and `cotmix data`: cotmix's models and data in the formats the ecosystem reads.
+
+    cotmix export RUN_OR_CHECKPOINT --out DIR      a Hugging Face model folder with its tokenizer
+    cotmix data [--preset NAME] [key=value ...] --out DIR [--train-samples N] [--format parquet|jsonl]
+
+The exported folder loads with `AutoModelForCausalLM.from_pretrained(DIR)` and
+`AutoTokenizer.from_pretrained(DIR)` and no cotmix import; its greedy `generate` writes what
+`cotmix sample --temperature 0` writes (tested for both flavours).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from cotmix.cli.common import FINAL_MODEL, add_config_args
+from cotmix.config import load_config
+from cotmix.errors import CotmixError
+from cotmix.rundir import create_empty_dir
+
+
+def cmd_export(args) -> int:
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        raise CotmixError("cotmix export needs transformers: pip install -e '.[llm]'") from None
+    from transformers import GenerationConfig
+
+    from cotmix.hf import hf_model, task_tokenizer
+    from cotmix.model.transformer import build_model
+    from cotmix.tasks import make_task
+    from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
+
+    ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint, FINAL_MODEL))
+    out = Path(args.out)
+    create_empty_dir(out, "choose a new --out")
+    task = make_task(ckpt.config.task)
+    model = build_model(ckpt.config.model, task)
+    ckpt.load_model(model)
+    hf = hf_model(model.eval(), task.eos_id, task.pad_id)
+    hf.generation_config = GenerationConfig(eos_token_id=task.eos_id, pad_token_id=task.pad_id, bos_token_id=task.eos_id,
+                                            max_new_tokens=task.long_response_len, do_sample=False)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        hf.save_pretrained(tmp)
+        task_tokenizer(task).save_pretrained(tmp)
+        out.rmdir()  # empty: made above
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"wrote {out}: {type(hf).__name__} ({model.num_params():,} parameters) from {ckpt.path}, and its tokenizer")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from cotmix.dataset import FORMATS, write_dataset
+
+    cfg = load_config(args.preset, args.config, args.overrides)
+    if args.train_samples < 1 or args.format not in FORMATS:
+        raise CotmixError(f"--train-samples {args.train_samples} --format {args.format}: need >= 1 sample and a "
+                          f"format among {', '.join(FORMATS)}")
+    create_empty_dir(Path(args.out), "choose a new --out")
+    counts = write_dataset(cfg, Path(args.out), args.train_samples, args.format)
+    for name, c in counts.items():
+        print(f"{Path(args.out) / f'{name}.{args.format}'}: {c['rows']:,} rows, long fraction {c['long_fraction']:.3f}")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("export", help="a run's model as a Hugging Face model folder, with its tokenizer")
+    p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
+                   help="checkpoint directory, or run directory (its RL model if any, else its last NTP checkpoint)")
+    p.add_argument("--out", required=True, help="new directory for the model folder")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("data", help="the task's D(p_cot) mixture as Parquet or JSONL (training and held-out splits)")
+    add_config_args(p)
+    p.add_argument("--out", required=True, help="new directory for train.FORMAT and heldout.FORMAT")
+    p.add_argument("--train-samples", type=int, default=100_000,
+                   help="training rows: the start of cotmix's pre-training stream for this config")
+    p.add_argument("--format", default="parquet", help="parquet or jsonl")
+    p.set_defaults(func=cmd_data)

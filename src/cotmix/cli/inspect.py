@@ -1,0 +1,121 @@
+"""`cotmix eval`, `cotmix sample`, `cotmix plot` and `cotmix config`: looking at checkpoints, runs and configs.
+
+    cotmix eval      --checkpoint PATH [eval.key=value ...] [--pass-k] [--json]
+    cotmix sample    --checkpoint PATH [-n 8] [--temperature 1.0] [--seed 0]
+    cotmix plot      RUN_DIR [--out FILE.png]
+    cotmix config    [--preset NAME] [key=value ...]   (every key, its value and its help)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cotmix.cli.common import FINAL_MODEL, add_config_args, print_metrics, setup
+from cotmix.config import Config, load_config
+from cotmix.errors import CotmixError
+from cotmix.options import describe_fields
+
+
+def cmd_eval(args) -> int:
+    from cotmix.eval.evaluate import evaluate
+    from cotmix.model.device import place
+    from cotmix.model.transformer import build_model
+    from cotmix.rl.posttrain import posttrain_config
+    from cotmix.tasks import make_task
+    from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
+
+    ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint, FINAL_MODEL))
+    cfg = posttrain_config(ckpt.config, args.overrides)
+    setup(cfg)
+    task = make_task(cfg.task)
+    model = place(build_model(cfg.model, task), cfg)
+    ckpt.load_model(model)
+    metrics = evaluate(model, task, cfg.eval, with_pass_k=args.pass_k)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print_metrics(metrics, f"{ckpt.path} on {cfg.eval.n_prompts} held-out prompts")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    import torch
+
+    from cotmix.model.device import model_device, place
+    from cotmix.model.sampler import generate
+    from cotmix.model.transformer import build_model
+    from cotmix.tasks import Kind, make_task
+    from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
+
+    if args.n < 1 or not 0 <= args.temperature <= 10:
+        raise CotmixError(f"-n {args.n} --temperature {args.temperature}: need n >= 1 and temperature in [0, 10]")
+    ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint, FINAL_MODEL))
+    task = make_task(ckpt.config.task)
+    model = place(build_model(ckpt.config.model, task), ckpt.config)
+    ckpt.load_model(model)
+    gen = torch.Generator().manual_seed(args.seed)
+    prompts = task.heldout_prompts(args.n, args.seed)  # never a training input
+    out = generate(model, prompts.to(model_device(model)), max_new_tokens=task.long_response_len,
+                   temperature=args.temperature, eos_id=task.eos_id, pad_id=task.pad_id, generator=gen)
+    tokens = out.tokens.cpu()
+    kinds = task.classify(prompts, tokens)
+    correct = task.answer_correct(prompts, tokens)
+    decoding = "greedy" if args.temperature == 0 else f"temperature {args.temperature}"
+    print(f"{len(prompts)} samples on held-out prompts from {ckpt.path} ({decoding})")
+    for i in range(len(prompts)):
+        prompt_text, response_text = task.decode(prompts[i], tokens[i])
+        verdict = "correct" if correct[i] else "wrong"
+        print(f"{prompt_text} -> {response_text:<{task.long_response_len + 5}}  {str(Kind(int(kinds[i]))):<9} {verdict}")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from cotmix.experiments.report.figures import plot_run
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "metrics.jsonl").is_file():
+        raise CotmixError(f"{run_dir}: not a run directory (no metrics.jsonl)")
+    print(plot_run(run_dir, args.out))
+    return 0
+
+
+def cmd_config(args) -> int:
+    cfg = load_config(args.preset, args.config, args.overrides)
+    values = dict((key, value) for key, value, _ in describe_fields(cfg))
+    if args.markdown:  # docs/config.md is this table
+        print("| key | value | meaning |\n| --- | --- | --- |")
+        for key, _, help_text in describe_fields(Config()):
+            print(f"| `{key}` | `{values[key]}` | {help_text.replace('|', '/')} |")
+        return 0
+    for key, _, help_text in describe_fields(Config()):
+        print(f"{key:<28} {values[key]!s:<12} {help_text}")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("eval", help="evaluate a checkpoint on held-out prompts")
+    p.add_argument("--checkpoint", required=True,
+                   help="checkpoint directory, or run directory (its RL model if any, else its last NTP checkpoint)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. eval.n_prompts=4096")
+    p.add_argument("--pass-k", action="store_true", help="also compute pass@1,2,4,8")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("sample", help="print readable samples of a checkpoint on held-out prompts")
+    p.add_argument("--checkpoint", required=True,
+                   help="checkpoint directory, or run directory (its RL model if any, else its last NTP checkpoint)")
+    p.add_argument("-n", type=int, default=8, help="number of prompts")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("plot", help="draw curves.png of a run directory")
+    p.add_argument("run_dir")
+    p.add_argument("--out", help="output PNG (default RUN_DIR/curves.png)")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("config", help="print every config key with its value and help")
+    add_config_args(p)
+    p.add_argument("--markdown", action="store_true", help="a Markdown table (docs/config.md is this, with defaults)")
+    p.set_defaults(func=cmd_config)

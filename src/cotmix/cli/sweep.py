@@ -1,0 +1,87 @@
+"""`cotmix sweep`, `cotmix results` and `cotmix report`: grids of runs, one table, one HTML page.
+
+    cotmix sweep     GRID.yaml|STUDY --out DIR [--size cpu|paper] [--workers N] [--address ADDR]
+    cotmix sweep     GRID.yaml|STUDY --list [--size cpu|paper]
+    cotmix results   DIR [--where SQL] [--columns a,b|all] [--sort SQL] [--csv] [--list-columns]
+    cotmix report    DIR [--out report.html]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cotmix.errors import CotmixError
+
+
+def cmd_sweep(args) -> int:
+    from cotmix.experiments.runner import grid_for, run_sweep
+
+    if args.workers < 1 or args.threads < 1:
+        raise CotmixError(f"--workers {args.workers} --threads {args.threads}: both must be >= 1")
+    grid = grid_for(args.grid, args.size)
+    if args.list:
+        varying = set(grid.grid).union(*grid.also)
+        fixed = " ".join(f"{k}={v}" for k, v in grid.base.items() if k not in varying)
+        preset = f" --preset {grid.preset}" if grid.preset else ""
+        print(f"# {grid.name}: cotmix {grid.command}{preset} {fixed}".rstrip())
+        for spec in grid.runs():
+            print(spec.name)
+        return 0
+    if args.out is None:
+        raise CotmixError("--out DIR is required to run a sweep; only --list works without it")
+    statuses = run_sweep(grid, Path(args.out), args.workers, args.address, args.threads, not args.no_progress)
+    failed = [s for s in statuses if s.get("state") != "done"]
+    print(f"{len(statuses) - len(failed)}/{len(statuses)} runs done; table: {Path(args.out) / 'results.parquet'}")
+    for status in failed:
+        print(f"  {status.get('state', 'not run')}: {status['name']}: {status.get('error', '')}")
+    return 1 if failed else 0
+
+
+def cmd_results(args) -> int:
+    from cotmix.experiments.results import format_table, query
+
+    if args.list_columns:
+        names, _ = query(Path(args.dir), "false", ["all"])
+        print("\n".join(names))
+        return 0
+    columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
+    names, rows = query(Path(args.dir), args.where, columns, args.sort)
+    print(format_table(names, rows, csv=args.csv))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from cotmix.experiments.report.html import build_report
+
+    path = build_report(Path(args.dir), Path(args.out) if args.out else None)
+    print(f"wrote {path}")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("sweep", help="run a grid of runs (a sweep file or a built-in study) in parallel on Ray")
+    p.add_argument("grid", help="sweep YAML file, or a built-in study: fig-headline, fig-threshold, ... "
+                   "(see cotmix.sweep.studies)")
+    p.add_argument("--out", help="sweep directory (rerun the same command to resume); not needed with --list")
+    p.add_argument("--size", default="cpu", choices=["cpu", "paper"], help="size of a built-in study")
+    p.add_argument("--workers", type=int, default=1, help="parallel runs; > 1 starts a local Ray instance")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    p.add_argument("--address", default=None, help="join an existing Ray cluster (e.g. auto or HOST:6379)")
+    p.add_argument("--list", action="store_true", help="print the runs the sweep expands to and exit")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("results", help="one table of every run's config and final metrics (Parquet + DuckDB)")
+    p.add_argument("dir", help="a run, a sweep, or a directory of sweeps")
+    p.add_argument("--where", help="SQL condition, e.g. \"task_p_cot < 0.3 and state = 'done'\"")
+    p.add_argument("--columns", help="comma-separated columns (task_p_cot or task.p_cot), or 'all' "
+                                     "(default: name, state and the main metrics)")
+    p.add_argument("--sort", help="SQL ORDER BY expression (default: sweep, then run name with its numbers in numeric order)")
+    p.add_argument("--csv", action="store_true", help="print CSV instead of an aligned table")
+    p.add_argument("--list-columns", action="store_true", help="print the column names and exit")
+    p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser("report", help="figures (PNG + SVG) and one self-contained HTML page for a directory of sweeps")
+    p.add_argument("dir")
+    p.add_argument("--out", help="HTML file (default: DIR/report.html)")
+    p.set_defaults(func=cmd_report)

@@ -1,0 +1,119 @@
+"""What the report reads from a sweep directory: its runs grouped by setting, curves averaged over seeds.
+
+A *setting* is a run's varying values without its seed ("task.p_cot=0.3"); figures average the
+seeds of a setting (cotmix.plotting). A single run directory reads as a sweep of one run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cotmix.rundir import read_config, read_json, read_metrics, read_status, read_summary
+
+
+@dataclass
+class Run:
+    name: str
+    path: Path
+    values: dict  # the run's varying config values, seed included
+    config: dict
+    summary: dict
+    status: dict
+    label_keys: list = field(default_factory=list)  # the values that tell this sweep's settings apart
+
+    @property
+    def setting(self) -> str:
+        return ",".join(f"{k}={self.values[k]}" for k in self.label_keys) or "default"
+
+    def metric(self, phase: str, key: str):
+        return self.summary.get(phase, {}).get("eval", {}).get(key)
+
+    def title(self) -> str:
+        t, p = self.config["task"], self.config["posttrain"]
+        size = f"d={t['d']}" if t["name"] == "parity" else f"{t['digits_a']}x{t['digits_b']} digits"
+        return (f"{t['name']} {size}, p_cot={t['p_cot']}: NTP alone vs NTP + RL "
+                f"({p['algorithm']}, {p['reward']} reward, T={p['temperature']})")
+
+    def curve(self, phase: str, key: str, evals: bool = True) -> list[tuple[float, float]]:
+        """(RL-phase samples, value) along `phase`: x counts samples since pre-training ended."""
+        offset = self.summary.get("pretrain", {}).get("samples_seen", 0) if phase != "pretrain" else 0
+        points = [(r["samples_seen"] - offset, r[key]) for r in read_metrics(self.path, phase)
+                  if bool(r.get("eval")) == evals and r.get(key) is not None]
+        start = self.metric("pretrain", key)
+        if phase != "pretrain" and evals and start is not None and points and points[0][0] > 0:
+            points.insert(0, (0, start))  # both arms start from the same pre-trained model
+        return points
+
+
+@dataclass
+class Sweep:
+    name: str
+    path: Path
+    spec: dict
+    runs: list[Run] = field(default_factory=list)
+
+    @classmethod
+    def of_run(cls, run_dir: Path) -> "Sweep":
+        """One run directory as a sweep of that run alone."""
+        run_dir = Path(run_dir)
+        config = read_config(run_dir)
+        run = Run(run_dir.name, run_dir, {"seed": config["seed"]}, config, read_summary(run_dir), {"state": "done"})
+        return cls(run_dir.name, run_dir, {}, [run])
+
+    def done(self) -> list[Run]:
+        return [r for r in self.runs if r.status.get("state") == "done"]
+
+    def settings(self) -> dict[str, list[Run]]:
+        groups: dict[str, list[Run]] = {}
+        for run in self.done():
+            groups.setdefault(run.setting, []).append(run)
+        return groups
+
+    def n_prompts(self) -> int | None:
+        """Held-out prompts per evaluation (the smallest over the done runs; None for runs from before
+        evaluations recorded it)."""
+        counts = [r.metric("pretrain", "n_prompts") for r in self.done()]
+        return min(counts) if counts and None not in counts else None
+
+    def varying_keys(self) -> list[str]:
+        keys = list(self.spec.get("grid", {}))
+        for extra in self.spec.get("also", []):
+            keys += [k for k in extra if k not in keys]
+        return keys
+
+
+def _value_of(config: dict, dotted: str):
+    node = config
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def _order(value):
+    """Sort key that puts numbers in numeric order before anything else."""
+    return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
+
+
+def load_sweep(path: Path) -> Sweep:
+    spec = read_json(path / "sweep.json")
+    sweep = Sweep(spec.get("name", path.name), path, spec)
+    keys = sweep.varying_keys()
+    for run_dir in sorted((path / "runs").glob("*")):
+        if not (run_dir / "config.json").is_file():
+            continue
+        config = read_config(run_dir)
+        status = read_status(run_dir)
+        values = {k: _value_of(config, k) for k in keys} | {"seed": config["seed"]}
+        sweep.runs.append(Run(run_dir.name, run_dir, values, config, read_summary(run_dir), status))
+    # By value, not by directory name: pretrain.steps 100, 300, 1000 rather than 100, 1000, 300.
+    sweep.runs.sort(key=lambda r: tuple(_order(r.values[k]) for k in [*keys, "seed"]))
+    differing = [k for k in keys if len({repr(r.values[k]) for r in sweep.done() or sweep.runs}) > 1]
+    for run in sweep.runs:
+        run.label_keys = differing
+    return sweep
+
+
+def find_sweeps(root: Path) -> list[Sweep]:
+    """Every sweep directory (one holding sweep.json) at or under `root`."""
+    return [load_sweep(p.parent) for p in sorted(Path(root).rglob("sweep.json"))]

@@ -1,0 +1,254 @@
+"""One figure per sweep, by the kind its study names; each returns (figure, what was measured).
+
+Conventions (bands, error bars, theory overlays) are cotmix.plotting's: the mean over seeds with a
+95% interval of seed spread and, for accuracies and fractions, the binomial error of the held-out
+prompts combined. `plot_run` draws a single run as the one-seed case of the `curves` figure.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from cotmix import plotting
+from cotmix.experiments.report.data import Sweep
+from cotmix.plotting import COLORS, average_curves, band, bars, mean_ci
+
+
+def _fmt(values: list[float], n_prompts: int | None = None) -> str:
+    """Mean ± 95% CI (over seeds, and the prompts' binomial error for a fraction measured on
+    n_prompts), then each seed's value when they differ: seeds that split (1.00, 1.00, 0.88, 0.49)
+    give a mean and a wide interval that describe no seed."""
+    mean, ci = mean_ci(values, n_prompts)
+    if len(values) == 1 and not n_prompts:
+        return f"{values[0]:.2f}"
+    each = [f"{v:.2f}" for v in values]
+    return f"{mean:.2f} ± {ci:.2f}" + (f" (seeds: {', '.join(each)})" if len(set(each)) > 1 else "")
+
+
+def _d(sweep: Sweep) -> int:
+    return sweep.done()[0].config["task"]["d"]
+
+
+def _seeds(sweep: Sweep) -> str:
+    counts = sorted({len(runs) for runs in sweep.settings().values()})
+    seeds = "one seed per setting" if counts == [1] else f"{'/'.join(map(str, counts))} seeds per setting"
+    n = sweep.n_prompts()
+    prompts = f" x {n} held-out prompts" if n else ""
+    return f"n = {seeds}{prompts}; ± is a 95% CI of seed spread and binomial error combined"
+
+
+def _star_groups(sweep: Sweep) -> dict:
+    return {s: runs for s, runs in sweep.settings().items() if runs[0].config["posttrain"]["algorithm"] == "star"}
+
+
+def _star_rounds(ax, star: dict) -> None:
+    """STaR's long fraction of samples per round, against p_{n+1} = 2 p_n / (1 + p_n) started from
+    the measured first round. The recursion assumes each round fits its kept samples; a round of a
+    few optimizer steps does not, so the measured curve lags it."""
+    for i, (setting, runs) in enumerate(star.items()):
+        per_seed = [[(k + 1, y) for k, (_, y) in enumerate(r.curve("posttrain", "completions/long_fraction",
+                                                                      evals=False))] for r in runs]
+        label = setting if len(star) > 1 else (f"measured ({len(runs)} seeds, thin: each)" if len(runs) > 1
+                                               else "measured")
+        band(ax, per_seed, label, COLORS[i % len(COLORS)], top=1.0)
+        measured = average_curves(per_seed)
+        if measured:
+            plotting.star_recursion(ax, measured[0][1], len(measured), start_round=1,
+                                    label="2p/(1+p) from round 1" if i == 0 else None)
+    ax.set(xlabel="STaR round", ylabel="long fraction of samples", ylim=(0, 1.02))
+    ax.legend(fontsize=7)
+
+
+def curves(sweep: Sweep):
+    """Pre-training, then NTP+RL against the NTP-only arm: greedy accuracy (top) and greedy length
+    (bottom) against samples; STaR's long fraction per round against the recursion when the runs
+    are STaR. Pre-training and the arms get their own columns: RL uses far fewer samples than
+    pre-training, so one linear axis would squash it into a sliver."""
+    star, n, runs = _star_groups(sweep), sweep.n_prompts(), sweep.done()
+    columns = 3 if star else 2
+    fig, axes = plt.subplots(2, columns, figsize=(5 * columns, 6.5), squeeze=False)
+    rows = (("greedy_accuracy", "greedy accuracy", 1.0, n), ("greedy_length_median", "greedy length (median)", None, None))
+    for (key, label, top, n_key), (pre, post) in zip(rows, [axes[0][:2], axes[1][:2]]):
+        band(pre, [r.curve("pretrain", key) for r in runs], "NTP pre-training", "0.35", n_key, top)
+        for phase, name, color in (("posttrain", "NTP + RL", COLORS[0]), ("baseline", "NTP only", COLORS[1])):
+            band(post, [r.curve(phase, key) for r in runs], name, color, n_key, top)
+        pre.set_ylabel(label)
+        if key == "greedy_accuracy":
+            for ax in (pre, post):
+                plotting.chance(ax)
+                ax.set_ylim(0.4, 1.02)
+        else:
+            for ax in (pre, post):
+                plotting.long_length(ax, _d(sweep))
+    axes[0][0].set_title("NTP pre-training", fontsize=10)
+    axes[0][1].set_title("after pre-training: RL vs NTP only", fontsize=10)
+    axes[1][0].set_xlabel("pre-training samples (demonstrations)")
+    axes[1][1].set_xlabel("samples after pre-training")
+    axes[0][1].legend(fontsize=7), axes[1][1].legend(fontsize=7)
+    if star:
+        _star_rounds(axes[0][2], star)
+        axes[1][2].axis("off")
+    rl = [r.metric("posttrain", "greedy_accuracy") for r in runs]
+    ntp = [r.metric("baseline", "greedy_accuracy") or r.metric("pretrain", "greedy_accuracy") for r in runs]
+    lengths = [r.metric("posttrain", "greedy_length_median") for r in runs]
+    if None in rl:
+        return fig, f"NTP only: greedy accuracy {_fmt(ntp, n)} ({_seeds(sweep)})."
+    return fig, (f"Final greedy accuracy: NTP only {_fmt(ntp, n)}, NTP+RL {_fmt(rl, n)}; NTP+RL greedy length "
+                 f"{_fmt(lengths)} (d+1 = {_d(sweep) + 1}); {_seeds(sweep)}.")
+
+
+def plot_run(run_dir: Path, path: Path | None = None) -> Path:
+    """curves.png of one run: the `curves` figure of a sweep of that one run."""
+    run_dir = Path(run_dir)
+    path = Path(path or run_dir / "curves.png")
+    sweep = Sweep.of_run(run_dir)
+    fig, measured = curves(sweep)
+    fig.suptitle(sweep.runs[0].title() + "\n" + "\n".join(textwrap.wrap(measured, 160)), fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plotting.save(fig, path)
+    return path
+
+
+def curves_by(sweep: Sweep):
+    """One line per setting: RL greedy accuracy and sampled length; STaR's long fraction per round
+    against the recursion when STaR runs are present."""
+    groups, star, n = sweep.settings(), _star_groups(sweep), sweep.n_prompts()
+    fig, axes = plt.subplots(1, 3 if star else 2, figsize=(15 if star else 10, 3.8))
+    lines = []
+    for i, (setting, runs) in enumerate(groups.items()):
+        color = COLORS[i % len(COLORS)]
+        for ax, key, top in ((axes[0], "greedy_accuracy", 1.0), (axes[1], "sampled_length_mean", None)):
+            band(ax, [r.curve("posttrain", key) for r in runs], setting, color, n if top else None, top)
+        lines.append(f"{setting}: {_fmt([r.metric('posttrain', 'greedy_accuracy') for r in runs], n)}")
+    plotting.chance(axes[0], label=None)
+    axes[0].set(xlabel="samples after pre-training", ylabel="greedy accuracy (NTP + RL)", ylim=(0.4, 1.02))
+    axes[1].set(xlabel="samples after pre-training", ylabel="sampled response length (mean)")
+    axes[0].legend(fontsize=7)
+    if star:
+        _star_rounds(axes[2], star)
+    return fig, "Final greedy accuracy after RL: " + "; ".join(lines) + f" ({_seeds(sweep)})."
+
+
+def length(sweep: Sweep):
+    """During RL: mean response length and long fraction of the rollouts, per setting."""
+    fig, (ln, lf) = plt.subplots(1, 2, figsize=(10, 3.8))
+    lines, n = [], sweep.n_prompts()
+    for i, (setting, runs) in enumerate(sweep.settings().items()):
+        color = COLORS[i % len(COLORS)]
+        band(ln, [r.curve("posttrain", "completions/mean_length", evals=False) for r in runs], setting, color)
+        band(lf, [r.curve("posttrain", "completions/long_fraction", evals=False) for r in runs], setting, color,
+             top=1.0)
+        lf.axhline(runs[0].config["task"]["p_cot"], color=color, ls=":", lw=1)
+        lines.append(f"{setting}: long fraction {_fmt([r.metric('pretrain', 'long_fraction') for r in runs], n)} "
+                     f"after NTP -> {_fmt([r.metric('posttrain', 'long_fraction') for r in runs], n)} after RL")
+    plotting.long_length(ln, _d(sweep), label="d + 1")
+    ln.set(xlabel="samples after pre-training", ylabel="rollout length (mean tokens)")
+    lf.set(xlabel="samples after pre-training", ylabel="long fraction of rollouts (dotted: p_cot)", ylim=(0, 1.02))
+    ln.legend(fontsize=7), lf.legend(fontsize=7)
+    return fig, "; ".join(lines) + f" ({_seeds(sweep)})."
+
+
+def threshold(sweep: Sweep):
+    """After NTP, across p_cot: greedy accuracy (theory: 1/2 below 1/3, 1 above) and long fraction
+    (theory: = p_cot)."""
+    groups, n = sweep.settings(), sweep.n_prompts()
+    ps = sorted({runs[0].config["task"]["p_cot"] for runs in groups.values()})
+    by_p = {p: [r for runs in groups.values() for r in runs if r.config["task"]["p_cot"] == p] for p in ps}
+    fig, (acc, cal) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, key, label in ((acc, "greedy_accuracy", "greedy accuracy after NTP"),
+                           (cal, "long_fraction", "long fraction of samples after NTP")):
+        bars(ax, ps, [[r.metric("pretrain", key) for r in by_p[p]] for p in ps], n, fmt="o-", label="measured")
+        plotting.threshold(ax)
+        ax.set(xlabel="p_cot", ylabel=label, ylim=(0.4, 1.05) if ax is acc else (0, min(1.0, max(ps) + 0.15)))
+    plotting.greedy_theory(acc, min(ps), max(ps))
+    cal.plot([min(ps), max(ps)], [min(ps), max(ps)], "k--", lw=1, label="theory: = p_cot")
+    acc.legend(fontsize=7), cal.legend(fontsize=7)
+    cells = [f"{p}: {_fmt([r.metric('pretrain', 'greedy_accuracy') for r in by_p[p]], n)}" for p in ps]
+    return fig, "Greedy accuracy after NTP by p_cot: " + "; ".join(cells) + f" ({_seeds(sweep)})."
+
+
+def by_value(sweep: Sweep):
+    """Final metrics against the one varying value: NTP only vs NTP+RL, and RL's long fraction."""
+    key = sweep.varying_keys()[0]
+    groups, n = sweep.settings(), sweep.n_prompts()
+    xs = sorted({r.values[key] for runs in groups.values() for r in runs})
+    at = {x: [r for runs in groups.values() for r in runs if r.values[key] == x] for x in xs}
+    fig, (acc, lf) = plt.subplots(1, 2, figsize=(10, 3.8))
+    lines = []
+    for phase, label, color in (("baseline", "NTP only", COLORS[1]), ("posttrain", "NTP + RL", COLORS[0])):
+        bars(acc, xs, [[r.metric(phase, "greedy_accuracy") for r in at[x]] for x in xs], n, fmt="o-", label=label,
+             color=color)
+        bars(lf, xs, [[r.metric(phase, "long_fraction") for r in at[x]] for x in xs], n, fmt="o-", label=label,
+             color=color)
+    plotting.chance(acc)
+    acc.set(xlabel=key, ylabel="final greedy accuracy", ylim=(0.4, 1.02))
+    lf.set(xlabel=key, ylabel="long fraction of samples", ylim=(0, 1.02))
+    acc.legend(fontsize=7), lf.legend(fontsize=7)
+    for x in xs:
+        lines.append(f"{key}={x}: NTP only {_fmt([r.metric('baseline', 'greedy_accuracy') for r in at[x]], n)}, "
+                     f"NTP+RL {_fmt([r.metric('posttrain', 'greedy_accuracy') for r in at[x]], n)}")
+    return fig, "Final greedy accuracy: " + "; ".join(lines) + f" ({_seeds(sweep)})."
+
+
+def size(sweep: Sweep):
+    """NTP alone at several model sizes: greedy accuracy and long fraction after pre-training."""
+    groups, n = sweep.settings(), sweep.n_prompts()
+    labels = list(groups)
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    for j, (key, name) in enumerate((("greedy_accuracy", "greedy accuracy"), ("long_fraction", "long fraction"))):
+        stats = [mean_ci([r.metric("pretrain", key) for r in groups[s]], n) for s in labels]
+        ax.bar([i + 0.4 * j for i in range(len(labels))], [m for m, _ in stats], 0.4,
+               yerr=[c for _, c in stats], label=name, color=COLORS[j])
+    p_cot = next(iter(groups.values()))[0].config["task"]["p_cot"]
+    plotting.chance(ax)
+    ax.axhline(p_cot, color="black", ls="--", lw=1, label=f"p_cot = {p_cot}")
+    ax.set_xticks([i + 0.2 for i in range(len(labels))], [s.replace("model.", "").replace(",", "\n") for s in labels],
+                  fontsize=7)
+    ax.set(ylabel="after NTP", ylim=(0, 1.02))
+    ax.legend(fontsize=7)
+    cells = [f"{s.replace('model.', '')}: {_fmt([r.metric('pretrain', 'greedy_accuracy') for r in groups[s]], n)}"
+             for s in labels]
+    return fig, "Greedy accuracy after NTP: " + "; ".join(cells) + f" ({_seeds(sweep)})."
+
+
+def phase(sweep: Sweep):
+    """(d, p_cot) heat maps of final greedy accuracy: NTP only and NTP + RL."""
+    runs = sweep.done()
+    ds = sorted({r.config["task"]["d"] for r in runs})
+    ps = sorted({r.config["task"]["p_cot"] for r in runs})
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    summary = []
+    for ax, phase_name, title in zip(axes, ("baseline", "posttrain"), ("NTP only", "NTP + RL")):
+        grid = [[mean_ci([r.metric(phase_name, "greedy_accuracy") for r in runs
+                          if r.config["task"]["d"] == d and r.config["task"]["p_cot"] == p] or [float("nan")])[0]
+                 for p in ps] for d in ds]
+        image = ax.imshow(grid, vmin=0.5, vmax=1.0, cmap="viridis", origin="lower", aspect="auto")
+        ax.set_xticks(range(len(ps)), [str(p) for p in ps])
+        ax.set_yticks(range(len(ds)), [str(d) for d in ds])
+        ax.set(xlabel="p_cot", ylabel="d", title=f"{title}: greedy accuracy")
+        for i, row in enumerate(grid):
+            for j, v in enumerate(row):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.8 else "black")
+        summary.append(f"{title}: {sum(v >= 0.99 for row in grid for v in row)}/{len(ds) * len(ps)} cells >= 0.99")
+    fig.colorbar(image, ax=axes[1], shrink=0.9)
+    return fig, "; ".join(summary) + f" ({_seeds(sweep)})."
+
+
+KINDS = {"curves": curves, "curves_by": curves_by, "length": length, "threshold": threshold, "by_value": by_value,
+         "size": size, "phase": phase, "rl_start": curves_by}
+
+
+def kind_for(sweep: Sweep) -> str:
+    """The figure kind of a built-in study, else a generic one for a user's sweep."""
+    from cotmix.experiments.studies import STUDIES
+
+    if sweep.name in STUDIES:
+        return STUDIES[sweep.name].figure
+    keys = sweep.varying_keys()
+    if sweep.spec.get("command") == "pretrain":
+        return "threshold" if keys == ["task.p_cot"] else "size"
+    return "by_value" if len(keys) == 1 else ("curves" if not keys else "curves_by")

@@ -1,0 +1,85 @@
+"""`cotmix report DIR`: a figure per sweep (PNG and SVG in DIR/report/) and one self-contained HTML
+page (images inlined as data URIs) with, under each figure, what the paper claims and what was
+measured here.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import time
+from pathlib import Path
+
+from cotmix.errors import CotmixError
+from cotmix.experiments.report.data import find_sweeps
+from cotmix.experiments.report.figures import KINDS, kind_for
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>cotmix report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
+h1 {{ font-size: 1.6em; }} h2 {{ font-size: 1.2em; margin-top: 2em; border-top: 1px solid #ddd; padding-top: 1em; }}
+img {{ max-width: 100%; }} .claim {{ color: #555; }} .measured {{ font-weight: 500; }}
+.failed {{ color: #a00; }} code {{ background: #f4f4f4; padding: 0 3px; }}
+</style></head><body>
+<h1>cotmix report</h1>
+<p>{root} &middot; {count} sweep(s) &middot; generated {when}. Bands and error bars: 95% confidence intervals over seeds.</p>
+{sections}
+</body></html>
+"""
+
+SECTION = """<section id="{anchor}">
+<h2>{name}</h2>
+<p class="claim"><b>{claim_label}:</b> {claim}</p>
+<img alt="{name}" src="data:image/png;base64,{png}">
+<p class="measured"><b>Measured:</b> {measured}</p>
+<p>{runs} &middot; files: <code>{png_path}</code>, <code>{svg_path}</code></p>
+</section>"""
+
+
+def _claim(name: str) -> tuple[str, str]:
+    from cotmix.experiments.studies import STUDIES
+
+    if name in STUDIES:
+        return ("Question" if name.startswith("study-") else "Paper"), STUDIES[name].claim
+    return "Sweep", "a user-defined sweep (no claim attached)"
+
+
+def build_report(root: Path, out: Path | None = None) -> Path:
+    """Draw every sweep under `root` and write the HTML page (atomically); returns its path."""
+    import matplotlib.pyplot as plt
+
+    root = Path(root)
+    if not root.is_dir():
+        raise CotmixError(f"{root}: no such directory")
+    sweeps = [s for s in find_sweeps(root) if s.done()]
+    if not sweeps:
+        raise CotmixError(f"{root}: no sweep with a finished run (run `cotmix sweep ... --out {root}/NAME` first)")
+    figures = root / "report"
+    figures.mkdir(exist_ok=True)
+    sections = []
+    for sweep in sweeps:
+        fig, measured = KINDS[kind_for(sweep)](sweep)
+        fig.suptitle(sweep.name)
+        fig.tight_layout()
+        png, svg = figures / f"{sweep.name}.png", figures / f"{sweep.name}.svg"
+        fig.savefig(png, dpi=110)
+        fig.savefig(svg)
+        plt.close(fig)
+        failed = [r.name for r in sweep.runs if r.status.get("state") == "failed"]
+        runs = f"{len(sweep.done())}/{len(sweep.runs)} runs done"
+        if failed:
+            runs += f' <span class="failed">(failed: {html.escape(", ".join(failed))})</span>'
+        label, claim = _claim(sweep.name)
+        sections.append(SECTION.format(anchor=html.escape(sweep.name), name=html.escape(sweep.name),
+                                       claim_label=label, claim=html.escape(claim), measured=html.escape(measured),
+                                       png=base64.b64encode(png.read_bytes()).decode(), runs=runs,
+                                       png_path=html.escape(str(png)), svg_path=html.escape(str(svg))))
+    page = PAGE.format(root=html.escape(str(root)), count=len(sweeps), when=time.strftime("%Y-%m-%d %H:%M"),
+                       sections="\n".join(sections))
+    out = Path(out) if out else root / "report.html"
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(page)
+    os.replace(tmp, out)
+    return out

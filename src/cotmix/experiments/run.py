@@ -1,0 +1,68 @@
+"""The headline experiment (`cotmix run`): NTP pre-training, then RL post-training, and beside
+it an NTP-only baseline that continues pre-training from the same checkpoint for at least as
+many samples as RL consumed. All three phases share one run directory; a killed run
+resumes phase by phase.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from cotmix.config import Config
+from cotmix.rl.posttrain import check_max_new_tokens, posttrain
+from cotmix.rundir import prepare_run_dir, read_summary
+from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
+from cotmix.train.ntp import train_ntp
+
+
+def baseline_schedule(cfg: Config, rl_samples: int) -> tuple[int, int]:
+    """(steps, eval_interval) of the NTP-only arm: at least rl_samples demonstrations, evaluated
+    about as often (in samples) as the RL arm."""
+    p, b = cfg.posttrain, cfg.pretrain.batch_size
+    steps = math.ceil(rl_samples / b)
+    every = max(1, math.ceil(p.eval_interval * p.prompts_per_step * p.group_size / b))
+    return steps, every
+
+
+def run_experiment(cfg: Config, out: Path, *, resume: bool = False, progress: bool = True) -> dict:
+    out = Path(out)
+    check_max_new_tokens(cfg)
+    prepare_run_dir(out, cfg.to_dict(), resume)
+    done = read_summary(out)
+    if "pretrain" not in done:
+        train_ntp(cfg, out, resume=resume, progress=progress)
+    start = load_checkpoint(resolve_checkpoint(out, "pretrain"))
+    if "posttrain" not in read_summary(out):
+        posttrain(cfg, out, start, resume=resume, progress=progress)
+    summary = read_summary(out)
+    if cfg.posttrain.baseline_arm and "baseline" not in summary:
+        steps, every = baseline_schedule(cfg, summary["posttrain"]["samples"])
+        train_ntp(cfg, out, phase_name="baseline", steps=steps, start=start, resume=resume,
+                  progress=progress, eval_interval=every)
+    return read_summary(out)
+
+
+def format_table(summary: dict) -> str:
+    """NTP-only vs NTP+RL, the numbers a reader checks first."""
+    rows = [("", "NTP only", "NTP + RL")]
+    pre, rl, base = summary.get("pretrain", {}), summary.get("posttrain", {}), summary.get("baseline", {})
+
+    def metric(entry, key, fmt):
+        value = entry.get("eval", {}).get(key)
+        return "-" if value is None else fmt.format(value)
+
+    for label, key, fmt in (("greedy accuracy", "greedy_accuracy", "{:.3f}"),
+                            ("greedy length (median)", "greedy_length_median", "{:.0f}"),
+                            ("long fraction (sampled)", "long_fraction", "{:.3f}"),
+                            ("sampled accuracy", "sampled_accuracy", "{:.3f}")):
+        rows.append((label, metric(base or pre, key, fmt), metric(rl, key, fmt)))
+    total = pre.get("samples", 0)
+    rows.append(("samples (pre-training + after)", f"{total:,} + {base.get('samples', 0):,}",
+                 f"{total:,} + {rl.get('samples', 0):,}"))
+    rows.append(("wall time after pre-training", f"{base.get('wall_s', 0):.0f} s", f"{rl.get('wall_s', 0):.0f} s"))
+    rows.append(("pre-training wall time", f"{pre.get('wall_s', 0):.0f} s", "(shared)"))
+    width = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(cell.ljust(width[i]) if i == 0 else cell.rjust(width[i]) for i, cell in enumerate(r)) for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)

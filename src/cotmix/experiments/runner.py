@@ -1,0 +1,151 @@
+"""Execute a sweep: every run of a Grid, in-process (`workers=1`) or in parallel on Ray.
+
+Layout of a sweep directory:
+
+    OUT/sweep.json              the expanded grid (a rerun must ask for the same one)
+    OUT/runs/NAME/              an ordinary cotmix run directory, plus
+    OUT/runs/NAME/status.json   {"state": "running" | "done" | "failed", "error", "wall_s"}
+    OUT/results.parquet         the results table (`cotmix results OUT` rebuilds it any time)
+
+A rerun skips runs whose state is `done`, resumes the others from their last checkpoint, and
+retries failed ones. A run that raises is recorded as failed with its error; the others go on.
+Each run uses `threads` torch threads (1 by default, so parallel runs do not fight for cores).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import traceback
+from pathlib import Path
+
+from tqdm import tqdm
+
+from cotmix.errors import CotmixError
+from cotmix.experiments.grid import Grid, RunSpec, grid_from_dict
+from cotmix.rundir import create_empty_dir, read_json, read_status, release_run_dir, write_json_atomic, write_status
+
+
+def execute_run(spec: RunSpec, run_dir: str, threads: int = 1, niceness: int | None = None) -> dict:
+    """Run (or resume) one run; never raises: failures come back as {"state": "failed", "error"}.
+    `niceness`: the scheduling priority to run at (Ray starts its workers at nice 15, which starves
+    them next to any other busy process; the driver passes its own)."""
+    import torch
+
+    if niceness is not None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, niceness)
+        except PermissionError:
+            pass  # raising priority back needs privileges: run as Ray left us
+
+    from cotmix.experiments.run import run_experiment
+    from cotmix.rundir import prepare_run_dir
+    from cotmix.train.ntp import train_ntp
+
+    run_dir = Path(run_dir)
+    start = time.time()
+    torch.set_num_threads(max(1, threads))
+    try:
+        cfg = spec.config()
+        if not (run_dir / "config.json").is_file():
+            shutil.rmtree(run_dir, ignore_errors=True)  # a run that died before writing its config
+        prepare_run_dir(run_dir, cfg.to_dict(), resume=run_dir.exists())
+        write_status(run_dir, {"state": "running", "name": spec.name})
+        if spec.command == "run":
+            run_experiment(cfg, run_dir, resume=True, progress=False)
+        else:
+            train_ntp(cfg, run_dir, resume=True, progress=False)
+        status = {"state": "done", "name": spec.name, "wall_s": round(time.time() - start, 2)}
+    except Exception as exc:  # noqa: BLE001  (one run's failure must not stop the sweep)
+        status = {"state": "failed", "name": spec.name, "wall_s": round(time.time() - start, 2),
+                  "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=8)}
+    finally:
+        release_run_dir(run_dir)  # the next run of this process, or another process, may take it
+    write_status(run_dir, status)
+    return status
+
+
+def _check_same_grid(out: Path, grid: Grid) -> None:
+    """A new sweep takes an empty or new --out; a rerun must ask for the same grid as before."""
+    path = out / "sweep.json"
+    if out.exists() and not out.is_dir():
+        raise CotmixError(f"--out {out}: is a file, not a directory")
+    if path.is_file():
+        before = read_json(path)
+        if before != grid.to_dict():
+            name = before.get("name") if isinstance(before, dict) else None
+            raise CotmixError(f"--out {out}: holds a different sweep ({name!r}); "
+                              "use a new --out, or the same sweep file to resume it")
+        return
+    create_empty_dir(out, "they are not a sweep; choose an empty or new directory")
+    write_json_atomic(path, grid.to_dict())
+
+
+def run_sweep(grid: Grid, out: Path, workers: int = 1, address: str | None = None, threads: int = 1,
+              progress: bool = True, log=print) -> list[dict]:
+    """Execute every unfinished run of `grid` under `out`; returns the status of every run."""
+    out = Path(out)
+    _check_same_grid(out, grid)
+    specs = grid.runs()
+    todo = [s for s in specs if read_status(out / "runs" / s.name).get("state") != "done"]
+    log(f"sweep {grid.name}: {len(specs)} runs, {len(specs) - len(todo)} done already, {len(todo)} to run "
+        f"({'in-process' if workers == 1 and not address else 'on Ray'})")
+    bar = tqdm(total=len(todo), desc=grid.name, disable=not progress, unit="run")
+
+    def report(status: dict) -> None:
+        line = f"[{status['state']}] {status['name']} ({status['wall_s']:.0f} s)"
+        bar.write(line + (f": {status['error']}" if status["state"] == "failed" else ""))
+        bar.update(1)
+
+    if workers == 1 and not address:
+        for spec in todo:
+            report(execute_run(spec, str(out / "runs" / spec.name), threads))
+    elif todo:
+        _run_on_ray(todo, out, workers, address, threads, report)
+    bar.close()
+    from cotmix.experiments.results import write_results
+
+    write_results(out)
+    return [read_status(out / "runs" / s.name) | {"name": s.name} for s in specs]
+
+
+def _run_on_ray(todo: list[RunSpec], out: Path, workers: int, address: str | None, threads: int, report) -> None:
+    """One Ray task per run, `threads` CPUs each; a local Ray sized to `workers` x `threads` CPUs
+    unless `address` joins a running cluster."""
+    try:
+        import ray
+    except ImportError:
+        raise CotmixError("--workers > 1 needs Ray: pip install 'ray>=2.30' (or use --workers 1)") from None
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=workers * threads, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=threads, max_retries=0)(execute_run)
+        niceness = os.getpriority(os.PRIO_PROCESS, 0)
+        pending = {remote.remote(s, str(out / "runs" / s.name), threads, niceness): s for s in todo}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            spec = pending.pop(ready[0])
+            try:
+                report(ray.get(ready[0]))
+            except Exception as exc:  # noqa: BLE001  (the worker died: killed, out of memory, ...)
+                status = {"state": "failed", "name": spec.name, "wall_s": 0.0, "error": f"worker died: {exc}"}
+                write_status(out / "runs" / spec.name, status)
+                report(status)
+    finally:
+        ray.shutdown()
+
+
+def grid_for(name_or_file: str, size: str) -> Grid:
+    """A sweep file path, or the name of a built-in study (see cotmix.sweep.studies)."""
+    from cotmix.experiments.grid import load_grid
+    from cotmix.experiments.studies import STUDIES, study_grid
+
+    if name_or_file in STUDIES:
+        return grid_from_dict(study_grid(name_or_file, size), default_name=name_or_file)
+    if not Path(name_or_file).exists() and not name_or_file.endswith((".yaml", ".yml", ".json")):
+        raise CotmixError(f"sweep {name_or_file!r}: not a file and not a built-in study; "
+                          f"studies: {', '.join(STUDIES)}")
+    return load_grid(name_or_file)

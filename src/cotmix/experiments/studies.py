@@ -1,0 +1,145 @@
+"""Built-in sweeps: one per result of the paper (`fig-*`) and four studies beyond it (`study-*`).
+
+    cotmix sweep fig-threshold --size cpu --out runs/sweeps/fig-threshold
+    cotmix report runs/sweeps
+
+Each comes in two sizes. `cpu` fits a 2-core laptop (d = 20, a width-64 2-layer GPT-2, NTP in
+batches of 256 until the chain is learnt, unless the study varies these or its `cpu_base` says
+otherwise). `paper` uses the paper's d (50 for the headline, 25 for the threshold) and a model and
+budget meant for a GPU. Every entry says what the paper claims (or, for a study, what question it
+asks) and which figure `cotmix report` draws from it. Studies whose question is about a fixed NTP
+budget (how far NTP alone gets, or RL from an unfinished chain) turn the stopping rule off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cotmix.errors import ConfigError
+
+SIZES = ("cpu", "paper")
+_CPU = {"task.d": 20, "task.p_cot": 0.25}
+_FIXED_BUDGET = {"pretrain.stop_when": "none"}
+_PAPER = {"task.d": 50, "task.p_cot": 0.25, "model.n_layer": 4, "model.d_model": 256, "model.n_head": 8,
+          "pretrain.steps": 20000, "pretrain.batch_size": 512, "posttrain.steps": 200,
+          "posttrain.prompts_per_step": 128, "eval.n_prompts": 4096}
+
+
+@dataclass(frozen=True)
+class Study:
+    claim: str  # the paper's claim, or the open question
+    figure: str  # plot kind in cotmix.report.figures
+    command: str  # run | pretrain
+    grid: dict  # varying keys -> values (same at both sizes unless `paper_grid` is given)
+    base: dict | None = None  # extra fixed overrides at both sizes
+    also: tuple = ()
+    seeds: tuple = (0, 1, 2)
+    paper_grid: dict | None = None
+    cpu_base: dict | None = None  # extra fixed overrides at cpu size only
+
+
+STUDIES: dict[str, Study] = {
+    "fig-headline": Study(
+        "NTP alone stays at chance (greedy accuracy 0.5, 2-token answers); NTP+RL reaches 100% greedy "
+        "accuracy as responses grow to d+1 tokens (paper: d = 50, p_cot = 0.25).",
+        "curves", "run", {}),
+    "fig-threshold": Study(
+        "After NTP, greedy decoding takes the long path, and is correct, only when p_cot > 1/3; below, "
+        "greedy accuracy is a coin flip (paper: d = 25).",
+        "threshold", "pretrain", {"task.p_cot": [0.2, 0.25, 0.3, 0.32, 0.34, 0.36, 0.4, 0.5]},
+        base=_FIXED_BUDGET, cpu_base={"pretrain.steps": 1000},
+        paper_grid={"task.d": [25], "task.p_cot": [0.2, 0.25, 0.3, 0.32, 0.35, 0.37, 0.4, 0.5]}),
+    "fig-length": Study(
+        "During RL the mean response length grows from 2 to d+1 tokens as the long fraction goes to 1.",
+        "length", "run", {"task.p_cot": [0.1, 0.25]}),
+    "fig-rl-start": Study(
+        "RL started too early in pre-training (before the chain is learnt) lengthens responses without "
+        "making them correct; started later, it generalises.",
+        "rl_start", "run", {"pretrain.steps": [100, 400, 1000]}, seeds=(0, 1, 2, 3),
+        # The end-to-end reward: a half-learnt chain ends right as often as a short answer, so RL can
+        # lengthen it without generalising; the chain reward pays only perfect chains. (This reward
+        # was chosen after a chain-reward version of the study had been seen: docs/results-log.md.)
+        base={"posttrain.reward": "e2e", **_FIXED_BUDGET}, paper_grid={"pretrain.steps": [1000, 5000, 20000]}),
+    "fig-temperature": Study(
+        "RL works at sampling temperatures 0.75, 1.0 and 1.5; higher temperature explores more.",
+        "curves_by", "run", {"posttrain.temperature": [0.75, 1.0, 1.5]}),
+    "fig-algorithms": Study(
+        "STaR, REINFORCE and GRPO all reach 100% with chain or end-to-end reward; the one combination that "
+        "fails is STaR with the end-to-end reward at high temperature.",
+        "curves_by", "run", {"posttrain.algorithm": ["star", "reinforce", "grpo"], "posttrain.reward": ["e2e", "chain"]},
+        # The control beside the failing case: STaR with the chain reward at the same temperature.
+        base={"posttrain.star_epochs": 3}, also=({"posttrain.algorithm": "star", "posttrain.reward": "e2e",
+                                                  "posttrain.temperature": 1.5},
+                                                 {"posttrain.algorithm": "star", "posttrain.reward": "chain",
+                                                  "posttrain.temperature": 1.5})),
+    "fig-rare": Study(
+        "Even with p_cot = 0.01 (1 long demonstration in 100) RL finds and amplifies the long answers.",
+        "curves", "run", {"task.p_cot": [0.01]}, seeds=(0, 1, 2, 3),
+        base={"posttrain.algorithm": "star", "posttrain.star_epochs": 3, "posttrain.steps": 400},
+        # STaR, the algorithm of the paper's Theorem 2. GRPO (the first version of this preset)
+        # stalled at greedy 0.76 in seeds 1 and 2: its first answer token never learnt to copy x_1
+        # (seed 1: "0" with probability 0.61 whatever the input), so only half the answers went long.
+        # From the same NTP checkpoints STaR reached 0.99 in seed 1 (see the README).
+        # cpu size: d = 16, the llama flavour and 30000 constant-lr NTP steps. At 20000 seed 3's
+        # chain was not learnt (chain-token accuracy 0.90; learnt by 22000), and in seed 2 the step
+        # c_2 was wrong on half the prompts with x_1 = x_2 = 1, where STaR then learnt to answer
+        # short (greedy 0.88). The unlearnt steps all follow a 1, where the step must flip x_i
+        # (chain_token_accuracy_after_1). STaR at lr 3e-3 instead of 3e-4 is faster but unstable
+        # (seed 2 fell from 0.99 to 0.86). With
+        # learned absolute positions (gpt2) each chain position needs its own attention pattern and
+        # is learnt on its own, about one per 1-3k steps at p_cot = 0.01: 8 and 6 of 15 positions
+        # after 27000 steps. With RoPE every chain step reads the bit exactly d tokens back, one
+        # relative offset for all of them, so the positions are learnt together. At d <= 10 NTP
+        # alone starts learning the parity itself, not the regime the paper studies.
+        cpu_base={"task.d": 16, "model.flavour": "llama", "pretrain.steps": 30000,
+                  "pretrain.schedule": "constant", "pretrain.eval_interval": 1000,
+                  "pretrain.ckpt_interval": 1000}),
+    "fig-leap": Study(
+        "With leap-2 chains (every second prefix parity) NTP alone generalises even below p_cot = 1/3 "
+        "(paper, appendix); RL after NTP reaches 100% either way.",
+        "curves_by", "run", {"task.leap": [2], "task.p_cot": [0.15, 0.25]},
+        # d = 10 at cpu size: each leap-2 step XORs two new bits into the running parity, and at
+        # d = 20 even 20000 NTP steps left some chain positions unlearnt (chain-token accuracy
+        # 0.66-0.94, long answers at chance). At d = 10 the chain is learnt in 4000-5000 steps.
+        cpu_base={"task.d": 10, "pretrain.steps": 10000, "pretrain.eval_interval": 1000,
+                  "pretrain.ckpt_interval": 1000}),
+    "fig-size": Study(
+        "A bigger model does not rescue NTP: greedy accuracy stays at chance below 1/3 at every depth and width "
+        "(paper: depth 2/4/8 x width 128/256).",
+        "size", "pretrain", {"model.n_layer": [2, 4], "model.d_model": [64, 128]},
+        base=_FIXED_BUDGET, cpu_base={"pretrain.steps": 1000}, paper_grid={"model.n_layer": [2, 4, 8], "model.d_model": [128, 256]}),
+    "study-noisy-chains": Study(
+        "Open question: if a fraction of the long demonstrations carry a wrong step (and so a wrong answer), "
+        "does RL with the final-answer reward still find the long, correct answers?",
+        "by_value", "run", {"task.chain_noise": [0.0, 0.2, 0.5]}, base={"posttrain.reward": "e2e"}),
+    "study-false-positive-reward": Study(
+        "Open question: if the verifier rewards a wrong answer with probability q, how large can q be before "
+        "RL stops generalising?",
+        "by_value", "run", {"posttrain.false_positive": [0.0, 0.2, 0.5]}, base={"posttrain.reward": "e2e"}),
+    "study-vanishing-cot": Study(
+        "Open question: as p_cot -> 0 (and at 0), where does RL stop helping? The theory needs p_cot not "
+        "exponentially small in d.",
+        "by_value", "run", {"task.p_cot": [0.0, 0.005, 0.01, 0.02, 0.05]},
+        base={"posttrain.steps": 60, **_FIXED_BUDGET}, cpu_base={"pretrain.steps": 1000}),
+    "study-phase-diagram": Study(
+        "Open question: over the (d, p_cot) plane, where does NTP alone succeed, and where does NTP+RL?",
+        "phase", "run", {"task.d": [8, 12, 16, 20], "task.p_cot": [0.05, 0.1, 0.2, 0.3]},
+        paper_grid={"task.d": [10, 20, 30, 50], "task.p_cot": [0.02, 0.05, 0.1, 0.2, 0.3, 0.4]}),
+}
+
+
+def study_grid(name: str, size: str) -> dict:
+    """The sweep mapping (as in a sweep file) of built-in study `name` at `size`."""
+    if name not in STUDIES:
+        raise ConfigError(f"unknown study {name!r}; available: {', '.join(STUDIES)}")
+    if size not in SIZES:
+        raise ConfigError(f"--size {size!r}: allowed: {', '.join(SIZES)}")
+    study = STUDIES[name]
+    grid = study.paper_grid if size == "paper" and study.paper_grid else study.grid
+    base = (_PAPER if size == "paper" else _CPU) | (study.base or {})
+    if size == "cpu":
+        base |= study.cpu_base or {}
+    if size == "paper" and name == "fig-threshold":
+        base = base | {"task.d": 25}
+    return {"name": name, "command": study.command, "base": base, "grid": grid, "also": list(study.also),
+            "seeds": list(study.seeds)}

@@ -1,0 +1,110 @@
+"""The one place figures get their conventions: uncertainty bands and bars, and the theory's overlays.
+
+Uncertainty, everywhere (sweep figures, a single run's curves, the linear model's points): the mean
+over seeds with a 95% interval from Student's t over the seeds, and, for an accuracy or a fraction
+measured on n prompts, the binomial error 1.96 sqrt(m (1 - m) / n) added in quadrature. Every seed is
+scored on the same held-out prompts, so seeds that agree exactly still leave that error, which the
+t interval alone would call zero. A single seed is the one-seed case of the same rule.
+
+Theory overlays come from cotmix.theory.closed_form, never a number typed here: chance accuracy 1/2,
+the greedy threshold p_cot = 1/3, the long length d + 1, calibration (long fraction = p_cot), and
+the STaR recursion p_{n+1} = 2 p_n / (1 + p_n).
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from cotmix.theory import closed_form as cf  # noqa: E402
+
+COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+# Two-sided 95% Student t quantiles by degrees of freedom (beyond 30: the normal's 1.96).
+_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045,
+        2.042]
+
+
+def mean_ci(values: list[float], n_prompts: int | None = None) -> tuple[float, float]:
+    """(mean, half-width of the 95% interval) over seeds; with n_prompts, for a fraction measured on
+    that many prompts, the binomial half-width is added in quadrature."""
+    k = len(values)
+    mean = sum(values) / k
+    half = 0.0
+    if k > 1:
+        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (k - 1))
+        half = (_T95[k - 2] if k - 1 <= len(_T95) else 1.96) * sd / math.sqrt(k)
+    if n_prompts:
+        half = math.hypot(half, 1.96 * math.sqrt(max(0.0, mean * (1 - mean)) / n_prompts))
+    return mean, half
+
+
+def average_curves(curves: list[list[tuple[float, float]]], n_prompts: int | None = None
+                   ) -> list[tuple[float, float, float]]:
+    """(x, mean, half-width) at the x values every curve has (seeds evaluate at the same sample counts)."""
+    if not curves or not all(curves):
+        return []
+    common = set.intersection(*(set(x for x, _ in c) for c in curves))
+    return [(x, *mean_ci([dict(c)[x] for c in curves], n_prompts)) for x in sorted(common)]
+
+
+def band(ax, curves: list[list[tuple[float, float]]], label, color, n_prompts: int | None = None, top=None,
+         style="-") -> None:
+    """The mean of the seeds' curves with its 95% band, clipped to the quantity's range (>= 0, <= `top`).
+    With several seeds their own curves are drawn thin as well: seeds that split (some generalise,
+    some do not) give a mean no seed had."""
+    points = average_curves(curves, n_prompts)
+    if len(curves) > 1:
+        for curve in curves:
+            if curve:
+                ax.plot(*zip(*curve), "-", color=color, lw=0.6, alpha=0.45)
+    if not points:
+        return
+    xs, means, halves = zip(*points)
+    ax.plot(xs, means, style, color=color, label=label, lw=1.8, marker="o" if len(xs) < 30 else None, markersize=3)
+    lows = [max(0.0, m - h) for m, h in zip(means, halves)]
+    highs = [m + h if top is None else min(top, m + h) for m, h in zip(means, halves)]
+    ax.fill_between(xs, lows, highs, color=color, alpha=0.18, lw=0)
+
+
+def bars(ax, xs, per_x: list[list[float]], n_prompts: int | None = None, **kwargs) -> list[tuple[float, float]]:
+    """Mean and 95% interval (mean_ci) at each x, as points with error bars; returns the (mean, half)."""
+    stats = [mean_ci(values, n_prompts) for values in per_x]
+    ax.errorbar(xs, [m for m, _ in stats], yerr=[h for _, h in stats], capsize=3, **kwargs)
+    return stats
+
+
+# --- the theory, overlaid ---------------------------------------------------------------------
+
+def chance(ax, label="chance") -> None:
+    ax.axhline(0.5, color="grey", ls=":", lw=1, label=label)
+
+
+def threshold(ax, label="p_cot = 1/3") -> None:
+    ax.axvline(cf.GREEDY_THRESHOLD, color="grey", ls=":", lw=1, label=label)
+
+
+def greedy_theory(ax, lo: float, hi: float, label="theory") -> None:
+    """Greedy accuracy of a calibrated model: 1/2 below the threshold, 1 above."""
+    t = cf.GREEDY_THRESHOLD
+    ax.step([lo, t, t, hi], [0.5, 0.5, 1, 1], where="post", color="k", ls="--", lw=1, label=label)
+
+
+def long_length(ax, d: int, label="d + 1 (long)") -> None:
+    ax.axhline(d + 1, color="grey", ls=":", lw=1, label=label)
+
+
+def star_recursion(ax, p0: float, rounds: int, start_round: int = 0, label="2p/(1+p)", **kwargs) -> None:
+    """The STaR recursion from p0, one point per round from start_round."""
+    xs = list(range(start_round, start_round + rounds))
+    ax.plot(xs, [cf.star_closed_form(p0, n - start_round) for n in xs], "k--", lw=1, label=label, **kwargs)
+
+
+def save(fig, path) -> None:
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

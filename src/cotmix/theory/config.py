@@ -1,0 +1,29 @@
+"""The options of `cotmix theory` (no torch here: the CLI builds its flags from these fields)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cotmix.options import opt
+
+
+@dataclass
+class TheoryConfig:
+    d: int = opt(20, "input bits", lo=2, hi=512)
+    calibration_grid: list[float] = opt([0.05, 0.1, 0.2, 0.3, 0.4], "p_cot values for calibration", lo=0.0, hi=1.0)
+    threshold_grid: list[float] = opt([0.2, 0.25, 0.3, 0.32, 0.35, 0.37, 0.4, 0.5],
+                                      "p_cot values around 1/3 for greedy accuracy", lo=0.0, hi=1.0)
+    star_p0: list[float] = opt([0.02, 0.1, 0.25], "starting p_cot of the STaR runs", lo=0.0, hi=1.0)
+    star_rounds: int = opt(6, "STaR rounds (0 = skip)", lo=0)
+    star_samples: int = opt(2_560_000, "responses sampled per STaR round and run", lo=1)
+    star_batch: int = opt(64, "minibatch of kept samples: one pass gives about star_samples / 2 / 64 SGD steps",
+                          lo=1)
+    lam: float = opt(1e-3, "L2 of positions 1 and 2a: smaller = less bias, needs more steps", lo=0.0, lo_open=True)
+    lam_chain: float = opt(1e-4, "L2 of the chain positions (noise-free labels: small, with enough steps)",
+                           lo=0.0, lo_open=True)
+    steps: int = opt(10_000, "horizon of positions 1 and 2a (minibatches)", lo=1)
+    chain_steps: int = opt(5_000, "horizon of the chain positions (minibatches of long samples)", lo=1)
+    batch: int = opt(256, "minibatch of pre-training samples", lo=1)
+    eval_samples: int = opt(16_384, "samples per evaluation of the linear model", lo=1)
+    seeds: int = opt(1, "independent runs per setting", lo=1)
+    seed: int = opt(0, "seed of the first run", lo=0)

@@ -1,0 +1,100 @@
+"""Next-token-prediction (NTP) pre-training on fresh demonstrations from D(p_cot).
+
+Reads top to bottom: task and model, AdamW, then a loop that samples a fresh batch
+every step, takes one optimizer step on the response tokens' cross-entropy, and logs,
+evaluates and checkpoints at the configured intervals. The same loop continues NTP from
+a checkpoint for the NTP-only baseline arm of `cotmix run`.
+
+    cotmix pretrain --preset quick --out runs/quick
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from cotmix.config import Config
+from cotmix.errors import warn
+from cotmix.eval.evaluate import CHAIN_LEARNT
+from cotmix.model.device import model_device, place
+from cotmix.model.transformer import build_model
+from cotmix.tasks import make_task
+from cotmix.train.checkpoint import Checkpoint
+from cotmix.train.losses import ntp_loss
+from cotmix.train.optim import lr_at, make_optimizer
+from cotmix.train.phase import Phase
+from cotmix.train.rng import seeded_generator
+
+
+def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps: int | None = None,
+              start: Checkpoint | None = None, resume: bool = False, progress: bool = True,
+              eval_interval: int | None = None) -> dict:
+    """Run (or resume) one NTP phase and return its summary entry.
+
+    Without `start` this is pre-training: a fresh model, cfg.pretrain's schedule, and its stopping
+    rule (pretrain.stop_when=chain_learnt ends it at the first evaluation where held-out long
+    answers are right end to end at least CHAIN_LEARNT of the time; pretrain.steps is the cap).
+    With `start` it continues that checkpoint (weights and optimizer) for `steps` steps at the
+    constant learning rate of the RL arm, cfg.posttrain.lr: the NTP-only baseline, so that the two
+    arms differ only in their objective (the peak pre-training rate mostly adds noise there, the
+    decayed one would barely move the model). eval_interval overrides cfg.pretrain.eval_interval
+    (the baseline evaluates as often, in samples, as RL does).
+    """
+    task = make_task(cfg.task)
+    torch.manual_seed(cfg.seed)
+    model = place(build_model(cfg.model, task), cfg)  # initialised on the CPU: same weights on any device
+    optimizer = make_optimizer(model, cfg.pretrain.lr, cfg.pretrain.weight_decay)
+    steps = cfg.pretrain.steps if steps is None else steps
+    data = seeded_generator(cfg.seed, f"{phase_name}/data")
+    if start is not None:
+        start.load_model(model)
+        start.load_optimizer(optimizer)
+    phase = Phase(run_dir, phase_name, cfg, task, model, optimizer, {"data": data}, start=start)
+    if resume:
+        phase.resume()
+    p = cfg.pretrain
+    eval_every = eval_interval or p.eval_interval
+    stop_when = p.stop_when if start is None else "none"
+
+    device = model_device(model)
+    model.train()
+    bar = tqdm(total=steps, initial=phase.step, desc=phase_name, disable=not progress, dynamic_ncols=True,
+               mininterval=0.5)
+    while phase.step < steps and phase.stop_reason is None:
+        lr = lr_at(phase.step, p, steps) if start is None else cfg.posttrain.lr
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = task.sample(p.batch_size, data)
+        phase.observe(batch.prompts)
+        loss = ntp_loss(model, task, batch.to(device), cfg.task.loss_on_prompt)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip if p.grad_clip > 0 else float("inf"))
+        optimizer.step()
+        phase.step += 1
+        phase.samples += p.batch_size
+        bar.update(1)
+
+        if phase.due(p.log_interval, steps):
+            phase.log({"loss": loss.item(), "lr": lr, "grad_norm": grad_norm.item()})
+        if phase.due(eval_every, steps):
+            phase.evaluate()
+            if stop_when == "chain_learnt" and phase.last_eval["chain_exact_accuracy"] >= CHAIN_LEARNT:
+                phase.stop_reason = "chain_learnt"
+        bar.set_postfix(loss=f"{loss.item():.4f}", greedy_acc=phase.last_eval.get("greedy_accuracy", "-"),
+                        chain=phase.last_eval.get("chain_exact_accuracy", "-"))
+        if phase.due(p.ckpt_interval, steps) or phase.stop_reason:
+            phase.save()
+    bar.close()
+    if not phase.last_eval:  # zero steps, or resumed after the last checkpoint: still report the model
+        phase.evaluate()
+        phase.save()
+    if stop_when == "chain_learnt" and phase.stop_reason is None:
+        warn(f"{phase_name}: the chain was not learnt within pretrain.steps={steps} (held-out long answers "
+             f"right end to end: {phase.last_eval['chain_exact_accuracy']:.3f}, the rule asks {CHAIN_LEARNT}); "
+             f"raise pretrain.steps to let the stopping rule end pre-training")
+    return phase.finish(batch_size=p.batch_size, params=model.num_params(),
+                        stop_reason=phase.stop_reason or "steps", stop_when=stop_when)
+
