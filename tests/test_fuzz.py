@@ -32,6 +32,14 @@ keys = st.one_of(st.sampled_from(KEYS), st.sampled_from(["task", "task.", ".d", 
                  st.text(max_size=10))
 
 
+def cli(args: list[str]) -> int:
+    """`cotmix ARGS` in this process; argparse's own usage errors end in SystemExit, as on the shell."""
+    try:
+        return main(args)
+    except SystemExit as exc:  # --help, or a flag without its value (`--where -1`)
+        return exc.code
+
+
 def outcome(capsys, code: int) -> None:
     """Success, or exactly one error line with exit 2 (never a traceback)."""
     err = capsys.readouterr().err
@@ -59,7 +67,7 @@ def test_config_parser_returns_a_config_or_one_config_error(pairs):
 @FUZZ
 @given(st.lists(st.tuples(keys, values), max_size=4))
 def test_cotmix_config_command(capsys, pairs):
-    outcome(capsys, main(["config", *[f"{k}={text(v)}" for k, v in pairs]]))
+    outcome(capsys, cli(["config", *[f"{k}={text(v)}" for k, v in pairs]]))
 
 
 @FUZZ
@@ -67,7 +75,7 @@ def test_cotmix_config_command(capsys, pairs):
 def test_training_commands_refuse_a_bad_value_and_write_nothing(tmp_path_factory, capsys, kv):
     out = tmp_path_factory.mktemp("fuzz") / "run"
     for command in ("pretrain", "run"):
-        code = main([command, f"{kv[0]}={text(kv[1])}", "--out", str(out)])
+        code = cli([command, f"{kv[0]}={text(kv[1])}", "--out", str(out)])
         outcome(capsys, code)
         assert code == 2 and not out.exists()
 
@@ -95,7 +103,7 @@ def test_sweep_files(tmp_path_factory, capsys, sweep):
     folder = tmp_path_factory.mktemp("sweep")
     path = folder / "s.yaml"
     path.write_text(json.dumps(sweep))  # JSON is YAML
-    outcome(capsys, main(["sweep", str(path), "--list"]))
+    outcome(capsys, cli(["sweep", str(path), "--list"]))
     assert sorted(p.name for p in folder.iterdir()) == ["s.yaml"]  # --list writes nothing
 
 
@@ -113,7 +121,7 @@ def results_root(tmp_path_factory):
        st.one_of(st.none(), st.text(max_size=20), st.sampled_from(["name", "task_d DESC"])))
 def test_results_queries(results_root, capsys, where, sort):
     args = ["results", str(results_root), "--where", where] + (["--sort", sort] if sort is not None else [])
-    outcome(capsys, main(args))
+    outcome(capsys, cli(args))
     assert sorted(p.name for p in results_root.iterdir()) == ["a", "results.parquet"]  # the query wrote nothing
 
 
@@ -126,8 +134,8 @@ def test_eval_and_sample_of_garbage_checkpoints(tmp_path_factory, capsys, files)
     ckpt = tmp_path_factory.mktemp("ckpt")
     for name, content in files.items():
         (ckpt / name).write_bytes(content)
-    outcome(capsys, main(["eval", "--checkpoint", str(ckpt)]))
-    outcome(capsys, main(["sample", "--checkpoint", str(ckpt)]))
+    outcome(capsys, cli(["eval", "--checkpoint", str(ckpt)]))
+    outcome(capsys, cli(["sample", "--checkpoint", str(ckpt)]))
 
 
 @FUZZ
@@ -135,11 +143,6 @@ def test_eval_and_sample_of_garbage_checkpoints(tmp_path_factory, capsys, files)
                           st.text(max_size=6), st.sampled_from(["-1", "0", "nan", "0.5,2", "x"])), max_size=4))
 def test_theory_flags(tmp_path_factory, capsys, argv):
     out = tmp_path_factory.mktemp("theory")
-    try:
-        code = main(["theory", "--out", str(out / "t"), "--no-progress", "--star-rounds", "0", "--steps", "1",
-                     "--chain-steps", "1", "--eval-samples", "8", "--calibration-grid", "0.2", "--threshold-grid", "0.4",
-                     "--star-samples", "64", "--batch", "8",
-                     *argv])
-    except SystemExit as exc:  # argparse: --help, or a flag without its value
-        code = exc.code
-    outcome(capsys, code)
+    outcome(capsys, cli(["theory", "--out", str(out / "t"), "--no-progress", "--star-rounds", "0", "--steps", "1",
+                         "--chain-steps", "1", "--eval-samples", "8", "--calibration-grid", "0.2",
+                         "--threshold-grid", "0.4", "--star-samples", "64", "--batch", "8", *argv]))

@@ -254,3 +254,35 @@ def test_chain_step_without_features_equals_the_feature_definition():
         slow.chain.step(chain_features(x, y), y[..., 1:], valid)
     assert torch.allclose(fast.chain.w, slow.chain.w, atol=1e-4, rtol=1e-5)
     assert torch.allclose(fast.chain.average, slow.chain.average, atol=1e-4, rtol=1e-5)
+
+
+def test_chain_positions_can_learn_from_the_mixtures_long_samples_only():
+    """chain_from_mixture: the chain positions take a step only on minibatches with a long sample, so
+    their step count is about steps x (1 - (1 - p)^batch), not the separate stream's chain_steps."""
+    from cotmix.theory.train import Fit, mixture_batch
+    from cotmix.theory.linear_model import prefix_parities
+
+    g = torch.Generator().manual_seed(0)
+    fit = Fit.new(1, 6, 0.01, 0.01)
+    p, steps, batch = torch.tensor([0.1]), 400, 4
+    for _ in range(steps):
+        x, y1, is_long = mixture_batch(p, batch, 6, g)
+        fit.step_chain(x, prefix_parities(x), is_long)
+    expected = steps * (1 - 0.9**batch)  # 137.6; binomial sd ~ 9.5
+    assert abs(float(fit.chain.t[0]) - expected) <= 4 * math.sqrt(steps * 0.344 * 0.656)
+
+
+def test_sample_complexity_finds_a_budget_or_says_it_is_capped(tmp_path):
+    from cotmix.theory.config import TheoryConfig
+    from cotmix.theory.experiments import run_theory
+
+    cfg = TheoryConfig(d=4, calibration_grid=[0.5], threshold_grid=[0.5], star_rounds=0, steps=20, chain_steps=20,
+                       eval_samples=1024, batch=64, lam=0.01, lam_chain=0.01, seeds=2, complexity_d=[3, 5],
+                       complexity_p=[0.5], complexity_max_steps=2048)
+    rows = run_theory(cfg, tmp_path, progress=lambda _: None)["complexity"]["rows"]
+    assert all(r["samples"] and r["samples"] % 64 == 0 and (r["samples"] // 64) & (r["samples"] // 64 - 1) == 0
+               for r in rows)  # found, as a power-of-2 number of minibatches
+    assert (tmp_path / "complexity.png").is_file()
+    cfg.complexity_max_steps = 2  # too few for anything: censored, never a made-up number
+    capped = run_theory(cfg, tmp_path / "capped", progress=lambda _: None)["complexity"]
+    assert [r["samples"] for r in capped["rows"]] == [None, None] and capped["growth"] == {"0.5": None}

@@ -57,7 +57,8 @@ class PretrainConfig:
                      "the cap, which pre-training rarely reaches", lo=0)
     stop_when: str = opt("chain_learnt", "chain_learnt: end pre-training at the first evaluation where held-out "
                          "long answers are right end to end >= 0.99 of the time (RL needs a learnt chain to "
-                         "amplify); none: always run pretrain.steps", choices=("chain_learnt", "none"))
+                         "amplify); greedy_learnt: where greedy decoding is right >= 0.99 of the time (NTP alone "
+                         "generalising); none: always run pretrain.steps", choices=("chain_learnt", "greedy_learnt", "none"))
     batch_size: int = opt(256, "fresh demonstrations per step", lo=1)
     lr: float = opt(3e-3, "peak AdamW learning rate", lo=0.0, lo_open=True, hi=1.0)
     weight_decay: float = opt(0.0, "AdamW weight decay", lo=0.0, hi=1.0)
@@ -105,6 +106,12 @@ class PosttrainConfig:
     grad_clip: float = opt(1.0, "clip the global gradient norm to this (0 = off)", lo=0.0)
     eval_interval: int = opt(5, "steps between evaluations (the last step is always evaluated)", lo=1)
     ckpt_interval: int = opt(5, "steps between checkpoints (the last step is always saved)", lo=1)
+    stop_when: str = opt("none", "greedy_learnt: end RL at the first evaluation (step 0 included) where greedy "
+                         "decoding is right >= 0.99 of the time; none: always run posttrain.steps",
+                         choices=("greedy_learnt", "none"))
+    baseline_min_samples: int = opt(0, "cotmix run: the NTP-only arm goes on until pre-training and the arm "
+                                    "together have seen at least this many demonstrations (paper: 1.28e7), and at "
+                                    "least as many as RL used", lo=0)
     baseline_arm: bool = opt(True, "cotmix run: also continue NTP from the same checkpoint for as many "
                              "samples as RL consumed (the NTP-only baseline)")
 

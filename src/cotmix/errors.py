@@ -10,8 +10,17 @@ from __future__ import annotations
 import sys
 
 
+def one_line(text: str) -> str:
+    """The text with anything unprintable escaped (a typed key can hold a line break or a control
+    character), so that an error message is always exactly one line."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 class CotmixError(Exception):
     """A user-facing error: the CLI prints its message on one line and exits with 2."""
+
+    def __init__(self, message: str):
+        super().__init__(one_line(str(message)))
 
 
 class ConfigError(CotmixError):

@@ -20,7 +20,7 @@ import sys
 
 from cotmix import __version__
 from cotmix.cli import bench, export, inspect, llm, sweep, theory, train
-from cotmix.errors import CotmixError
+from cotmix.errors import CotmixError, one_line
 
 GROUPS = (train, inspect, export, sweep, theory, bench, llm)
 
@@ -30,7 +30,7 @@ class Parser(argparse.ArgumentParser):
     usage too; `--help` still shows it)."""
 
     def error(self, message: str):
-        self.exit(2, f"cotmix: error: {self.prog}: {message}\n")
+        self.exit(2, f"cotmix: error: {one_line(f'{self.prog}: {message}')}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as exc:  # the machine, not the input: a full disk, a vanished folder
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"cotmix: error: {where}{exc.strerror or exc} (rerun with --resume once it is fixed)", file=sys.stderr)
+        print(f"cotmix: error: {one_line(f'{where}{exc.strerror or exc}')} (rerun with --resume once it is fixed)",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         how = "with --resume" if hasattr(args, "resume") else "the same command"  # a sweep resumes by itself

@@ -35,6 +35,17 @@ def _decode_in_chunks(model, task: Task, prompts, batch_size: int, group_size: i
 # chain greedy decoding gets right. RL amplifies the long answers as they are, and every step
 # compounds: a chain right 0.99 of the time needs each of d = 20 tokens right about 0.9995.
 CHAIN_LEARNT = 0.99
+GREEDY_LEARNT = 0.99  # greedy decoding counts as generalising from here (the resource-gap study's bar)
+# Stopping rules by name: the metric an evaluation must bring to its bar.
+STOP_RULES = {"chain_learnt": ("chain_exact_accuracy", CHAIN_LEARNT), "greedy_learnt": ("greedy_accuracy", GREEDY_LEARNT)}
+
+
+def rule_met(rule: str, metrics: dict) -> bool:
+    """Whether an evaluation meets the stopping rule `rule` ("none" never does)."""
+    if rule not in STOP_RULES:
+        return False
+    key, bar = STOP_RULES[rule]
+    return metrics.get(key) is not None and metrics[key] >= bar
 
 # A chain position counts as learnt when it is right this often, teacher-forced, over the held-out
 # prompts: at 512 prompts a position at chance scores 0.5 +- 0.022 (binomial sd), one learnt about 1.0.

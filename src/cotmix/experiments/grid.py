@@ -9,10 +9,13 @@
       task.p_cot: [0.2, 0.3, 0.4]
     also:                      # ...plus these extra settings (each merged into base)
       - {task.p_cot: 0.01}
-    seeds: [0, 1, 2]           # every setting once per seed (config key `seed`)
+    arms:                      # optional: every setting once per arm, a named bundle of overrides
+      ntp_only: {posttrain.steps: 0}
+      ntp_rl: {posttrain.stop_when: greedy_learnt}
+    seeds: [0, 1, 2]           # every setting (and arm) once per seed (config key `seed`)
 
-Each run is named by the values that differ between runs ("task.p_cot=0.3,seed=1"), so the
-directory `OUT/runs/NAME` is the same on every rerun of the same sweep.
+Each run is named by the values that differ between runs ("task.p_cot=0.3,arm=ntp_only,seed=1"),
+so the directory `OUT/runs/NAME` is the same on every rerun of the same sweep.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from cotmix.errors import ConfigError
 from cotmix.options import read_config_file
 
 COMMANDS = ("run", "pretrain")
-KEYS = {"name", "command", "preset", "base", "grid", "also", "seeds"}
+KEYS = {"name", "command", "preset", "base", "grid", "also", "arms", "seeds"}
 
 
 @dataclass
@@ -38,6 +41,7 @@ class RunSpec:
     command: str
     preset: str | None
     overrides: dict = field(default_factory=dict)
+    arm: str | None = None
 
     def config(self) -> Config:
         return load_config(self.preset, None, [f"{k}={_text(v)}" for k, v in self.overrides.items()])
@@ -56,6 +60,7 @@ class Grid:
     grid: dict = field(default_factory=dict)
     also: list = field(default_factory=list)
     seeds: list = field(default_factory=lambda: [0])
+    arms: dict = field(default_factory=dict)
 
     def settings(self) -> list[dict]:
         """The grid's combinations, then the `also` entries (each a dict of varying keys)."""
@@ -66,15 +71,18 @@ class Grid:
     def runs(self) -> list[RunSpec]:
         specs = []
         for setting in self.settings():
-            for seed in self.seeds:
-                varying = setting | {"seed": seed}
-                name = ",".join(f"{k}={_text(v)}" for k, v in varying.items())
-                specs.append(RunSpec(name, self.command, self.preset, self.base | varying))
+            for arm, bundle in (self.arms.items() or [(None, {})]):
+                for seed in self.seeds:
+                    named = setting | ({"arm": arm} if arm else {}) | {"seed": seed}
+                    name = ",".join(f"{k}={_text(v)}" for k, v in named.items())
+                    specs.append(RunSpec(name, self.command, self.preset, self.base | setting | bundle | {"seed": seed},
+                                         arm))
         return specs
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "command": self.command, "preset": self.preset, "base": self.base,
-                "grid": self.grid, "also": self.also, "seeds": self.seeds}
+        out = {"name": self.name, "command": self.command, "preset": self.preset, "base": self.base,
+               "grid": self.grid, "also": self.also, "seeds": self.seeds}
+        return out | ({"arms": self.arms} if self.arms else {})
 
 
 def grid_from_dict(data: dict, default_name: str = "sweep") -> Grid:
@@ -87,9 +95,11 @@ def grid_from_dict(data: dict, default_name: str = "sweep") -> Grid:
                           f"{', '.join(sorted(KEYS))}")
     _expect(data, "name", str), _expect(data, "command", str), _expect(data, "preset", str)
     _expect(data, "base", dict), _expect(data, "grid", dict), _expect(data, "also", list), _expect(data, "seeds", list)
+    _expect(data, "arms", dict)
     grid = Grid(name=safe_name(str(data.get("name", default_name)), "name"), command=data.get("command", "run"),
                 preset=data.get("preset"), base=dict(data.get("base") or {}), grid=dict(data.get("grid") or {}),
-                also=list(data.get("also") or []), seeds=list(data.get("seeds") if data.get("seeds") is not None else [0]))
+                also=list(data.get("also") or []), seeds=list(data.get("seeds") if data.get("seeds") is not None else [0]),
+                arms=dict(data.get("arms") or {}))
     if grid.command not in COMMANDS:
         raise ConfigError(f"sweep file: command={grid.command!r}; allowed: {', '.join(COMMANDS)}")
     for key, values in grid.grid.items():
@@ -99,7 +109,12 @@ def grid_from_dict(data: dict, default_name: str = "sweep") -> Grid:
         raise ConfigError("sweep file: also must be a list of non-empty mappings of config keys to values")
     if not grid.seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in grid.seeds):
         raise ConfigError(f"sweep file: seeds={grid.seeds}: must be a non-empty list of integers >= 0")
+    if not all(isinstance(bundle, dict) for bundle in grid.arms.values()):
+        raise ConfigError("sweep file: arms must map each arm's name to a mapping of config keys to values")
+    for arm in grid.arms:
+        safe_name(str(arm), "arm")
     values = list(grid.base.items()) + [(k, v) for k, vs in grid.grid.items() for v in vs]
+    values += [(k, v) for bundle in grid.arms.values() for k, v in bundle.items()]
     values += [(k, v) for extra in grid.also for k, v in extra.items()]
     for key, value in values:
         if isinstance(value, (dict, list)) or value is None:

@@ -15,13 +15,17 @@ from cotmix.rundir import prepare_run_dir, read_summary
 from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
 from cotmix.train.ntp import train_ntp
 
+MAX_BASELINE_EVALS = 100  # a long NTP-only arm (the paper's 10^7 samples) is evaluated at most this often
 
-def baseline_schedule(cfg: Config, rl_samples: int) -> tuple[int, int]:
-    """(steps, eval_interval) of the NTP-only arm: at least rl_samples demonstrations, evaluated
-    about as often (in samples) as the RL arm."""
+
+def baseline_schedule(cfg: Config, rl_samples: int, pretrain_samples: int) -> tuple[int, int]:
+    """(steps, eval_interval) of the NTP-only arm: at least rl_samples demonstrations, and enough to
+    reach posttrain.baseline_min_samples counting pre-training; evaluated about as often (in samples)
+    as the RL arm, but at most MAX_BASELINE_EVALS times."""
     p, b = cfg.posttrain, cfg.pretrain.batch_size
-    steps = math.ceil(rl_samples / b)
-    every = max(1, math.ceil(p.eval_interval * p.prompts_per_step * p.group_size / b))
+    steps = max(math.ceil(rl_samples / b), math.ceil((p.baseline_min_samples - pretrain_samples) / b))
+    every = max(1, math.ceil(p.eval_interval * p.prompts_per_step * p.group_size / b),
+                math.ceil(steps / MAX_BASELINE_EVALS))
     return steps, every
 
 
@@ -37,7 +41,7 @@ def run_experiment(cfg: Config, out: Path, *, resume: bool = False, progress: bo
         posttrain(cfg, out, start, resume=resume, progress=progress)
     summary = read_summary(out)
     if cfg.posttrain.baseline_arm and "baseline" not in summary:
-        steps, every = baseline_schedule(cfg, summary["posttrain"]["samples"])
+        steps, every = baseline_schedule(cfg, summary["posttrain"]["samples"], summary["pretrain"]["samples"])
         train_ntp(cfg, out, phase_name="baseline", steps=steps, start=start, resume=resume,
                   progress=progress, eval_interval=every)
     return read_summary(out)

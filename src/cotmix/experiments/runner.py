@@ -51,12 +51,12 @@ def execute_run(spec: RunSpec, run_dir: str, threads: int = 1, niceness: int | N
         if not (run_dir / "config.json").is_file():
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that died before writing its config
         prepare_run_dir(run_dir, cfg.to_dict(), resume=run_dir.exists())
-        write_status(run_dir, {"state": "running", "name": spec.name})
+        write_status(run_dir, {"state": "running", "name": spec.name, "arm": spec.arm})
         if spec.command == "run":
             run_experiment(cfg, run_dir, resume=True, progress=False)
         else:
             train_ntp(cfg, run_dir, resume=True, progress=False)
-        status = {"state": "done", "name": spec.name, "wall_s": round(time.time() - start, 2)}
+        status = {"state": "done", "name": spec.name, "arm": spec.arm, "wall_s": round(time.time() - start, 2)}
     except Exception as exc:  # noqa: BLE001  (one run's failure must not stop the sweep)
         status = {"state": "failed", "name": spec.name, "wall_s": round(time.time() - start, 2),
                   "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=8)}

@@ -20,6 +20,10 @@ from cotmix.errors import ConfigError
 SIZES = ("cpu", "paper")
 _CPU = {"task.d": 20, "task.p_cot": 0.25}
 _FIXED_BUDGET = {"pretrain.stop_when": "none"}
+# The paper's task sizes on a CPU: a small RoPE model (one relative offset serves every chain step),
+# constant learning rate, evaluated on 1024 held-out prompts every 500 steps.
+_PAPER_SCALE = {"model.flavour": "llama", "pretrain.schedule": "constant", "pretrain.eval_interval": 500,
+                "pretrain.ckpt_interval": 500, "eval.n_prompts": 1024}
 _PAPER = {"task.d": 50, "task.p_cot": 0.25, "model.n_layer": 4, "model.d_model": 256, "model.n_head": 8,
           "pretrain.steps": 20000, "pretrain.batch_size": 512, "posttrain.steps": 200,
           "posttrain.prompts_per_step": 128, "eval.n_prompts": 4096}
@@ -36,6 +40,7 @@ class Study:
     seeds: tuple = (0, 1, 2)
     paper_grid: dict | None = None
     cpu_base: dict | None = None  # extra fixed overrides at cpu size only
+    arms: dict | None = None  # named bundles of overrides, each crossed with the grid (cotmix.experiments.grid)
 
 
 STUDIES: dict[str, Study] = {
@@ -125,6 +130,38 @@ STUDIES: dict[str, Study] = {
         "Open question: over the (d, p_cot) plane, where does NTP alone succeed, and where does NTP+RL?",
         "phase", "run", {"task.d": [8, 12, 16, 20], "task.p_cot": [0.05, 0.1, 0.2, 0.3]},
         paper_grid={"task.d": [10, 20, 30, 50], "task.p_cot": [0.02, 0.05, 0.1, 0.2, 0.3, 0.4]}),
+    # --- the paper's own scale on a CPU (the same settings at both sizes: they are the paper's task) ---
+    "fig-headline-paper": Study(
+        "At d = 50, p_cot = 0.25, NTP alone stays at chance with a median greedy length of 2 after 1.28e7 "
+        "samples (256 x 50k steps); NTP+RL reaches greedy accuracy >= 0.99 with greedy length d+1 = 51.",
+        "curves", "run", {}, base=_PAPER_SCALE | {"task.d": 50, "task.p_cot": 0.25, "pretrain.steps": 50000,
+                                                  "posttrain.steps": 40, "posttrain.baseline_min_samples": 12_800_000}),
+    "fig-threshold-paper": Study(
+        "NTP alone at d = 25: greedy decoding takes the long path only for p_cot > 1/3 (the decision rule), "
+        "or above 1/2 while the step c_2 is unlearnt (greedy splits the continue mass between 0 and 1).",
+        "threshold", "pretrain", {"task.p_cot": [0.25, 0.30, 0.32, 0.34, 0.36, 0.40, 0.50]},
+        base=_PAPER_SCALE | _FIXED_BUDGET | {"task.d": 25, "pretrain.steps": 8000}),
+    "study-star-rounds": Study(
+        "Theorem 2 in transformers: with a full refit each round (from the pre-trained weights, several epochs), "
+        "does STaR's long fraction follow p_{n+1} = 2 p_n / (1 + p_n), and does greedy generalise in the round "
+        "the closed form predicts? And what does a partial refit (one epoch on the current model) do to it?",
+        "star_rounds", "run", {"task.p_cot": [0.02, 0.05, 0.1, 0.25]},
+        base={"task.d": 16, "model.flavour": "llama", "pretrain.steps": 30000, "pretrain.eval_interval": 500,
+              "pretrain.ckpt_interval": 500, "posttrain.algorithm": "star", "posttrain.steps": 10,
+              "posttrain.prompts_per_step": 512, "posttrain.group_size": 4, "posttrain.eval_interval": 1,
+              "posttrain.ckpt_interval": 1, "posttrain.baseline_arm": False},
+        arms={"refit": {"posttrain.star_restart": True, "posttrain.star_epochs": 6, "posttrain.lr": 1e-3},
+              "partial": {}}),
+    "study-resource-gap": Study(
+        "The abstract's resource gap: samples until held-out greedy accuracy >= 0.99 against d at p_cot = 0.1, "
+        "for NTP alone (capped; runs that never get there are censored points) and for NTP+RL (NTP until the "
+        "chain is learnt, then RL until greedy generalises).",
+        "resource_gap", "run", {"task.d": [6, 8, 10, 12, 14, 16]},
+        base={"task.p_cot": 0.1, "pretrain.eval_interval": 100, "pretrain.ckpt_interval": 500,
+              "posttrain.eval_interval": 1, "posttrain.ckpt_interval": 5, "posttrain.baseline_arm": False},
+        arms={"ntp_only": {"pretrain.stop_when": "greedy_learnt", "pretrain.steps": 20000, "posttrain.steps": 0},
+              "ntp_rl": {"pretrain.stop_when": "chain_learnt", "pretrain.steps": 20000, "posttrain.steps": 200,
+                         "posttrain.stop_when": "greedy_learnt"}}),
 }
 
 
@@ -141,5 +178,6 @@ def study_grid(name: str, size: str) -> dict:
         base |= study.cpu_base or {}
     if size == "paper" and name == "fig-threshold":
         base = base | {"task.d": 25}
-    return {"name": name, "command": study.command, "base": base, "grid": grid, "also": list(study.also),
-            "seeds": list(study.seeds)}
+    out = {"name": name, "command": study.command, "base": base, "grid": grid, "also": list(study.also),
+           "seeds": list(study.seeds)}
+    return out | ({"arms": study.arms} if study.arms else {})

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from cotmix.config import Config, config_from_dict, validate
 from cotmix.errors import ConfigError, warn
-from cotmix.eval.evaluate import CHAIN_LEARNT
+from cotmix.eval.evaluate import CHAIN_LEARNT, rule_met
 from cotmix.model.device import place
 from cotmix.model.transformer import build_model, max_new_tokens_limit
 from cotmix.options import apply_overrides
@@ -78,7 +78,9 @@ def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, resume: bool = F
 
     bar = tqdm(total=p.steps, initial=phase.step, desc=f"{phase_name} ({p.algorithm})", disable=not progress,
                dynamic_ncols=True, mininterval=0.5)
-    while phase.step < p.steps:
+    if rule_met(p.stop_when, phase.last_eval):
+        phase.stop_reason = p.stop_when
+    while phase.step < p.steps and phase.stop_reason is None:
         metrics = step_fn(ctx)
         phase.step += 1
         phase.samples += samples_per_step
@@ -86,13 +88,15 @@ def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, resume: bool = F
         phase.log({"lr": p.lr, **metrics})
         if phase.due(p.eval_interval, p.steps):
             phase.evaluate(with_pass_k=True)
-        if phase.due(p.ckpt_interval, p.steps):
+            if rule_met(p.stop_when, phase.last_eval):
+                phase.stop_reason = p.stop_when
+        if phase.due(p.ckpt_interval, p.steps) or phase.stop_reason:
             phase.save()
         bar.set_postfix(reward=f"{metrics['reward']:.3f}", length=f"{metrics['completions/mean_length']:.1f}",
                         greedy_acc=phase.last_eval.get("greedy_accuracy", "-"))
     bar.close()
-    return phase.finish(algorithm=p.algorithm, reward=p.reward, loss_agg=p.loss_agg,
-                        samples_per_step=samples_per_step, preflight=preflight)
+    return phase.finish(algorithm=p.algorithm, reward=p.reward, loss_agg=p.loss_agg, samples_per_step=samples_per_step,
+                        preflight=preflight, stop_reason=phase.stop_reason or "steps", stop_when=p.stop_when)
 
 
 def preflight_warnings(cfg: Config, start_eval: dict) -> list[str]:

@@ -25,5 +25,15 @@ class TheoryConfig:
     chain_steps: int = opt(5_000, "horizon of the chain positions (minibatches of long samples)", lo=1)
     batch: int = opt(256, "minibatch of pre-training samples", lo=1)
     eval_samples: int = opt(16_384, "samples per evaluation of the linear model", lo=1)
+    chain_from_mixture: bool = opt(False, "chain positions learn only from the long samples of the D(p) stream "
+                                   "(about p_cot x steps x batch of them, as in Algorithm 3) instead of a separate "
+                                   "stream of chain_steps minibatches of long demonstrations")
+    complexity_d: list[int] = opt([], "sample complexity: these d (empty = skip) x complexity_p, the fewest "
+                                  "pre-training minibatches (a power of 2) after which STaR makes greedy right "
+                                  ">= 0.99 of the time; implies chain_from_mixture", lo=2, hi=64)
+    complexity_p: list[float] = opt([0.1, 0.25], "p_cot values of the sample-complexity measurement", lo=0.0,
+                                    lo_open=True, hi=1.0)
+    complexity_max_steps: int = opt(2**14, "cap of that search (minibatches); a setting that needs more is "
+                                    "reported as '> cap'", lo=2)
     seeds: int = opt(1, "independent runs per setting", lo=1)
     seed: int = opt(0, "seed of the first run", lo=0)

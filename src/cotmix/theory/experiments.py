@@ -9,6 +9,7 @@ calibration.png, threshold.png and star.png, and returns the table it prints.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -44,7 +45,7 @@ def run_theory(cfg: TheoryConfig, out: Path, progress=print) -> dict:
     grid = sorted(set(cfg.calibration_grid) | set(cfg.threshold_grid))
     progress(f"Algorithm 3 on D(p) for {len(grid)} values of p_cot x {cfg.seeds} seed(s), d = {cfg.d}")
     model = pretrain_linear(_runs(grid, cfg.seeds), cfg.d, cfg.lam, cfg.lam_chain, cfg.steps, cfg.chain_steps,
-                            cfg.batch, gen)
+                            cfg.batch, gen, cfg.chain_from_mixture)
     metrics = evaluate_linear(model, cfg.eval_samples, gen)
     result["pretrain"] = [
         {"p_cot": p, "predicted": {**cf.calibration(p), "greedy_accuracy": cf.greedy_accuracy(p)},
@@ -55,7 +56,7 @@ def run_theory(cfg: TheoryConfig, out: Path, progress=print) -> dict:
     star = {"p0": cfg.star_p0, "rounds": []}
     if cfg.star_rounds:
         model = pretrain_linear(_runs(cfg.star_p0, cfg.seeds), cfg.d, cfg.lam, cfg.lam_chain, cfg.steps,
-                                cfg.chain_steps, cfg.batch, gen)
+                                cfg.chain_steps, cfg.batch, gen, cfg.chain_from_mixture)
         star["rounds"].append({"round": 0, **{k: _per_p(v, cfg.seeds) for k, v in evaluate_linear(
             model, cfg.eval_samples, gen).items()}})
         for n in range(1, cfg.star_rounds + 1):
@@ -67,12 +68,57 @@ def run_theory(cfg: TheoryConfig, out: Path, progress=print) -> dict:
     star["predicted"] = [[cf.star_closed_form(p0, n) for n in range(cfg.star_rounds + 1)] for p0 in cfg.star_p0]
     star["predicted_round_to_generalise"] = [cf.star_rounds_to_generalise(p0) for p0 in cfg.star_p0]
     result["star"] = star
+    if cfg.complexity_d:
+        result["complexity"] = sample_complexity(cfg, gen, progress)
     result["wall_s"] = round(time.perf_counter() - started, 1)
     write_json_atomic(out / "theory.json", result)
     from cotmix.theory.figures import plot_theory
 
     plot_theory(result, out)
     return result
+
+
+def generalises_after_star(cfg: TheoryConfig, d: int, p0: float, steps: int, gen: torch.Generator) -> bool:
+    """Algorithm 3 for `steps` minibatches (chain positions on the mixture's long samples), then STaR
+    rounds (each on steps x batch samples, up to two past the closed form's prediction): is greedy
+    decoding then right >= 0.99 of the time, in every seed?"""
+    runs = _runs([p0], cfg.seeds)
+    model = pretrain_linear(runs, d, cfg.lam, cfg.lam_chain, steps, steps, cfg.batch, gen, chain_from_mixture=True)
+    for _ in range(cf.star_rounds_to_generalise(p0) + 2):
+        if (evaluate_linear(model, cfg.eval_samples, gen)["greedy_accuracy"] >= 0.99).all():
+            return True
+        model, _ = star_round(model, steps * cfg.batch, cfg.lam, cfg.lam_chain, cfg.batch, "chain", steps, gen)
+    return bool((evaluate_linear(model, cfg.eval_samples, gen)["greedy_accuracy"] >= 0.99).all())
+
+
+def sample_complexity(cfg: TheoryConfig, gen: torch.Generator, progress=print) -> dict:
+    """For each d x p_cot: the fewest pre-training samples (minibatches of cfg.batch, doubling from 4)
+    after which STaR with the chain reward generalises; None when complexity_max_steps is not enough.
+    Theorem 2 says this grows polynomially in d while p_cot is not exponentially small in d."""
+    rows = []
+    for p0 in cfg.complexity_p:
+        for d in cfg.complexity_d:
+            steps = 4
+            while steps <= cfg.complexity_max_steps and not generalises_after_star(cfg, d, p0, steps, gen):
+                steps *= 2
+            found = steps if steps <= cfg.complexity_max_steps else None
+            progress(f"sample complexity d = {d}, p_cot = {p0}: "
+                     f"{'> cap' if found is None else f'{found * cfg.batch:,} samples'}")
+            rows.append({"d": d, "p_cot": p0, "steps": found, "samples": found and found * cfg.batch})
+    return {"rows": rows, "growth": complexity_growth(rows), "cap_samples": cfg.complexity_max_steps * cfg.batch}
+
+
+def complexity_growth(rows: list[dict]) -> dict:
+    """Per p_cot, the slope k of log(samples) on log(d): samples ~ d^k (None with < 2 points found)."""
+    out = {}
+    for p0 in sorted({r["p_cot"] for r in rows}):
+        pts = [(math.log(r["d"]), math.log(r["samples"])) for r in rows if r["p_cot"] == p0 and r["samples"]]
+        if len({x for x, _ in pts}) < 2:
+            out[str(p0)] = None
+            continue
+        mx, my = sum(x for x, _ in pts) / len(pts), sum(y for _, y in pts) / len(pts)
+        out[str(p0)] = sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
+    return out
 
 
 def format_theory_table(result: dict) -> str:
@@ -97,5 +143,14 @@ def format_theory_table(result: dict) -> str:
             lines.append(f"{n:>5} " + " ".join(f"{c:>24}" for c in cells))
         lines.append("predicted first round with greedy accuracy 1: "
                      + ", ".join(f"p0={p0:g}: {n}" for p0, n in zip(star["p0"], star["predicted_round_to_generalise"])))
+    if "complexity" in result:
+        c = result["complexity"]
+        lines += ["", "Sample complexity: pre-training samples after which STaR generalises (Algorithm 3, chain "
+                  "positions on the mixture's long samples)"]
+        for r in c["rows"]:
+            lines.append(f"  d = {r['d']:>3}, p_cot = {r['p_cot']:<5}: "
+                         + (f"{r['samples']:>12,}" if r["samples"] else f"> {c['cap_samples']:,}"))
+        lines.append("growth: " + ", ".join(f"p_cot={p}: " + ("-" if k is None else f"samples ~ d^{k:.2f}")
+                                            for p, k in c["growth"].items()))
     lines.append(f"wall time {result['wall_s']} s")
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Figures of `cotmix theory`: measured points (mean, bars = min..max over seeds) on the theory."""
+"""Figures of `cotmix theory`: measured points (mean and 95% interval over seeds, cotmix.plotting's
+convention) on the theory's curves."""
 
 from __future__ import annotations
 
@@ -10,15 +11,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from cotmix import plotting  # noqa: E402
 from cotmix.theory import closed_form as cf  # noqa: E402
 
 
 def _points(ax, xs, per_x, **kw):
-    """Mean with a min..max bar over seeds for each x."""
-    values = [np.asarray(v, dtype=float) for v in per_x]
-    mean = np.array([v.mean() for v in values])
-    err = np.array([[m - v.min() for m, v in zip(mean, values)], [v.max() - m for m, v in zip(mean, values)]])
-    ax.errorbar(xs, mean, yerr=err, fmt="o", capsize=3, **kw)
+    """Mean with its 95% interval over seeds for each x."""
+    plotting.bars(ax, xs, [list(map(float, v)) for v in per_x], fmt="o", **kw)
 
 
 def plot_theory(result: dict, out: Path) -> list[Path]:
@@ -79,4 +78,24 @@ def plot_theory(result: dict, out: Path) -> list[Path]:
         paths.append(out / "star.png")
         fig.savefig(paths[-1], dpi=120)
         plt.close(fig)
+    if "complexity" in result:
+        fig, ax = plt.subplots(figsize=(6, 4.2), constrained_layout=True)
+        c = result["complexity"]
+        for i, p0 in enumerate(sorted({r["p_cot"] for r in c["rows"]})):
+            rows = [r for r in c["rows"] if r["p_cot"] == p0]
+            found = [(r["d"], r["samples"]) for r in rows if r["samples"]]
+            capped = [r["d"] for r in rows if not r["samples"]]
+            k = c["growth"].get(str(p0))
+            label = f"p_cot = {p0:g}" + (f" (~ d^{k:.2f})" if k is not None else "")
+            if found:
+                ax.plot(*zip(*found), "o-", color=f"C{i}", label=label)
+            if capped:
+                ax.scatter(capped, [c["cap_samples"]] * len(capped), marker="^", facecolors="none",
+                           color=f"C{i}", label=f"p_cot = {p0:g}: > cap")
+        ax.set(xscale="log", yscale="log", xlabel="d", ylabel="pre-training samples",
+               title="Samples after which STaR generalises (linear model)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, which="both")
+        paths.append(out / "complexity.png")
+        plotting.save(fig, paths[-1])
     return paths

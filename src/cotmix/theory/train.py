@@ -8,10 +8,11 @@ samples); the output is the average of the iterates; each position stops at its 
 What we vectorise, and why the estimator is still the paper's:
 - `runs` (seeds or p_cot values) are independent copies side by side;
 - a step may use a minibatch of B samples (the gradient is their mean; B = 1 is the paper's);
-- positions 1 and 2a learn from a stream of D(p) samples, and the chain positions from a
-  separate stream of long samples (their only data in the paper too). Each position's
-  estimator is the paper's; only the coupling between positions through shared samples is
-  dropped, which no theorem uses.
+- positions 1 and 2a learn from a stream of D(p) samples, and the chain positions either from
+  the long samples of that same stream (`chain_from_mixture`, the paper's Algorithm 3 to the
+  letter, for sample-complexity counts) or from a separate stream of long samples (their only
+  data in the paper too: each position's estimator is the paper's, only the coupling between
+  positions through shared samples is dropped, which no theorem uses).
 
 STaR (Theorem 2): each round samples N responses from the current model, keeps those with
 reward 1, and runs Algorithm 3 from zero on the kept samples (one pass, minibatches of B).
@@ -116,15 +117,21 @@ def mixture_batch(p: torch.Tensor, batch: int, d: int, generator: torch.Generato
 
 
 def pretrain_linear(p: torch.Tensor, d: int, lam: float, lam_chain: float, steps: int, chain_steps: int,
-                    batch: int, generator: torch.Generator) -> LinearARModel:
-    """Algorithm 3 on D(p) for each run: positions 1 and 2a for `steps` minibatches of D(p), chain
-    positions for `chain_steps` minibatches of long demonstrations."""
+                    batch: int, generator: torch.Generator, chain_from_mixture: bool = False) -> LinearARModel:
+    """Algorithm 3 on D(p) for each run: positions 1 and 2a for `steps` minibatches of D(p); the chain
+    positions on the long samples of those same minibatches (chain_from_mixture, the paper's
+    Algorithm 3 exactly: about p x steps x batch samples), or else on `chain_steps` minibatches of a
+    separate stream of long demonstrations."""
     runs = len(p)
     fit = Fit.new(runs, d, lam, lam_chain)
     everyone = torch.ones(runs, batch, dtype=torch.bool)
     for _ in range(steps):
         x, y1, is_long = mixture_batch(p, batch, d, generator)
         fit.step_first_and_stop(x, y1, is_long, everyone)
+        if chain_from_mixture:
+            fit.step_chain(x, prefix_parities(x), is_long)
+    if chain_from_mixture:
+        return fit.model()
     for _ in range(chain_steps):
         x = random_inputs(runs, batch, d, generator)
         fit.step_chain(x, prefix_parities(x), everyone)
@@ -147,6 +154,7 @@ def star_round(model: LinearARModel, samples: int, lam: float, lam_chain: float,
     the chain positions on the kept long ones (minibatches of `batch`; horizon `chain_steps`).
     Returns the new model and per-run statistics of the rollouts ((R,) tensors)."""
     runs, d = model.first.shape
+    chunk = min(chunk, samples)  # a small round draws no more than it asks for
     fit = Fit.new(runs, d, lam, lam_chain)
     totals = {"rollout_long": torch.zeros(runs), "kept": torch.zeros(runs), "kept_long": torch.zeros(runs)}
     for _ in range(0, samples, chunk):

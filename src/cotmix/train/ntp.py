@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from cotmix.config import Config
 from cotmix.errors import warn
-from cotmix.eval.evaluate import CHAIN_LEARNT
+from cotmix.eval.evaluate import STOP_RULES, rule_met
 from cotmix.model.device import model_device, place
 from cotmix.model.transformer import build_model
 from cotmix.tasks import make_task
@@ -35,7 +35,8 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
 
     Without `start` this is pre-training: a fresh model, cfg.pretrain's schedule, and its stopping
     rule (pretrain.stop_when=chain_learnt ends it at the first evaluation where held-out long
-    answers are right end to end at least CHAIN_LEARNT of the time; pretrain.steps is the cap).
+    answers are right end to end at least 0.99 of the time, greedy_learnt where greedy decoding is
+    right that often; pretrain.steps is the cap).
     With `start` it continues that checkpoint (weights and optimizer) for `steps` steps at the
     constant learning rate of the RL arm, cfg.posttrain.lr: the NTP-only baseline, so that the two
     arms differ only in their objective (the peak pre-training rate mostly adds noise there, the
@@ -81,8 +82,8 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
             phase.log({"loss": loss.item(), "lr": lr, "grad_norm": grad_norm.item()})
         if phase.due(eval_every, steps):
             phase.evaluate()
-            if stop_when == "chain_learnt" and phase.last_eval["chain_exact_accuracy"] >= CHAIN_LEARNT:
-                phase.stop_reason = "chain_learnt"
+            if rule_met(stop_when, phase.last_eval):
+                phase.stop_reason = stop_when
         bar.set_postfix(loss=f"{loss.item():.4f}", greedy_acc=phase.last_eval.get("greedy_accuracy", "-"),
                         chain=phase.last_eval.get("chain_exact_accuracy", "-"))
         if phase.due(p.ckpt_interval, steps) or phase.stop_reason:
@@ -91,10 +92,10 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
     if not phase.last_eval:  # zero steps, or resumed after the last checkpoint: still report the model
         phase.evaluate()
         phase.save()
-    if stop_when == "chain_learnt" and phase.stop_reason is None:
-        warn(f"{phase_name}: the chain was not learnt within pretrain.steps={steps} (held-out long answers "
-             f"right end to end: {phase.last_eval['chain_exact_accuracy']:.3f}, the rule asks {CHAIN_LEARNT}); "
-             f"raise pretrain.steps to let the stopping rule end pre-training")
+    if stop_when in STOP_RULES and phase.stop_reason is None:
+        key, bar = STOP_RULES[stop_when]
+        warn(f"{phase_name}: pretrain.stop_when={stop_when} was not met within pretrain.steps={steps} "
+             f"({key} {phase.last_eval[key]:.3f}, the rule asks {bar}); raise pretrain.steps to let the rule end it")
     return phase.finish(batch_size=p.batch_size, params=model.num_params(),
                         stop_reason=phase.stop_reason or "steps", stop_when=stop_when)
 

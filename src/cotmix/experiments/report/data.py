@@ -83,6 +83,10 @@ class Sweep:
         return keys
 
 
+def _arm_of(run_name: str) -> str | None:
+    return next((part[4:] for part in run_name.split(",") if part.startswith("arm=")), None)
+
+
 def _value_of(config: dict, dotted: str):
     node = config
     for part in dotted.split("."):
@@ -105,8 +109,11 @@ def load_sweep(path: Path) -> Sweep:
         config = read_config(run_dir)
         status = read_status(run_dir)
         values = {k: _value_of(config, k) for k in keys} | {"seed": config["seed"]}
+        if spec.get("arms"):
+            values["arm"] = status.get("arm") or _arm_of(run_dir.name)
         sweep.runs.append(Run(run_dir.name, run_dir, values, config, read_summary(run_dir), status))
     # By value, not by directory name: pretrain.steps 100, 300, 1000 rather than 100, 1000, 300.
+    keys = keys + (["arm"] if spec.get("arms") else [])
     sweep.runs.sort(key=lambda r: tuple(_order(r.values[k]) for k in [*keys, "seed"]))
     differing = [k for k in keys if len({repr(r.values[k]) for r in sweep.done() or sweep.runs}) > 1]
     for run in sweep.runs:

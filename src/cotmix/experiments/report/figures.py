@@ -13,6 +13,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from cotmix import plotting
+from cotmix.experiments.report import paper_scale
 from cotmix.experiments.report.data import Sweep
 from cotmix.plotting import COLORS, average_curves, band, bars, mean_ci
 
@@ -239,7 +240,8 @@ def phase(sweep: Sweep):
 
 
 KINDS = {"curves": curves, "curves_by": curves_by, "length": length, "threshold": threshold, "by_value": by_value,
-         "size": size, "phase": phase, "rl_start": curves_by}
+         "size": size, "phase": phase, "rl_start": curves_by, "resource_gap": paper_scale.resource_gap,
+         "star_rounds": paper_scale.star_rounds}
 
 
 def kind_for(sweep: Sweep) -> str:

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Copy the small files of finished sweeps into docs/results/NAME/ (no checkpoints), then rebuild each
+# one's results table and its report there, so every number the README quotes can be checked and redrawn:
+#   bash scripts/publish_results.sh fig-headline fig-threshold ...     (from runs/sweeps/NAME)
+set -eu
+COTMIX=${COTMIX:-.venv/bin/cotmix}
+SRC=${SRC:-runs/sweeps}
+for name in "$@"; do
+  from="$SRC/$name"; to="docs/results/$name"
+  [ -f "$from/sweep.json" ] || { echo "no sweep at $from" >&2; exit 2; }
+  rm -rf "$to"; mkdir -p "$to/runs"
+  cp "$from/sweep.json" "$to/"
+  for run in "$from"/runs/*/; do
+    dest="$to/runs/$(basename "$run")"; mkdir -p "$dest"
+    for f in config.json summary.json status.json metrics.jsonl; do [ -f "$run/$f" ] && cp "$run/$f" "$dest/"; done
+  done
+  $COTMIX results "$to" --csv > /dev/null      # writes $to/results.parquet
+  $COTMIX report "$to" --out "$to/report.html"  # writes $to/report/NAME.png and .svg
+done

@@ -1,0 +1,97 @@
+"""Figures of the paper-scale studies: the resource gap between NTP alone and NTP+RL against d, and
+STaR's long fraction round by round against Theorem 2's recursion.
+
+Both follow cotmix.plotting's conventions and return (figure, what was measured), like the other kinds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+
+from cotmix import plotting
+from cotmix.experiments.report.data import Run, Sweep
+from cotmix.plotting import COLORS
+from cotmix.theory.closed_form import star_rounds_to_generalise
+
+
+def samples_to_generalise(run: Run) -> tuple[int, bool]:
+    """(samples, reached): NTP demonstrations plus RL samples until greedy >= 0.99 on held-out inputs.
+    A run that stopped at its cap instead is a censored point: it needs more than `samples`."""
+    pre, rl = run.summary.get("pretrain", {}), run.summary.get("posttrain", {})
+    if rl.get("steps"):  # the NTP+RL arm: the chain was learnt, then RL until greedy generalised
+        return pre.get("samples", 0) + rl.get("samples", 0), rl.get("stop_reason") == "greedy_learnt"
+    reached = pre.get("stop_reason") == "greedy_learnt" or rl.get("stop_reason") == "greedy_learnt"
+    return pre.get("samples", 0), reached
+
+
+def _fit(ds: list[float], samples: list[float], log_x: bool) -> tuple[float, float] | None:
+    """Least squares of log(samples) on d (exponential growth) or on log d (polynomial growth)."""
+    if len(set(ds)) < 2:
+        return None
+    xs = [math.log(d) if log_x else d for d in ds]
+    ys = [math.log(s) for s in samples]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return my - slope * mx, slope
+
+
+def resource_gap(sweep: Sweep):
+    """Samples to greedy >= 0.99 against d, NTP alone and NTP+RL, log scale; censored runs drawn as
+    open triangles at their cap (they needed more)."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    lines = []
+    for i, (arm, label, log_x) in enumerate((("ntp_only", "NTP alone", False), ("ntp_rl", "NTP + RL", True))):
+        runs = [r for r in sweep.done() if r.values.get("arm") == arm]
+        points = [(r.config["task"]["d"], *samples_to_generalise(r)) for r in runs]
+        reached = [(d, s) for d, s, ok in points if ok]
+        censored = [(d, s) for d, s, ok in points if not ok]
+        color = COLORS[i]
+        if reached:
+            ax.scatter(*zip(*reached), color=color, label=f"{label} (each seed)", s=18)
+        if censored:
+            ax.scatter(*zip(*censored), color=color, marker="^", facecolors="none", s=40,
+                       label=f"{label}: not reached by the cap (> value)")
+        fit = _fit([d for d, _ in reached], [s for _, s in reached], log_x)
+        if fit:
+            ds = sorted({d for d, _, _ in points})
+            curve = [math.exp(fit[0] + fit[1] * (math.log(d) if log_x else d)) for d in ds]
+            ax.plot(ds, curve, "--", color=color, lw=1)
+            growth = f"~ d^{fit[1]:.1f}" if log_x else f"x{math.exp(fit[1]):.2f} per extra bit"
+            lines.append(f"{label}: {growth} (fit to {len(reached)} runs that got there)")
+        lines.append(f"{label}: {len(reached)} of {len(points)} runs reached greedy >= 0.99" +
+                     (f"; {len(censored)} censored at their cap" if censored else ""))
+    ax.set(yscale="log", xlabel="d (input bits)", ylabel="samples until held-out greedy accuracy >= 0.99")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, which="both")
+    p_cot = sweep.done()[0].config["task"]["p_cot"] if sweep.done() else "?"
+    return fig, f"p_cot = {p_cot}. " + "; ".join(lines) + "."
+
+
+def star_rounds(sweep: Sweep):
+    """Per p_0: STaR's long fraction of samples per round against p_{n+1} = 2 p_n / (1 + p_n) from the
+    measured p_0, and the first round with greedy >= 0.99 against the round the closed form predicts."""
+    fig, (lf, first) = plt.subplots(1, 2, figsize=(11, 4))
+    lines = []
+    for i, (setting, runs) in enumerate(sweep.settings().items()):
+        color = COLORS[i % len(COLORS)]
+        per_seed = [[(k + 1, y) for k, (_, y) in enumerate(r.curve("posttrain", "completions/long_fraction",
+                                                                      evals=False))] for r in runs]
+        plotting.band(lf, per_seed, setting, color, top=1.0)
+        p0 = sum(r.metric("pretrain", "long_fraction") for r in runs) / len(runs)
+        rounds = max((len(c) for c in per_seed), default=0)
+        if rounds:
+            plotting.star_recursion(lf, p0, rounds + 1, label=None, color=color)
+        predicted = star_rounds_to_generalise(p0)
+        measured = [next((int(s) for s, g in r.curve("posttrain", "greedy_accuracy") if g >= 0.99), None) for r in runs]
+        got = [m for m in measured if m is not None]
+        first.scatter([predicted] * len(got), got, color=color, label=setting)
+        lines.append(f"{setting}: p_0 {p0:.3f}, predicted round {predicted}, measured "
+                     f"{', '.join('-' if m is None else str(m) for m in measured)}")
+    lf.set(xlabel="STaR round", ylabel="long fraction of samples (dashed: 2p/(1+p))", ylim=(0, 1.02))
+    hi = max([3] + [int(x) for x in first.get_xlim() + first.get_ylim()])
+    first.plot([0, hi], [0, hi], "k:", lw=1)
+    first.set(xlabel="round the closed form predicts", ylabel="first round with greedy >= 0.99")
+    lf.legend(fontsize=7), first.legend(fontsize=7)
+    return fig, "; ".join(lines) + "."
