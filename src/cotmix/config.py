@@ -78,14 +78,15 @@ class PosttrainConfig:
                          choices=("star", "reinforce", "rloo", "grpo"))
     reward: str = opt("chain", "e2e: last token before EOS is the parity; chain: the response is exactly "
                       "one of the two correct formats", choices=("e2e", "chain"))
-    steps: int = opt(30, "RL steps (STaR: rounds)", lo=0)
+    steps: int = opt(40, "RL steps (STaR: rounds)", lo=0)
     prompts_per_step: int = opt(64, "fresh prompts per step", lo=1)
     group_size: int = opt(8, "samples per prompt (the GRPO/RLOO group)", lo=1)
     temperature: float = opt(1.0, "sampling temperature for RL rollouts (policy = softmax(logits / T))",
                              lo=0.0, lo_open=True, hi=10.0)
     top_k: int = opt(0, "sample only among the k most likely tokens (0 = all)", lo=0)
     max_new_tokens: int = opt(0, "response token limit (0 = the task's long length, d+1)", lo=0)
-    lr: float = opt(3e-4, "AdamW learning rate for RL updates", lo=0.0, lo_open=True, hi=1.0)
+    lr: float = opt(1e-4, "AdamW learning rate for RL updates (at 3e-4 GRPO eroded a learnt chain once nearly every "
+                    "sample was long: docs/results-log.md, 2026-11-28)", lo=0.0, lo_open=True, hi=1.0)
     loss_agg: str = opt("token_mean", "token_mean (DAPO): average over all tokens of the batch; "
                         "seq_mean_token_mean (original GRPO): average within each sequence first, which "
                         "weights each token of a short answer more and so favours short answers; "

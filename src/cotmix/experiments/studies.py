@@ -80,7 +80,7 @@ STUDIES: dict[str, Study] = {
     "fig-rare": Study(
         "Even with p_cot = 0.01 (1 long demonstration in 100) RL finds and amplifies the long answers.",
         "curves", "run", {"task.p_cot": [0.01]}, seeds=(0, 1, 2, 3),
-        base={"posttrain.algorithm": "star", "posttrain.star_epochs": 3, "posttrain.steps": 400},
+        base={"posttrain.algorithm": "star", "posttrain.star_epochs": 3, "posttrain.steps": 400, "posttrain.lr": 3e-4},
         # STaR, the algorithm of the paper's Theorem 2. GRPO (the first version of this preset)
         # stalled at greedy 0.76 in seeds 1 and 2: its first answer token never learnt to copy x_1
         # (seed 1: "0" with probability 0.61 whatever the input), so only half the answers went long.
