@@ -5,8 +5,9 @@
 set -eu
 COTMIX=${COTMIX:-.venv/bin/cotmix}
 SRC=${SRC:-runs/sweeps}
+DEST=${DEST:-docs/results}
 for name in "$@"; do
-  from="$SRC/$name"; to="docs/results/$name"
+  from="$SRC/$name"; to="$DEST/$name"
   [ -f "$from/sweep.json" ] || { echo "no sweep at $from" >&2; exit 2; }
   rm -rf "$to"; mkdir -p "$to/runs"
   cp "$from/sweep.json" "$to/"

@@ -163,4 +163,4 @@ def test_pretraining_stops_when_the_chain_is_learnt(tmp_path):
 def test_pretraining_that_hits_its_cap_says_so(tmp_path, capsys, tiny_cfg):
     entry = train_ntp(tiny_cfg("pretrain.stop_when=chain_learnt"), tmp_path, progress=False)
     assert entry["stop_reason"] == "steps" and entry["steps"] == 20
-    assert "the chain was not learnt within pretrain.steps=20" in capsys.readouterr().err
+    assert "pretrain.stop_when=chain_learnt was not met within pretrain.steps=20" in capsys.readouterr().err

@@ -170,3 +170,15 @@ def test_no_preflight_warning_from_a_learnt_chain(calibrated, tmp_path, capsys):
     cfg = posttrain_config(start.config, ["posttrain.steps=1", "posttrain.prompts_per_step=16"])
     assert posttrain(cfg, tmp_path, start, progress=False)["preflight"] == []
     assert "warning" not in capsys.readouterr().err
+
+
+def test_rl_stops_once_greedy_generalises(calibrated, tmp_path):
+    """posttrain.stop_when=greedy_learnt ends RL at the first evaluation with greedy >= 0.99 and says so."""
+    _, _, run = calibrated
+    start = load_checkpoint(resolve_checkpoint(run))
+    cfg = posttrain_config(start.config, ["posttrain.stop_when=greedy_learnt", "posttrain.steps=40",
+                                          "posttrain.eval_interval=2", "posttrain.prompts_per_step=32"])
+    entry = posttrain(cfg, tmp_path, start, progress=False)
+    evals = [r for r in read_metrics(tmp_path, "posttrain") if r.get("eval")]
+    assert entry["stop_reason"] == "greedy_learnt" and entry["steps"] < 40
+    assert evals[-1]["greedy_accuracy"] >= 0.99 and all(r["greedy_accuracy"] < 0.99 for r in evals[:-1])

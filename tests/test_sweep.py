@@ -157,6 +157,8 @@ def test_every_figure_kind_draws_from_a_real_sweep(tiny_sweep):
     sweep = load_sweep(tiny_sweep[0])
     assert set(sweep.settings()) == {"task.p_cot=0.2", "task.p_cot=0.5"}
     for kind, draw in KINDS.items():
+        if kind in ("resource_gap", "star_rounds"):  # their own sweeps: test_paper_scale_figures
+            continue
         fig, measured = draw(sweep)
         assert any(ax.lines or ax.collections or ax.images or ax.patches for ax in fig.axes), kind
         assert "seed" in measured or "cells" in measured, kind
@@ -169,9 +171,9 @@ def test_curves_draw_every_seed_beside_the_mean(tiny_sweep):
 
     sweep = load_sweep(tiny_sweep[0])
     expected = [tuple(y for _, y in r.curve("posttrain", "greedy_accuracy")) for r in sweep.done()]
-    for draw in (curves, curves_by):
+    for draw, panel in ((curves, 1), (curves_by, 0)):  # curves: pre-training left, the arms right
         fig, _ = draw(sweep)
-        thin = [line for line in fig.axes[0].lines if line.get_linewidth() < 1]
+        thin = [line for line in fig.axes[panel].lines if line.get_linewidth() < 1]
         drawn = Counter(tuple(float(y) for y in line.get_ydata()) for line in thin)
         assert not Counter(expected) - drawn, draw.__name__  # every seed's curve is among the thin lines
 
@@ -195,7 +197,7 @@ def test_star_runs_draw_the_recursion_beside_the_curves(tmp_path):
     rounds = len(sweep.done()[0].curve("posttrain", "completions/long_fraction", evals=False))
     for draw in (curves, curves_by):
         fig, _ = draw(sweep)
-        assert len(fig.axes) == 3 and fig.axes[2].get_xlabel() == "STaR round", draw.__name__
+        assert len(fig.axes) == (6 if draw is curves else 3) and fig.axes[2].get_xlabel() == "STaR round", draw.__name__
         recursion = [line for line in fig.axes[2].lines if line.get_label().startswith("2p/(1+p)")]
         assert len(recursion) == 1 and len(recursion[0].get_xdata()) == rounds > 1
 
@@ -233,7 +235,7 @@ def test_html_report_shows_every_figure_in_headless_chromium(tiny_sweep, tmp_pat
 
 
 def test_confidence_interval_uses_student_t():
-    from cotmix.experiments.report.data import average_curves, mean_ci
+    from cotmix.plotting import average_curves, mean_ci
 
     assert mean_ci([0.5]) == (0.5, 0.0)
     mean, half = mean_ci([1.0, 2.0, 3.0])  # sd 1, n 3: t(2) = 4.303
@@ -257,3 +259,49 @@ def test_report_and_results_order_runs_by_value_not_by_name(tmp_path):
     assert [r[0] for r in rows] == [f"pretrain.steps={s},seed=0" for s in (100, 300, 1000)]
     names, rows = query(tmp_path, columns=["name"], order_by="name")  # an explicit ORDER BY is SQL's
     assert [r[0] for r in rows] == [f"pretrain.steps={s},seed=0" for s in (100, 1000, 300)]
+
+
+def test_arms_cross_every_setting_and_name_their_runs():
+    grid = grid_from_dict({"preset": "tiny", "grid": {"task.d": [5, 6]}, "seeds": [0, 1],
+                           "arms": {"ntp_only": {"posttrain.steps": 0}, "ntp_rl": {"posttrain.stop_when": "greedy_learnt"}}})
+    runs = grid.runs()
+    assert len(runs) == 2 * 2 * 2
+    assert runs[0].name == "task.d=5,arm=ntp_only,seed=0" and runs[0].arm == "ntp_only"
+    assert runs[0].config().posttrain.steps == 0 and runs[-1].config().posttrain.stop_when == "greedy_learnt"
+    assert grid.to_dict()["arms"] and "arms" not in grid_from_dict({"preset": "tiny"}).to_dict()  # old sweeps unchanged
+
+
+def test_the_ntp_only_arm_runs_to_its_minimum_samples():
+    from cotmix.config import load_config
+    from cotmix.experiments.run import baseline_schedule
+
+    cfg = load_config(overrides=["posttrain.baseline_min_samples=100000", "pretrain.batch_size=256"])
+    steps, every = baseline_schedule(cfg, rl_samples=5_000, pretrain_samples=20_000)
+    assert steps == 313 and every >= 4  # (100000 - 20000) / 256, rounded up; at most 100 evaluations
+    assert baseline_schedule(load_config(), rl_samples=5_000, pretrain_samples=20_000)[0] == 20  # RL's samples
+
+
+def test_paper_scale_figures(tmp_path):
+    """The resource-gap figure from a sweep with arms (NTP alone, NTP+RL) across d, and the STaR-rounds
+    figure, each drawn from real runs."""
+    from cotmix.experiments.report.data import load_sweep
+    from cotmix.experiments.report.paper_scale import resource_gap, samples_to_generalise, star_rounds
+
+    grid = grid_from_dict({"name": "gap", "preset": "tiny", "grid": {"task.d": [4, 5]}, "seeds": [0],
+                           "base": {"posttrain.stop_when": "greedy_learnt", "posttrain.baseline_arm": False},
+                           "arms": {"ntp_only": {"pretrain.stop_when": "greedy_learnt", "posttrain.steps": 0},
+                                    "ntp_rl": {"pretrain.stop_when": "chain_learnt"}}})
+    run_sweep(grid, tmp_path / "gap", progress=False, log=lambda *_: None)
+    sweep = load_sweep(tmp_path / "gap")
+    assert {r.values["arm"] for r in sweep.done()} == {"ntp_only", "ntp_rl"}
+    for run in sweep.done():  # a count of samples for every run: reached, or censored at its cap
+        samples, _ = samples_to_generalise(run)
+        assert samples >= run.summary["pretrain"]["samples"] > 0
+    fig, measured = resource_gap(sweep)
+    assert sum(len(c.get_offsets()) for c in fig.axes[0].collections) == 4
+    assert "NTP alone:" in measured and "NTP + RL:" in measured and "of 2 runs" in measured
+    grid = grid_from_dict({"name": "rounds", "preset": "tiny", "grid": {"task.p_cot": [0.25]}, "seeds": [0],
+                           "base": {"posttrain.algorithm": "star", "posttrain.eval_interval": 1}})
+    run_sweep(grid, tmp_path / "rounds", progress=False, log=lambda *_: None)
+    fig, measured = star_rounds(load_sweep(tmp_path / "rounds"))
+    assert fig.axes[0].lines and "predicted round" in measured

@@ -39,6 +39,8 @@ class TrainOptions:
     data: str = opt(None, "directory written by `cotmix llm mixture`", required=True)
     out: str = opt(None, "output directory (model/, metrics.jsonl, args.json)", required=True)
     seed: int = opt(0, "seed of the trainer", lo=0)
+    logger: str = opt("", "experiment trackers, comma-separated (tensorboard, wandb): TRL's report_to; empty: none",
+                      choices=("", "tensorboard", "wandb", "tensorboard,wandb", "wandb,tensorboard"))
     save_steps: int = opt(0, "Trainer checkpoint every N steps (0 = none; see --resume)", lo=0)
     resume: bool = opt(False, "continue from the latest Trainer checkpoint in --out (see --allow-pickle)")
     allow_pickle: bool = opt(False, "let --resume load the Trainer's optimizer and RNG state, which transformers "

@@ -40,11 +40,13 @@ def is_long(completions: list[str], **_) -> list[float]:
     return [float(classify(c) == LONG) for c in completions]
 
 
-def _common_args(out: Path, steps: int, lr: float, batch_size: int, seed: int, save_steps: int) -> dict:
+def _common_args(out: Path, steps: int, lr: float, batch_size: int, seed: int, save_steps: int,
+                 logger: str = "") -> dict:
     cuda = torch.cuda.is_available()
+    trackers = [name for name in logger.split(",") if name]
     return dict(output_dir=str(out / "checkpoints"), max_steps=steps, learning_rate=lr,
                 per_device_train_batch_size=batch_size, seed=seed, data_seed=seed, logging_steps=1,
-                report_to="none", use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(),
+                report_to=trackers or "none", use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(),
                 save_strategy="steps" if save_steps else "no", save_steps=save_steps or 500,
                 lr_scheduler_type="constant_with_warmup", warmup_steps=0, disable_tqdm=False)
 
@@ -74,7 +76,8 @@ def sft(opts: SFTOptions) -> dict:
     tokenizer.padding_side = "right"  # training pads on the right; generation flips it back
     rows = read_jsonl(Path(opts.data) / "train.jsonl")
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
-    config = SFTConfig(**_common_args(out, opts.steps, opts.lr, opts.batch_size, opts.seed, opts.save_steps),
+    config = SFTConfig(**_common_args(out, opts.steps, opts.lr, opts.batch_size, opts.seed, opts.save_steps,
+                                      opts.logger),
                        max_length=opts.max_length,
                        completion_only_loss=True, packing=False)
     trainer = SFTTrainer(model=net, args=config, train_dataset=dataset, processing_class=tokenizer)
@@ -95,7 +98,7 @@ def grpo(opts: GRPOOptions) -> dict:
     rows = read_jsonl(Path(opts.data) / "train.jsonl")
     dataset = Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"], "format": r["format"]} for r in rows])
     config = GRPOConfig(**_common_args(out, opts.steps, opts.lr, opts.prompts_per_step * opts.group_size, opts.seed,
-                                       opts.save_steps),
+                                       opts.save_steps, opts.logger),
                         num_generations=opts.group_size, max_completion_length=opts.max_completion_length,
                         temperature=opts.temperature, beta=opts.beta, loss_type=opts.loss_type, num_iterations=1,
                         reward_weights=[1.0, 0.0], use_vllm=opts.vllm)
