@@ -259,8 +259,8 @@ def test_chain_step_without_features_equals_the_feature_definition():
 def test_chain_positions_can_learn_from_the_mixtures_long_samples_only():
     """chain_from_mixture: the chain positions take a step only on minibatches with a long sample, so
     their step count is about steps x (1 - (1 - p)^batch), not the separate stream's chain_steps."""
-    from cotmix.theory.train import Fit, mixture_batch
     from cotmix.theory.linear_model import prefix_parities
+    from cotmix.theory.train import Fit, mixture_batch
 
     g = torch.Generator().manual_seed(0)
     fit = Fit.new(1, 6, 0.01, 0.01)
