@@ -88,24 +88,20 @@ def cmd_mixture(args) -> int:
     return 0
 
 
-def cmd_sft(args) -> int:
-    from cotmix.llm.train import sft
+def _train(options, trainer: str):
+    """The command of `cotmix llm sft` or `grpo`: check --out, then run TRL's trainer."""
+    def run(args) -> int:
+        from cotmix.llm import train
 
-    opts = from_arguments(SFTOptions, args)
-    _fresh(opts)
-    last = sft(opts)
-    print(f"wrote {Path(opts.out) / 'model'} (last log: {last})")
-    return 0
+        opts = from_arguments(options, args)
+        _fresh(opts)
+        last = getattr(train, trainer)(opts)
+        print(f"wrote {Path(opts.out) / 'model'} (last log: {last})")
+        return 0
+    return run
 
 
-def cmd_grpo(args) -> int:
-    from cotmix.llm.train import grpo
-
-    opts = from_arguments(GRPOOptions, args)
-    _fresh(opts)
-    last = grpo(opts)
-    print(f"wrote {Path(opts.out) / 'model'} (last log: {last})")
-    return 0
+cmd_sft, cmd_grpo = _train(SFTOptions, "sft"), _train(GRPOOptions, "grpo")
 
 
 def cmd_eval(args) -> int:

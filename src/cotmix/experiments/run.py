@@ -53,8 +53,10 @@ def format_table(summary: dict) -> str:
     pre, rl, base = summary.get("pretrain", {}), summary.get("posttrain", {}), summary.get("baseline", {})
 
     def metric(entry, key, fmt):
-        value = entry.get("eval", {}).get(key)
-        return "-" if value is None else fmt.format(value)
+        value, interval = entry.get("eval", {}).get(key), entry.get("eval", {}).get(f"{key}_ci95")
+        if value is None:
+            return "-"
+        return fmt.format(value) + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
 
     for label, key, fmt in (("greedy accuracy", "greedy_accuracy", "{:.3f}"),
                             ("greedy length (median)", "greedy_length_median", "{:.0f}"),

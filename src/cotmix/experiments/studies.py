@@ -32,7 +32,7 @@ _PAPER = {"task.d": 50, "task.p_cot": 0.25, "model.n_layer": 4, "model.d_model":
 @dataclass(frozen=True)
 class Study:
     claim: str  # the paper's claim, or the open question
-    figure: str  # plot kind in cotmix.report.figures
+    figure: str  # plot kind in cotmix.experiments.report.figures
     command: str  # run | pretrain
     grid: dict  # varying keys -> values (same at both sizes unless `paper_grid` is given)
     base: dict | None = None  # extra fixed overrides at both sizes
@@ -81,21 +81,10 @@ STUDIES: dict[str, Study] = {
         "Even with p_cot = 0.01 (1 long demonstration in 100) RL finds and amplifies the long answers.",
         "curves", "run", {"task.p_cot": [0.01]}, seeds=(0, 1, 2, 3),
         base={"posttrain.algorithm": "star", "posttrain.star_epochs": 3, "posttrain.steps": 400, "posttrain.lr": 3e-4},
-        # STaR, the algorithm of the paper's Theorem 2. GRPO (the first version of this preset)
-        # stalled at greedy 0.76 in seeds 1 and 2: its first answer token never learnt to copy x_1
-        # (seed 1: "0" with probability 0.61 whatever the input), so only half the answers went long.
-        # From the same NTP checkpoints STaR reached 0.99 in seed 1 (see the README).
-        # cpu size: d = 16, the llama flavour and 30000 constant-lr NTP steps. At 20000 seed 3's
-        # chain was not learnt (chain-token accuracy 0.90; learnt by 22000), and in seed 2 the step
-        # c_2 was wrong on half the prompts with x_1 = x_2 = 1, where STaR then learnt to answer
-        # short (greedy 0.88). The unlearnt steps all follow a 1, where the step must flip x_i
-        # (chain_token_accuracy_after_1). STaR at lr 3e-3 instead of 3e-4 is faster but unstable
-        # (seed 2 fell from 0.99 to 0.86). With
-        # learned absolute positions (gpt2) each chain position needs its own attention pattern and
-        # is learnt on its own, about one per 1-3k steps at p_cot = 0.01: 8 and 6 of 15 positions
-        # after 27000 steps. With RoPE every chain step reads the bit exactly d tokens back, one
-        # relative offset for all of them, so the positions are learnt together. At d <= 10 NTP
-        # alone starts learning the parity itself, not the regime the paper studies.
+        # STaR, the algorithm of Theorem 2. At cpu size: d = 16 and RoPE, whose single relative offset
+        # serves every chain step (with learned positions each chain position is learnt on its own,
+        # far too slowly at p_cot = 0.01); at d <= 10 NTP alone starts learning the parity itself.
+        # How these settings were found: docs/results-log.md.
         cpu_base={"task.d": 16, "model.flavour": "llama", "pretrain.steps": 30000,
                   "pretrain.schedule": "constant", "pretrain.eval_interval": 1000,
                   "pretrain.ckpt_interval": 1000}),
@@ -103,9 +92,8 @@ STUDIES: dict[str, Study] = {
         "With leap-2 chains (every second prefix parity) NTP alone generalises even below p_cot = 1/3 "
         "(paper, appendix); RL after NTP reaches 100% either way.",
         "curves_by", "run", {"task.leap": [2], "task.p_cot": [0.15, 0.25]},
-        # d = 10 at cpu size: each leap-2 step XORs two new bits into the running parity, and at
-        # d = 20 even 20000 NTP steps left some chain positions unlearnt (chain-token accuracy
-        # 0.66-0.94, long answers at chance). At d = 10 the chain is learnt in 4000-5000 steps.
+        # d = 10 at cpu size: each leap-2 step XORs two new bits into the running parity, which a
+        # 2-layer model learns at d = 10 but not at d = 20 within the budget (docs/results-log.md).
         cpu_base={"task.d": 10, "pretrain.steps": 10000, "pretrain.eval_interval": 1000,
                   "pretrain.ckpt_interval": 1000}),
     "fig-size": Study(

@@ -107,7 +107,7 @@ def plot_run(run_dir: Path, path: Path | None = None) -> Path:
     path = Path(path or run_dir / "curves.png")
     sweep = Sweep.of_run(run_dir)
     fig, measured = curves(sweep)
-    fig.suptitle(sweep.runs[0].title() + "\n" + "\n".join(textwrap.wrap(measured, 160)), fontsize=9)
+    fig.suptitle(sweep.runs[0].title() + "\n" + "\n".join(textwrap.wrap(measured, 110)), fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     plotting.save(fig, path)
