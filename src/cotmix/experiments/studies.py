@@ -47,7 +47,7 @@ STUDIES: dict[str, Study] = {
     "fig-headline": Study(
         "NTP alone stays at chance (greedy accuracy 0.5, 2-token answers); NTP+RL reaches 100% greedy "
         "accuracy as responses grow to d+1 tokens (paper: d = 50, p_cot = 0.25).",
-        "curves", "run", {}),
+        "curves", "run", {}, cpu_base={"posttrain.steps": 40}),
     "fig-threshold": Study(
         "After NTP, greedy decoding takes the long path, and is correct, only when p_cot > 1/3; below, "
         "greedy accuracy is a coin flip (paper: d = 25).",
