@@ -73,9 +73,12 @@ def band(ax, curves: list[list[tuple[float, float]]], label, color, n_prompts: i
 
 
 def bars(ax, xs, per_x: list[list[float]], n_prompts: int | None = None, **kwargs) -> list[tuple[float, float]]:
-    """Mean and 95% interval (mean_ci) at each x, as points with error bars; returns the (mean, half)."""
+    """Mean and 95% interval (mean_ci) at each x, as points with error bars, clipped to [0, 1] for a
+    fraction (n_prompts given); returns the (mean, half)."""
     stats = [mean_ci(values, n_prompts) for values in per_x]
-    ax.errorbar(xs, [m for m, _ in stats], yerr=[h for _, h in stats], capsize=3, **kwargs)
+    low = [min(h, m) if n_prompts else h for m, h in stats]
+    high = [min(h, 1 - m) if n_prompts else h for m, h in stats]
+    ax.errorbar(xs, [m for m, _ in stats], yerr=[low, high], capsize=3, **kwargs)
     return stats
 
 
