@@ -57,6 +57,7 @@ class Partition:
         self.size = task.input_space_size
         self.salt = mix64(np.array([seed], dtype=np.uint64))[0]
         self._table = None  # (size,) bool, for small spaces: built on first use
+        self._eval = {}  # (n, seed) -> evaluation prompts: every phase and every evaluation asks again
 
     @property
     def enumerable(self) -> bool:
@@ -90,6 +91,11 @@ class Partition:
     def eval_prompts(self, n: int, seed: int) -> torch.Tensor:
         """(m, prompt_len) prompts of m = min(n, reserved inputs) distinct reserved inputs, in a
         seeded order; the first n of a longer list are the same, so a larger n only adds prompts."""
+        if (n, seed) not in self._eval:
+            self._eval[(n, seed)] = self._draw_eval_prompts(n, seed)
+        return self._eval[(n, seed)].clone()
+
+    def _draw_eval_prompts(self, n: int, seed: int) -> torch.Tensor:
         gen = torch.Generator().manual_seed(seed)
         if self.enumerable:
             pool = self.table().nonzero().squeeze(1)
