@@ -137,13 +137,16 @@ def test_killed_sweep_reruns_only_what_was_missing(tmp_path):
 
 
 @pytest.mark.slow
-def test_ray_workers_give_the_same_numbers_as_in_process(tiny_sweep, tmp_path):
+@pytest.mark.parametrize("engine", ["ray", "processes"])
+def test_parallel_workers_give_the_same_numbers_as_in_process(tiny_sweep, tmp_path, engine):
     out, _ = tiny_sweep
     grid = grid_from_dict(TINY_SWEEP)
-    statuses = run_sweep(grid, tmp_path / "ray", workers=2, progress=False, log=lambda *_: None)
+    lines = []
+    statuses = run_sweep(grid, tmp_path / engine, workers=2, progress=False, log=lines.append, engine=engine)
+    assert f"({engine}, 2 workers)" in lines[0]
     assert all(s["state"] == "done" for s in statuses)
     for status in statuses:
-        ours = json.loads((tmp_path / "ray" / "runs" / status["name"] / "summary.json").read_text())
+        ours = json.loads((tmp_path / engine / "runs" / status["name"] / "summary.json").read_text())
         theirs = json.loads((out / "runs" / status["name"] / "summary.json").read_text())
         assert {k: v["eval"] for k, v in ours.items() if k != "heldout"} == \
             {k: v["eval"] for k, v in theirs.items() if k != "heldout"}
@@ -305,3 +308,15 @@ def test_paper_scale_figures(tmp_path):
     run_sweep(grid, tmp_path / "rounds", progress=False, log=lambda *_: None)
     fig, measured = star_rounds(load_sweep(tmp_path / "rounds"))
     assert fig.axes[0].lines and "predicted round" in measured
+
+
+def test_engine_choice_is_checked_and_auto_needs_no_ray_for_one_worker():
+    from cotmix.experiments.runner import pick_engine
+
+    assert pick_engine("auto", 1, None) == "in-process"
+    assert pick_engine("processes", 3, None) == "processes"
+    assert pick_engine("auto", 1, "auto") == "ray"
+    with pytest.raises(CotmixError, match="allowed: auto, ray, processes"):
+        pick_engine("slurm", 2, None)
+    with pytest.raises(CotmixError, match="cannot be used with --engine processes"):
+        pick_engine("processes", 2, "HOST:6379")

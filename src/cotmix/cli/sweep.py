@@ -1,6 +1,6 @@
 """`cotmix sweep`, `cotmix results` and `cotmix report`: grids of runs, one table, one HTML page.
 
-    cotmix sweep     GRID.yaml|STUDY --out DIR [--size cpu|paper] [--workers N] [--address ADDR]
+    cotmix sweep     GRID.yaml|STUDY --out DIR [--size cpu|paper] [--workers N] [--engine E] [--address ADDR]
     cotmix sweep     GRID.yaml|STUDY --list [--size cpu|paper]
     cotmix results   DIR [--where SQL] [--columns a,b|all] [--sort SQL] [--csv] [--list-columns]
     cotmix report    DIR [--out report.html]
@@ -29,7 +29,8 @@ def cmd_sweep(args) -> int:
         return 0
     if args.out is None:
         raise CotmixError("--out DIR is required to run a sweep; only --list works without it")
-    statuses = run_sweep(grid, Path(args.out), args.workers, args.address, args.threads, not args.no_progress)
+    statuses = run_sweep(grid, Path(args.out), args.workers, args.address, args.threads, not args.no_progress,
+                         engine=args.engine)
     failed = [s for s in statuses if s.get("state") != "done"]
     print(f"{len(statuses) - len(failed)}/{len(statuses)} runs done; table: {Path(args.out) / 'results.parquet'}")
     for status in failed:
@@ -64,7 +65,10 @@ def add_parsers(sub) -> None:
                    "(see cotmix.sweep.studies)")
     p.add_argument("--out", help="sweep directory (rerun the same command to resume); not needed with --list")
     p.add_argument("--size", default="cpu", choices=["cpu", "paper"], help="size of a built-in study")
-    p.add_argument("--workers", type=int, default=1, help="parallel runs; > 1 starts a local Ray instance")
+    p.add_argument("--workers", type=int, default=1, help="parallel runs; > 1 starts a local Ray instance "
+                   "(or a local process pool: --engine)")
+    p.add_argument("--engine", default="auto", choices=["auto", "ray", "processes"],
+                   help="where parallel runs go: Ray when installed (auto), or local processes (no Ray needed)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
     p.add_argument("--address", default=None, help="join an existing Ray cluster (e.g. auto or HOST:6379)")
     p.add_argument("--list", action="store_true", help="print the runs the sweep expands to and exit")

@@ -1,5 +1,8 @@
 """Execute a sweep: every run of a Grid, in-process (`workers=1`) or in parallel on Ray.
 
+Without Ray (or with engine="processes"), parallel runs go to a pool of local processes, one fresh
+process per run: the same runs and the same numbers, on one machine only.
+
 Layout of a sweep directory:
 
     OUT/sweep.json              the expanded grid (a rerun must ask for the same one)
@@ -82,15 +85,37 @@ def _check_same_grid(out: Path, grid: Grid) -> None:
     write_json_atomic(path, grid.to_dict())
 
 
+ENGINES = ("auto", "ray", "processes")
+
+
+def pick_engine(engine: str, workers: int, address: str | None) -> str:
+    """in-process, ray or processes: `auto` is in-process for one worker, else Ray where it is
+    installed and a local process pool where it is not."""
+    if engine not in ENGINES:
+        raise CotmixError(f"--engine {engine!r}: allowed: {', '.join(ENGINES)}")
+    if address:
+        if engine == "processes":
+            raise CotmixError("--address joins a Ray cluster; it cannot be used with --engine processes")
+        return "ray"
+    if workers == 1 and engine == "auto":
+        return "in-process"
+    if engine == "auto":
+        import importlib.util
+
+        return "ray" if importlib.util.find_spec("ray") else "processes"
+    return engine
+
+
 def run_sweep(grid: Grid, out: Path, workers: int = 1, address: str | None = None, threads: int = 1,
-              progress: bool = True, log=print) -> list[dict]:
+              progress: bool = True, log=print, engine: str = "auto") -> list[dict]:
     """Execute every unfinished run of `grid` under `out`; returns the status of every run."""
+    engine = pick_engine(engine, workers, address)
     out = Path(out)
     _check_same_grid(out, grid)
     specs = grid.runs()
     todo = [s for s in specs if read_status(out / "runs" / s.name).get("state") != "done"]
     log(f"sweep {grid.name}: {len(specs)} runs, {len(specs) - len(todo)} done already, {len(todo)} to run "
-        f"({'in-process' if workers == 1 and not address else 'on Ray'})")
+        f"({engine}{'' if engine == 'in-process' else f', {workers} workers'})")
     bar = tqdm(total=len(todo), desc=grid.name, disable=not progress, unit="run")
 
     def report(status: dict) -> None:
@@ -98,11 +123,13 @@ def run_sweep(grid: Grid, out: Path, workers: int = 1, address: str | None = Non
         bar.write(line + (f": {status['error']}" if status["state"] == "failed" else ""))
         bar.update(1)
 
-    if workers == 1 and not address:
+    if engine == "in-process":
         for spec in todo:
             report(execute_run(spec, str(out / "runs" / spec.name), threads))
-    elif todo:
+    elif todo and engine == "ray":
         _run_on_ray(todo, out, workers, address, threads, report)
+    elif todo:
+        _run_on_processes(todo, out, workers, threads, report)
     bar.close()
     from cotmix.experiments.results import write_results
 
@@ -136,6 +163,24 @@ def _run_on_ray(todo: list[RunSpec], out: Path, workers: int, address: str | Non
                 report(status)
     finally:
         ray.shutdown()
+
+
+def _run_on_processes(todo: list[RunSpec], out: Path, workers: int, threads: int, report) -> None:
+    """A pool of `workers` local processes, a fresh one per run (spawned, so no torch state is shared)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
+        pending = {pool.submit(execute_run, s, str(out / "runs" / s.name), threads): s for s in todo}
+        for future in as_completed(pending):
+            spec = pending[future]
+            try:
+                report(future.result())
+            except Exception as exc:  # noqa: BLE001  (the process died: killed, out of memory, ...)
+                status = {"state": "failed", "name": spec.name, "wall_s": 0.0, "error": f"worker died: {exc}"}
+                write_status(out / "runs" / spec.name, status)
+                report(status)
 
 
 def grid_for(name_or_file: str, size: str) -> Grid:

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The paper-scale studies on a lent GPU machine (one GPU, many cores) inside a fixed time. GPU sweeps
+# share the GPU (through MPS when its daemon starts: small models leave most of the GPU idle, and MPS
+# lets their kernels run side by side); CPU sweeps take the remaining cores with CUDA hidden. At the
+# deadline every run is stopped where it is. OUT/runs.tar.gz.part* then holds every run's small files
+# and, for runs not finished, their newest checkpoint per phase, so `cotmix sweep` resumes them on
+# any machine: `cat OUT/runs.tar.gz.part* | tar xz -C runs/sweeps`.
+#   DEADLINE=500 bash scripts/device_studies.sh WORK OUT
+set -u
+WORK=${1:?usage: device_studies.sh WORK OUT}
+OUT=${2:?usage: device_studies.sh WORK OUT}
+DEADLINE=${DEADLINE:-500}
+CORES=${CORES:-$(nproc)}
+PY=${PY:-python3}
+export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+mkdir -p "$WORK" "$OUT"
+start=$(date +%s)
+say() { echo "[$(( $(date +%s) - start )) s] $*"; }
+
+mps=0
+if [ -z "${NO_MPS:-}" ] && command -v nvidia-cuda-mps-control >/dev/null; then
+  export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps-pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps-log
+  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+  if nvidia-cuda-mps-control -d && timeout 60 "$PY" -c \
+      "import torch; assert torch.ones(2, device='cuda').sum().item() == 2"; then
+    mps=1
+  else
+    echo quit | nvidia-cuda-mps-control 2>/dev/null
+    unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+  fi
+fi
+say "MPS: $mps; $CORES cores; $("$PY" -c 'import torch; print(torch.__version__, torch.cuda.is_available())')"
+
+# lane NAME GPU|CPU STUDY:WORKERS...: the studies one after the other, each a sweep on a process pool.
+lane() {
+  local name=$1 where=$2; shift 2
+  (
+    [ "$where" = CPU ] && export CUDA_VISIBLE_DEVICES=""
+    for item in "$@"; do
+      [ -e "$WORK/STOP" ] && break
+      study=${item%%:*}; workers=${item##*:}; sweep=$(basename "$study" .yaml)
+      say "$name: $sweep on $where, $workers workers"
+      "$PY" -m cotmix.cli sweep "$study" --out "$WORK/$sweep" --workers "$workers" --engine processes \
+        --threads 1 --no-progress
+      say "$name: $sweep ended ($?)"
+    done
+  ) >> "$WORK/lane-$name.log" 2>&1 &
+  lanes="${lanes:-} $!"
+}
+# kill_tree PID SIGNAL: the process and everything it started (pool workers too), children first.
+kill_tree() { local child; for child in $(pgrep -P "$1"); do kill_tree "$child" "$2"; done; kill "-$2" "$1" 2>/dev/null; }
+running() { local pid; for pid in $lanes; do kill -0 "$pid" 2>/dev/null && return 0; done; return 1; }
+
+if [ "$mps" = 1 ]; then
+  lane headline GPU fig-headline-paper:3
+  lane probe GPU configs/sweeps/d50-model-probe.yaml:2
+  lane threshold GPU fig-threshold-paper:4
+  lane rounds GPU study-star-rounds:2
+  lane gap GPU study-resource-gap:3
+  used=14
+else  # without MPS every extra GPU process slows the others: the headline first
+  lane headline GPU fig-headline-paper:3
+  lane threshold GPU fig-threshold-paper:2 configs/sweeps/d50-model-probe.yaml:1
+  lane gap CPU study-resource-gap:3
+  lane rounds CPU study-star-rounds:2
+  used=10
+fi
+lane cpu CPU fig-algorithms:$(( CORES > used + 1 ? CORES - used - 1 : 1 )) fig-length:2 fig-temperature:2
+
+while [ $(( $(date +%s) - start )) -lt "$DEADLINE" ] && running; do sleep 5; done
+say "deadline or all done: stopping every run"
+touch "$WORK/STOP"
+for pid in $lanes; do kill_tree "$pid" TERM; done; sleep 3
+for pid in $lanes; do kill_tree "$pid" KILL; done; sleep 1
+nvidia-smi --query-gpu=name,memory.used,utilization.gpu --format=csv 2>/dev/null
+
+"$PY" - "$WORK" "$OUT" <<'EOF'
+"""Pack the small files of every run, and the newest checkpoint per phase of unfinished runs
+(the headline's first), under a size cap; print one line per run."""
+import json, sys, tarfile
+from pathlib import Path
+
+work, out = Path(sys.argv[1]), Path(sys.argv[2])
+order = ["fig-headline-paper", "d50-model-probe", "fig-threshold-paper", "study-star-rounds", "study-resource-gap"]
+sweeps = sorted((p for p in work.iterdir() if p.is_dir()), key=lambda p: (order + [p.name]).index(p.name))
+budget = 40 << 20
+with tarfile.open(out / "runs.tar.gz", "w:gz") as tar:
+    for log in work.glob("lane-*.log"):
+        tar.add(log, arcname=f"logs/{log.name}")
+    for sweep in sweeps:
+        for f in sweep.iterdir():
+            if f.is_file() and f.suffix in (".json", ".parquet"):
+                tar.add(f, arcname=f"{sweep.name}/{f.name}")
+        for run in sorted((sweep / "runs").iterdir()) if (sweep / "runs").is_dir() else []:
+            status = json.loads((run / "status.json").read_text()) if (run / "status.json").is_file() else {}
+            for f in run.iterdir():
+                if f.is_file() and f.suffix in (".json", ".jsonl"):
+                    tar.add(f, arcname=f"{sweep.name}/runs/{run.name}/{f.name}")
+            kept = []
+            if status.get("state") != "done":
+                for phase in sorted((run / "checkpoints").glob("*")):
+                    steps = sorted(p for p in phase.glob("step_*") if not p.name.endswith(".tmp"))
+                    size = sum(f.stat().st_size for f in steps[-1].rglob("*") if f.is_file()) if steps else 0
+                    if steps and size <= budget:
+                        budget -= size
+                        tar.add(steps[-1], arcname=f"{sweep.name}/runs/{run.name}/checkpoints/{phase.name}/{steps[-1].name}")
+                        kept.append(f"{phase.name}/{steps[-1].name}")
+            print(f"{sweep.name}/{run.name}: {status.get('state', 'not started')} {status.get('wall_s', '')} {' '.join(kept)}")
+EOF
+cd "$OUT" && split -b 15m -d runs.tar.gz runs.tar.gz.part && rm runs.tar.gz && ls -la
+say "packed"
