@@ -320,3 +320,13 @@ def test_engine_choice_is_checked_and_auto_needs_no_ray_for_one_worker():
         pick_engine("slurm", 2, None)
     with pytest.raises(CotmixError, match="cannot be used with --engine processes"):
         pick_engine("processes", 2, "HOST:6379")
+
+
+def test_output_piped_into_a_reader_that_stops_early_is_no_error():
+    """`cotmix sweep STUDY --list | head -1`: the closed pipe is the reader's choice, not a failure."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first line is written
+    proc = subprocess.run([sys.executable, "-m", "cotmix.cli", "sweep", "study-resource-gap", "--list"],
+                          stdout=write_end, stderr=subprocess.PIPE, timeout=60)
+    os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (0, b"")

@@ -54,10 +54,17 @@ def main(argv: list[str] | None = None) -> int:
     if extra:
         args.overrides = list(args.overrides) + extra
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # here, so that a reader who closed the pipe is met below, not at exit
+        return status
     except CotmixError as exc:
         print(f"cotmix: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `cotmix ... | head` closed our stdout: the reader wanted no more, as with any tool
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 0
     except OSError as exc:  # the machine, not the input: a full disk, a vanished folder
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"cotmix: error: {one_line(f'{where}{exc.strerror or exc}')} (rerun with --resume once it is fixed)",
