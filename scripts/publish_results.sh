@@ -2,6 +2,8 @@
 # Copy the small files of finished sweeps into docs/results/NAME/ (no checkpoints), then rebuild each
 # one's results table and its report there, so every number the README quotes can be checked and redrawn:
 #   bash scripts/publish_results.sh fig-headline fig-threshold ...     (from runs/sweeps/NAME)
+#   PARTIAL=1 bash scripts/publish_results.sh NAME    (a sweep still running: its report draws the
+#                                                     unfinished runs where they stopped, and names them)
 set -eu
 COTMIX=${COTMIX:-.venv/bin/cotmix}
 SRC=${SRC:-runs/sweeps}
@@ -16,5 +18,5 @@ for name in "$@"; do
     for f in config.json summary.json status.json metrics.jsonl; do [ -f "$run/$f" ] && cp "$run/$f" "$dest/"; done
   done
   $COTMIX results "$to" --csv > /dev/null      # writes $to/results.parquet
-  $COTMIX report "$to" --out "$to/report.html"  # writes $to/report/NAME.png and .svg
+  $COTMIX report "$to" --out "$to/report.html" ${PARTIAL:+--partial}  # writes $to/report/NAME.png and .svg
 done

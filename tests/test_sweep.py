@@ -18,7 +18,7 @@ from cotmix.experiments.grid import grid_from_dict
 from cotmix.experiments.results import query
 from cotmix.experiments.runner import run_sweep
 from cotmix.experiments.studies import SIZES, STUDIES, study_grid
-from cotmix.rundir import read_status
+from cotmix.rundir import read_metrics, read_status
 
 TINY_SWEEP = {"name": "tiny", "preset": "tiny", "grid": {"task.p_cot": [0.2, 0.5]}, "seeds": [0, 1]}
 
@@ -330,3 +330,23 @@ def test_output_piped_into_a_reader_that_stops_early_is_no_error():
                           stdout=write_end, stderr=subprocess.PIPE, timeout=60)
     os.close(write_end)
     assert (proc.returncode, proc.stderr) == (0, b"")
+
+
+def test_report_partial_draws_an_unfinished_run_where_it_stopped_and_names_it(tiny_sweep, tmp_path):
+    from cotmix.experiments.report.data import load_sweep
+
+    out = tmp_path / "tiny"
+    shutil.copytree(tiny_sweep[0], out)
+    run = out / "runs" / "task.p_cot=0.5,seed=1"
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({k: v for k, v in summary.items() if k != "posttrain"}))
+    (run / "status.json").write_text(json.dumps({"state": "running", "name": run.name}))
+    assert run.name not in [r.name for r in load_sweep(out).done()]
+    partial = load_sweep(out, partial=True)
+    [drawn] = partial.unfinished()
+    last = [r for r in read_metrics(run, "posttrain") if r.get("eval")][-1]
+    assert drawn.name == run.name and drawn.metric("posttrain", "greedy_accuracy") == last["greedy_accuracy"]
+    assert drawn.summary["posttrain"]["unfinished"] and drawn.summary["pretrain"] == summary["pretrain"]
+    assert main(["report", str(out), "--partial"]) == 0
+    page = (out / "report.html").read_text()
+    assert "3/6 runs done; " in page and f"1 unfinished, drawn where they stopped: {run.name}" in page

@@ -72,6 +72,14 @@ def band(ax, curves: list[list[tuple[float, float]]], label, color, n_prompts: i
     ax.fill_between(xs, lows, highs, color=color, alpha=0.18, lw=0)
 
 
+def spread_x(ax, curves: list[list[tuple[float, float]]], ratio: float = 100.0) -> None:
+    """A symmetric-log x axis when the curves' positive x span more than `ratio` (RL's thousands of
+    samples beside an NTP-only arm's millions), linear up to the smallest of them, so x = 0 stays."""
+    xs = [x for curve in curves for x, _ in curve if x > 0]
+    if xs and max(xs) > ratio * min(xs):
+        ax.set_xscale("symlog", linthresh=min(xs))
+
+
 def bars(ax, xs, per_x: list[list[float]], n_prompts: int | None = None, **kwargs) -> list[tuple[float, float]]:
     """Mean and 95% interval (mean_ci) at each x, as points with error bars, clipped to [0, 1] for a
     fraction (n_prompts given); returns the (mean, half)."""
@@ -105,7 +113,8 @@ def long_length(ax, d: int, label="d + 1 (long)") -> None:
 def star_recursion(ax, p0: float, rounds: int, start_round: int = 0, label="2p/(1+p)", **kwargs) -> None:
     """The STaR recursion from p0, one point per round from start_round."""
     xs = list(range(start_round, start_round + rounds))
-    ax.plot(xs, [cf.star_closed_form(p0, n - start_round) for n in xs], "k--", lw=1, label=label, **kwargs)
+    kwargs.setdefault("color", "k")
+    ax.plot(xs, [cf.star_closed_form(p0, n - start_round) for n in xs], "--", lw=1, label=label, **kwargs)
 
 
 def save(fig, path) -> None:

@@ -3,7 +3,7 @@
     cotmix sweep     GRID.yaml|STUDY --out DIR [--size cpu|paper] [--workers N] [--engine E] [--address ADDR]
     cotmix sweep     GRID.yaml|STUDY --list [--size cpu|paper]
     cotmix results   DIR [--where SQL] [--columns a,b|all] [--sort SQL] [--csv] [--list-columns]
-    cotmix report    DIR [--out report.html]
+    cotmix report    DIR [--out report.html] [--partial]
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def cmd_results(args) -> int:
 def cmd_report(args) -> int:
     from cotmix.experiments.report.html import build_report
 
-    path = build_report(Path(args.dir), Path(args.out) if args.out else None)
+    path = build_report(Path(args.dir), Path(args.out) if args.out else None, partial=args.partial)
     print(f"wrote {path}")
     return 0
 
@@ -88,4 +88,6 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("report", help="figures (PNG + SVG) and one self-contained HTML page for a directory of sweeps")
     p.add_argument("dir")
     p.add_argument("--out", help="HTML file (default: DIR/report.html)")
+    p.add_argument("--partial", action="store_true",
+                   help="draw unfinished runs too, as far as they got (each is named on the page)")
     p.set_defaults(func=cmd_report)

@@ -2,6 +2,8 @@
 
 A *setting* is a run's varying values without its seed ("task.p_cot=0.3"); figures average the
 seeds of a setting (cotmix.plotting). A single run directory reads as a sweep of one run.
+With `partial`, unfinished runs are drawn too, as far as they got: each phase they have not
+finished reads from its last evaluation in metrics.jsonl.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Sweep:
     path: Path
     spec: dict
     runs: list[Run] = field(default_factory=list)
+    partial: bool = False  # draw unfinished runs as far as they got
 
     @classmethod
     def of_run(cls, run_dir: Path) -> "Sweep":
@@ -62,7 +65,11 @@ class Sweep:
         return cls(run_dir.name, run_dir, {}, [run])
 
     def done(self) -> list[Run]:
-        return [r for r in self.runs if r.status.get("state") == "done"]
+        """The runs the figures draw: the finished ones, and with `partial` every run with an evaluation."""
+        return [r for r in self.runs if r.status.get("state") == "done" or (self.partial and r.summary)]
+
+    def unfinished(self) -> list[Run]:
+        return [r for r in self.done() if r.status.get("state") != "done"]
 
     def settings(self) -> dict[str, list[Run]]:
         groups: dict[str, list[Run]] = {}
@@ -99,9 +106,16 @@ def _order(value):
     return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
 
 
-def load_sweep(path: Path) -> Sweep:
+def _with_unfinished_phases(run_dir: Path, summary: dict) -> dict:
+    """A run in progress: every phase summary.json does not have yet, from its last evaluation."""
+    last = {row["phase"]: row for row in read_metrics(run_dir) if row.get("eval") and "phase" in row}
+    return summary | {phase: {"eval": row, "samples_seen": row.get("samples_seen"), "steps": row.get("step"),
+                              "unfinished": True} for phase, row in last.items() if phase not in summary}
+
+
+def load_sweep(path: Path, partial: bool = False) -> Sweep:
     spec = read_json(path / "sweep.json")
-    sweep = Sweep(spec.get("name", path.name), path, spec)
+    sweep = Sweep(spec.get("name", path.name), path, spec, partial=partial)
     keys = sweep.varying_keys()
     for run_dir in sorted((path / "runs").glob("*")):
         if not (run_dir / "config.json").is_file():
@@ -111,7 +125,10 @@ def load_sweep(path: Path) -> Sweep:
         values = {k: _value_of(config, k) for k in keys} | {"seed": config["seed"]}
         if spec.get("arms"):
             values["arm"] = status.get("arm") or _arm_of(run_dir.name)
-        sweep.runs.append(Run(run_dir.name, run_dir, values, config, read_summary(run_dir), status))
+        summary = read_summary(run_dir)
+        if partial and status.get("state") != "done":
+            summary = _with_unfinished_phases(run_dir, summary)
+        sweep.runs.append(Run(run_dir.name, run_dir, values, config, summary, status))
     # By value, not by directory name: pretrain.steps 100, 300, 1000 rather than 100, 1000, 300.
     keys = keys + (["arm"] if spec.get("arms") else [])
     sweep.runs.sort(key=lambda r: tuple(_order(r.values[k]) for k in [*keys, "seed"]))
@@ -121,6 +138,6 @@ def load_sweep(path: Path) -> Sweep:
     return sweep
 
 
-def find_sweeps(root: Path) -> list[Sweep]:
+def find_sweeps(root: Path, partial: bool = False) -> list[Sweep]:
     """Every sweep directory (one holding sweep.json) at or under `root`."""
-    return [load_sweep(p.parent) for p in sorted(Path(root).rglob("sweep.json"))]
+    return [load_sweep(p.parent, partial) for p in sorted(Path(root).rglob("sweep.json"))]

@@ -71,11 +71,15 @@ def curves(sweep: Sweep):
     star, n, runs = _star_groups(sweep), sweep.n_prompts(), sweep.done()
     columns = 3 if star else 2
     fig, axes = plt.subplots(2, columns, figsize=(5 * columns, 6.5), squeeze=False)
-    rows = (("greedy_accuracy", "greedy accuracy", 1.0, n), ("greedy_length_median", "greedy length (median)", None, None))
+    rows = (("greedy_accuracy", "greedy accuracy", 1.0, n), ("greedy_length_median", "greedy length (median)",
+                                                               _d(sweep) + 1, None))
     for (key, label, top, n_key), (pre, post) in zip(rows, [axes[0][:2], axes[1][:2]]):
         band(pre, [r.curve("pretrain", key) for r in runs], "NTP pre-training", "0.35", n_key, top)
-        for phase, name, color in (("posttrain", "NTP + RL", COLORS[0]), ("baseline", "NTP only", COLORS[1])):
-            band(post, [r.curve(phase, key) for r in runs], name, color, n_key, top)
+        arms = [(name, color, [r.curve(phase, key) for r in runs])
+                for phase, name, color in (("posttrain", "NTP + RL", COLORS[0]), ("baseline", "NTP only", COLORS[1]))]
+        for name, color, arm in arms:
+            band(post, arm, name, color, n_key, top)
+        plotting.spread_x(post, [curve for _, _, arm in arms for curve in arm])
         pre.set_ylabel(label)
         if key == "greedy_accuracy":
             for ax in (pre, post):

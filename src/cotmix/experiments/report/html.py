@@ -46,16 +46,17 @@ def _claim(name: str) -> tuple[str, str]:
     return "Sweep", "a user-defined sweep (no claim attached)"
 
 
-def build_report(root: Path, out: Path | None = None) -> Path:
+def build_report(root: Path, out: Path | None = None, partial: bool = False) -> Path:
     """Draw every sweep under `root` and write the HTML page (atomically); returns its path."""
     import matplotlib.pyplot as plt
 
     root = Path(root)
     if not root.is_dir():
         raise CotmixError(f"{root}: no such directory")
-    sweeps = [s for s in find_sweeps(root) if s.done()]
+    sweeps = [s for s in find_sweeps(root, partial) if s.done()]
     if not sweeps:
-        raise CotmixError(f"{root}: no sweep with a finished run (run `cotmix sweep ... --out {root}/NAME` first)")
+        raise CotmixError(f"{root}: no sweep with a finished run (run `cotmix sweep ... --out {root}/NAME` first, "
+                          "or draw unfinished runs with --partial)")
     figures = root / "report"
     figures.mkdir(exist_ok=True)
     sections = []
@@ -68,7 +69,11 @@ def build_report(root: Path, out: Path | None = None) -> Path:
         fig.savefig(svg)
         plt.close(fig)
         failed = [r.name for r in sweep.runs if r.status.get("state") == "failed"]
-        runs = f"{len(sweep.done())}/{len(sweep.runs)} runs done"
+        unfinished = sweep.unfinished()
+        runs = f"{len(sweep.done()) - len(unfinished)}/{len(sweep.runs)} runs done"
+        if unfinished:
+            runs += (f'; <span class="failed">{len(unfinished)} unfinished, drawn where they stopped: '
+                     f'{html.escape(", ".join(r.name for r in unfinished))}</span>')
         if failed:
             runs += f' <span class="failed">(failed: {html.escape(", ".join(failed))})</span>'
         label, claim = _claim(sweep.name)
