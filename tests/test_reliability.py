@@ -318,3 +318,17 @@ def test_no_checkpoint_is_ever_unpickled():
     for path in files:
         text = path.read_text()
         assert "torch.load(" not in text and "import pickle" not in text, path
+
+
+def test_resume_without_the_finished_pretrain_checkpoint_says_what_is_missing(results_dir, tmp_path, capsys):
+    """A run whose pre-training finished but whose checkpoints were deleted cannot start RL: one line
+    naming the folder, and nothing written."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(results_dir / "run", run)
+    shutil.rmtree(run / "checkpoints" / "pretrain")
+    before = sorted(p.name for p in run.iterdir())
+    line = one_error_line(capsys, main(["run", "--out", str(run), "--resume"]))
+    assert "says pre-training finished" in line and "checkpoints/pretrain/ holds no checkpoint" in line
+    assert sorted(p.name for p in run.iterdir() if p.name != ".lock") == [n for n in before if n != ".lock"]

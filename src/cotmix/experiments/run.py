@@ -10,9 +10,10 @@ import math
 from pathlib import Path
 
 from cotmix.config import Config
+from cotmix.errors import CotmixError
 from cotmix.rl.posttrain import check_max_new_tokens, posttrain
 from cotmix.rundir import prepare_run_dir, read_summary
-from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
+from cotmix.train.checkpoint import list_checkpoints, load_checkpoint, resolve_checkpoint
 from cotmix.train.ntp import train_ntp
 
 MAX_BASELINE_EVALS = 100  # a long NTP-only arm (the paper's 10^7 samples) is evaluated at most this often
@@ -36,6 +37,10 @@ def run_experiment(cfg: Config, out: Path, *, resume: bool = False, progress: bo
     done = read_summary(out)
     if "pretrain" not in done:
         train_ntp(cfg, out, resume=resume, progress=progress)
+    elif not list_checkpoints(out, "pretrain"):
+        raise CotmixError(f"{out}: summary.json says pre-training finished, but {out}/checkpoints/pretrain/ holds "
+                          "no checkpoint (deleted?), and RL and the NTP-only arm start from it; run it again "
+                          "in a new --out (a sweep: delete this run's folder and rerun the sweep)")
     start = load_checkpoint(resolve_checkpoint(out, "pretrain"))
     if "posttrain" not in read_summary(out):
         posttrain(cfg, out, start, resume=resume, progress=progress)
