@@ -21,7 +21,8 @@ mps=0
 if [ -z "${NO_MPS:-}" ] && command -v nvidia-cuda-mps-control >/dev/null; then
   export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps-pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps-log
   mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
-  if nvidia-cuda-mps-control -d && timeout 60 "$PY" -c \
+  # -d fails when the daemon of an earlier call on this machine still runs (its control pipe is there): use it.
+  if { nvidia-cuda-mps-control -d || [ -e "$CUDA_MPS_PIPE_DIRECTORY/control" ]; } && timeout 60 "$PY" -c \
       "import torch; assert torch.ones(2, device='cuda').sum().item() == 2"; then
     mps=1
   else
