@@ -137,6 +137,13 @@ def run_sweep(grid: Grid, out: Path, workers: int = 1, address: str | None = Non
     return [read_status(out / "runs" / s.name) | {"name": s.name} for s in specs]
 
 
+def _worker_died(out: Path, spec: RunSpec, exc: Exception) -> dict:
+    """Record a run whose worker died before it could record anything itself; returns its status."""
+    status = {"state": "failed", "name": spec.name, "wall_s": 0.0, "error": f"worker died: {exc}"}
+    write_status(out / "runs" / spec.name, status)
+    return status
+
+
 def _run_on_ray(todo: list[RunSpec], out: Path, workers: int, address: str | None, threads: int, report) -> None:
     """One Ray task per run, `threads` CPUs each; a local Ray sized to `workers` x `threads` CPUs
     unless `address` joins a running cluster."""
@@ -158,9 +165,7 @@ def _run_on_ray(todo: list[RunSpec], out: Path, workers: int, address: str | Non
             try:
                 report(ray.get(ready[0]))
             except Exception as exc:  # noqa: BLE001  (the worker died: killed, out of memory, ...)
-                status = {"state": "failed", "name": spec.name, "wall_s": 0.0, "error": f"worker died: {exc}"}
-                write_status(out / "runs" / spec.name, status)
-                report(status)
+                report(_worker_died(out, spec, exc))
     finally:
         ray.shutdown()
 
@@ -178,9 +183,7 @@ def _run_on_processes(todo: list[RunSpec], out: Path, workers: int, threads: int
             try:
                 report(future.result())
             except Exception as exc:  # noqa: BLE001  (the process died: killed, out of memory, ...)
-                status = {"state": "failed", "name": spec.name, "wall_s": 0.0, "error": f"worker died: {exc}"}
-                write_status(out / "runs" / spec.name, status)
-                report(status)
+                report(_worker_died(out, spec, exc))
 
 
 def grid_for(name_or_file: str, size: str) -> Grid:
