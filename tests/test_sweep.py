@@ -350,3 +350,51 @@ def test_report_partial_draws_an_unfinished_run_where_it_stopped_and_names_it(ti
     assert main(["report", str(out), "--partial"]) == 0
     page = (out / "report.html").read_text()
     assert "3/6 runs done; " in page and f"1 unfinished, drawn where they stopped: {run.name}" in page
+
+
+def _without_wall_time(records):
+    return [{k: v for k, v in r.items() if k != "wall_s"} for r in records]
+
+
+def test_runs_that_differ_only_in_rl_share_one_pretraining_and_keep_their_numbers(tmp_path):
+    from safetensors.torch import load_file
+
+    from cotmix.experiments.run import run_experiment
+    from cotmix.experiments.shared_pretrain import pretrain_key
+    from cotmix.rundir import prepare_run_dir, rewrite_metrics
+    from cotmix.train.checkpoint import list_checkpoints
+
+    grid = grid_from_dict({"name": "share", "preset": "tiny", "grid": {"posttrain.algorithm": ["grpo", "star"]},
+                           "seeds": [0]})
+    out = tmp_path / "share"
+    assert all(s["state"] == "done" for s in run_sweep(grid, out, progress=False, log=lambda *_: None))
+    specs = grid.runs()
+    assert pretrain_key(specs[0].config()) == pretrain_key(specs[1].config())
+    assert [p.name for p in (out / "pretrain-cache").iterdir() if p.is_dir()] == [pretrain_key(specs[0].config())]
+
+    alone = tmp_path / "alone"  # the same run, pre-training on its own
+    run_experiment(specs[1].config(), alone, progress=False)
+    for spec in specs:
+        run = out / "runs" / spec.name
+        assert _without_wall_time(read_metrics(run, "pretrain")) == _without_wall_time(read_metrics(alone, "pretrain"))
+        last = list_checkpoints(run, "pretrain")[-1]
+        theirs = load_file(list_checkpoints(alone, "pretrain")[-1] / "model.safetensors")
+        assert all((v == theirs[k]).all() for k, v in load_file(last / "model.safetensors").items())
+    ours = json.loads((out / "runs" / specs[1].name / "summary.json").read_text())
+    theirs = json.loads((alone / "summary.json").read_text())
+    assert {k: v["eval"] for k, v in ours.items() if k != "heldout"} == \
+        {k: v["eval"] for k, v in theirs.items() if k != "heldout"}
+    assert ours["heldout"] == theirs["heldout"]
+
+    # A copy killed after its first checkpoint was linked resumes as the run's own pre-training would.
+    cut = tmp_path / "cut"
+    cfg = specs[1].config()
+    prepare_run_dir(cut, cfg.to_dict(), resume=False)
+    shared = out / "pretrain-cache" / pretrain_key(cfg)
+    rewrite_metrics(cut, read_metrics(shared, "pretrain"))
+    first = list_checkpoints(shared, "pretrain")[0]
+    shutil.copytree(first, cut / first.relative_to(shared))
+    run_experiment(cfg, cut, resume=True, progress=False, pretrain_cache=out / "pretrain-cache")
+    resumed = json.loads((cut / "summary.json").read_text())
+    assert {k: v["eval"] for k, v in resumed.items() if k != "heldout"} == \
+        {k: v["eval"] for k, v in theirs.items() if k != "heldout"}

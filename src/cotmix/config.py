@@ -63,7 +63,9 @@ class PretrainConfig:
     lr: float = opt(3e-3, "peak AdamW learning rate", lo=0.0, lo_open=True, hi=1.0)
     weight_decay: float = opt(0.0, "AdamW weight decay", lo=0.0, hi=1.0)
     warmup_steps: int = opt(50, "linear learning-rate warm-up steps", lo=0)
-    schedule: str = opt("cosine", "learning rate after warm-up: constant, or cosine down to min_lr_ratio",
+    schedule: str = opt("constant", "learning rate after warm-up: constant, or cosine down to min_lr_ratio at "
+                        "pretrain.steps (with a stopping rule that cap is arbitrary, and a cosine tied to it "
+                        "once left a d = 20 chain one position short: docs/results-log.md, 2026-11-28)",
                         choices=("constant", "cosine"))
     min_lr_ratio: float = opt(0.01, "final lr / peak lr for the cosine schedule", lo=0.0, hi=1.0)
     grad_clip: float = opt(1.0, "clip the global gradient norm to this (0 = off)", lo=0.0)
@@ -78,8 +80,8 @@ class PosttrainConfig:
                          choices=("star", "reinforce", "rloo", "grpo"))
     reward: str = opt("chain", "e2e: last token before EOS is the parity; chain: the response is exactly "
                       "one of the two correct formats", choices=("e2e", "chain"))
-    steps: int = opt(100, "RL steps (STaR: rounds); at lr 1e-4, d = 26 and p_cot = 0.1 GRPO needed about 60 for the "
-                     "first answer token to learn to copy x_1", lo=0)
+    steps: int = opt(500, "RL steps (STaR: rounds); with stop_when=greedy_learnt the cap (at lr 1e-4, d = 20 and "
+                     "p_cot = 0.1 GRPO needed about 105)", lo=0)
     prompts_per_step: int = opt(64, "fresh prompts per step", lo=1)
     group_size: int = opt(8, "samples per prompt (the GRPO/RLOO group)", lo=1)
     temperature: float = opt(1.0, "sampling temperature for RL rollouts (policy = softmax(logits / T))",
@@ -108,7 +110,7 @@ class PosttrainConfig:
     grad_clip: float = opt(1.0, "clip the global gradient norm to this (0 = off)", lo=0.0)
     eval_interval: int = opt(5, "steps between evaluations (the last step is always evaluated)", lo=1)
     ckpt_interval: int = opt(5, "steps between checkpoints (the last step is always saved)", lo=1)
-    stop_when: str = opt("none", "greedy_learnt: end RL at the first evaluation (step 0 included) where greedy "
+    stop_when: str = opt("greedy_learnt", "greedy_learnt: end RL at the first evaluation (step 0 included) where greedy "
                          "decoding is right >= 0.99 of the time; none: always run posttrain.steps",
                          choices=("greedy_learnt", "none"))
     baseline_min_samples: int = opt(0, "cotmix run: the NTP-only arm goes on until pre-training and the arm "

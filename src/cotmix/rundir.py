@@ -152,6 +152,10 @@ def rewrite_metrics(run_dir: Path, records: list[dict]) -> None:
 
 # --- a sweep ----------------------------------------------------------------------------------
 
+SHARED_PRETRAIN = "pretrain-cache"  # SWEEP/pretrain-cache/KEY: one pre-training for the runs that differ
+                                    # only in posttrain.* (cotmix.experiments.shared_pretrain)
+
+
 def read_status(run_dir: Path) -> dict:
     """A run's sweep status; {} when it has none or it was cut off mid-write (counts as unfinished)."""
     try:

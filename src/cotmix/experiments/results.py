@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from cotmix.errors import CotmixError
-from cotmix.rundir import read_config, read_status, read_summary
+from cotmix.rundir import SHARED_PRETRAIN, read_config, read_status, read_summary
 
 FIXED = ("sweep", "name", "state", "error", "wall_s", "path")
 # What `cotmix results` prints without --columns (`--columns all` prints every column).
@@ -79,11 +79,13 @@ def natural_key(name: str) -> tuple:
 
 
 def collect(root: Path) -> list[dict]:
-    """Rows for every run directory (one with config.json) under `root`, `root` itself included."""
+    """Rows for every run directory (one with config.json) under `root`, `root` itself included;
+    a sweep's shared pre-trainings are parts of its runs, not runs."""
     root = Path(root)
     if not root.is_dir():
         raise CotmixError(f"{root}: no such directory")
-    dirs = sorted({p.parent for p in root.rglob("config.json") if "checkpoints" not in p.parts})
+    dirs = sorted({p.parent for p in root.rglob("config.json")
+                   if "checkpoints" not in p.parts and SHARED_PRETRAIN not in p.relative_to(root).parts})
     return [run_row(d) for d in dirs]
 
 

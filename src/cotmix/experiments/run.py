@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cotmix.config import Config
 from cotmix.errors import CotmixError
+from cotmix.experiments.shared_pretrain import take_shared_pretrain
 from cotmix.rl.posttrain import check_max_new_tokens, posttrain
 from cotmix.rundir import prepare_run_dir, read_summary
 from cotmix.train.checkpoint import list_checkpoints, load_checkpoint, resolve_checkpoint
@@ -30,11 +31,17 @@ def baseline_schedule(cfg: Config, rl_samples: int, pretrain_samples: int) -> tu
     return steps, every
 
 
-def run_experiment(cfg: Config, out: Path, *, resume: bool = False, progress: bool = True) -> dict:
+def run_experiment(cfg: Config, out: Path, *, resume: bool = False, progress: bool = True,
+                   pretrain_cache: Path | None = None) -> dict:
+    """pretrain_cache: a sweep's folder of shared pre-trainings (cotmix.experiments.shared_pretrain);
+    None: the run pre-trains on its own."""
     out = Path(out)
     check_max_new_tokens(cfg)
     prepare_run_dir(out, cfg.to_dict(), resume)
     done = read_summary(out)
+    if "pretrain" not in done and pretrain_cache is not None:
+        take_shared_pretrain(cfg, out, pretrain_cache)
+        done = read_summary(out)
     if "pretrain" not in done:
         train_ntp(cfg, out, resume=resume, progress=progress)
     elif not list_checkpoints(out, "pretrain"):

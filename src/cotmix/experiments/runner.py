@@ -9,6 +9,8 @@ Layout of a sweep directory:
     OUT/runs/NAME/              an ordinary cotmix run directory, plus
     OUT/runs/NAME/status.json   {"state": "running" | "done" | "failed", "error", "wall_s"}
     OUT/results.parquet         the results table (`cotmix results OUT` rebuilds it any time)
+    OUT/pretrain-cache/KEY/     one pre-training shared by the runs that differ only in posttrain.*
+                                (cotmix.experiments.shared_pretrain)
 
 A rerun skips runs whose state is `done`, resumes the others from their last checkpoint, and
 retries failed ones. A run that raises is recorded as failed with its error; the others go on.
@@ -27,7 +29,15 @@ from tqdm import tqdm
 
 from cotmix.errors import CotmixError
 from cotmix.experiments.grid import Grid, RunSpec, grid_from_dict
-from cotmix.rundir import create_empty_dir, read_json, read_status, release_run_dir, write_json_atomic, write_status
+from cotmix.rundir import (
+    SHARED_PRETRAIN,
+    create_empty_dir,
+    read_json,
+    read_status,
+    release_run_dir,
+    write_json_atomic,
+    write_status,
+)
 
 
 def execute_run(spec: RunSpec, run_dir: str, threads: int = 1, niceness: int | None = None) -> dict:
@@ -56,7 +66,7 @@ def execute_run(spec: RunSpec, run_dir: str, threads: int = 1, niceness: int | N
         prepare_run_dir(run_dir, cfg.to_dict(), resume=run_dir.exists())
         write_status(run_dir, {"state": "running", "name": spec.name, "arm": spec.arm})
         if spec.command == "run":
-            run_experiment(cfg, run_dir, resume=True, progress=False)
+            run_experiment(cfg, run_dir, resume=True, progress=False, pretrain_cache=run_dir.parent.parent / SHARED_PRETRAIN)
         else:
             train_ntp(cfg, run_dir, resume=True, progress=False)
         status = {"state": "done", "name": spec.name, "arm": spec.arm, "wall_s": round(time.time() - start, 2)}
@@ -113,7 +123,7 @@ def run_sweep(grid: Grid, out: Path, workers: int = 1, address: str | None = Non
     out = Path(out)
     _check_same_grid(out, grid)
     specs = grid.runs()
-    todo = [s for s in specs if read_status(out / "runs" / s.name).get("state") != "done"]
+    todo = interleave([s for s in specs if read_status(out / "runs" / s.name).get("state") != "done"])
     log(f"sweep {grid.name}: {len(specs)} runs, {len(specs) - len(todo)} done already, {len(todo)} to run "
         f"({engine}{'' if engine == 'in-process' else f', {workers} workers'})")
     bar = tqdm(total=len(todo), desc=grid.name, disable=not progress, unit="run")
@@ -135,6 +145,25 @@ def run_sweep(grid: Grid, out: Path, workers: int = 1, address: str | None = Non
 
     write_results(out)
     return [read_status(out / "runs" / s.name) | {"name": s.name} for s in specs]
+
+
+def interleave(specs: list[RunSpec]) -> list[RunSpec]:
+    """Runs in an order where those sharing a pre-training come apart (round-robin over the
+    shared pre-trainings), so that parallel workers start different pre-trainings instead of
+    waiting for one another's."""
+    from cotmix.experiments.shared_pretrain import pretrain_key
+
+    def key(spec: RunSpec) -> str:
+        try:
+            return pretrain_key(spec.config()) if spec.command == "run" else spec.name
+        except CotmixError:
+            return spec.name  # a bad config: the run itself records the error
+
+    groups: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        groups.setdefault(key(spec), []).append(spec)
+    rounds = max((len(g) for g in groups.values()), default=0)
+    return [g[i] for i in range(rounds) for g in groups.values() if i < len(g)]
 
 
 def _worker_died(out: Path, spec: RunSpec, exc: Exception) -> dict:

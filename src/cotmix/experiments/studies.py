@@ -18,15 +18,18 @@ from dataclasses import dataclass
 from cotmix.errors import ConfigError
 
 SIZES = ("cpu", "paper")
-_CPU = {"task.d": 20, "task.p_cot": 0.25}
+# The studies keep the schedule and RL budget they were designed with (the defaults of `cotmix run`
+# became a constant rate and an RL stopping rule afterwards); their curves compare a fixed RL budget.
+_STUDY_RL = {"pretrain.schedule": "cosine", "posttrain.steps": 100, "posttrain.stop_when": "none"}
+_CPU = {"task.d": 20, "task.p_cot": 0.25, **_STUDY_RL}
 _FIXED_BUDGET = {"pretrain.stop_when": "none"}
 # The paper's task sizes on a CPU: a small RoPE model (one relative offset serves every chain step),
 # constant learning rate, evaluated on 1024 held-out prompts every 500 steps.
 _PAPER_SCALE = {"model.flavour": "llama", "pretrain.schedule": "constant", "pretrain.eval_interval": 500,
-                "pretrain.ckpt_interval": 500, "eval.n_prompts": 1024}
+                "pretrain.ckpt_interval": 500, "eval.n_prompts": 1024, "posttrain.stop_when": "none"}
 _PAPER = {"task.d": 50, "task.p_cot": 0.25, "model.n_layer": 4, "model.d_model": 256, "model.n_head": 8,
-          "pretrain.steps": 20000, "pretrain.batch_size": 512, "posttrain.steps": 200,
-          "posttrain.prompts_per_step": 128, "eval.n_prompts": 4096}
+          "pretrain.steps": 20000, "pretrain.batch_size": 512, "posttrain.prompts_per_step": 128,
+          "eval.n_prompts": 4096, **_STUDY_RL, "posttrain.steps": 200}
 
 
 @dataclass(frozen=True)
