@@ -247,6 +247,19 @@ def test_confidence_interval_uses_student_t():
         (0, 2.0, pytest.approx(12.706 * 2 ** 0.5 / 2 ** 0.5)), (10, 2.0, 0.0)]
 
 
+def test_a_run_that_stopped_once_greedy_was_learnt_keeps_its_last_value_in_the_mean():
+    from cotmix.experiments.report.data import Curve
+    from cotmix.plotting import average_curves
+
+    fast, slow = Curve([(0, 0.5), (5, 1.0)]), Curve([(0, 0.5), (5, 0.7), (10, 0.9), (15, 1.0)])
+    assert [x for x, *_ in average_curves([fast, slow])] == [0, 5]  # not marked: the mean ends with it
+    fast.held = True
+    assert [(x, m) for x, m, _ in average_curves([fast, slow])] == [(0, 0.5), (5, 0.85), (10, 0.95), (15, 1.0)]
+    cut = Curve([(0, 0.5), (10, 0.6)])
+    cut.held = True  # a held curve only extends past its end, never fills a gap inside it
+    assert [x for x, *_ in average_curves([cut, slow])] == [0, 10, 15]
+
+
 def test_report_and_results_order_runs_by_value_not_by_name(tmp_path):
     """Run directories sort as text (steps=100, steps=1000, steps=300); the report and the results table must not."""
     from cotmix.experiments.report.data import load_sweep

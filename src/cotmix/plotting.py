@@ -46,11 +46,24 @@ def mean_ci(values: list[float], n_prompts: int | None = None) -> tuple[float, f
 
 def average_curves(curves: list[list[tuple[float, float]]], n_prompts: int | None = None
                    ) -> list[tuple[float, float, float]]:
-    """(x, mean, half-width) at the x values every curve has (seeds evaluate at the same sample counts)."""
+    """(x, mean, half-width) at the x values every curve has (seeds evaluate at the same sample counts).
+    A curve marked `held` (a run that stopped once greedy decoding was learnt) counts with its last
+    value beyond its end, so the mean does not end where the fastest seed stopped."""
     if not curves or not all(curves):
         return []
-    common = set.intersection(*(set(x for x, _ in c) for c in curves))
-    return [(x, *mean_ci([dict(c)[x] for c in curves], n_prompts)) for x in sorted(common)]
+    values = [dict(c) for c in curves]
+
+    def at(i: int, x: float):
+        if x in values[i]:
+            return values[i][x]
+        return curves[i][-1][1] if getattr(curves[i], "held", False) and x > curves[i][-1][0] else None
+
+    points = []
+    for x in sorted({x for c in curves for x, _ in c}):
+        ys = [at(i, x) for i in range(len(curves))]
+        if None not in ys:
+            points.append((x, *mean_ci(ys, n_prompts)))
+    return points
 
 
 def band(ax, curves: list[list[tuple[float, float]]], label, color, n_prompts: int | None = None, top=None,

@@ -37,15 +37,23 @@ class Run:
         return (f"{t['name']} {size}, p_cot={t['p_cot']}: NTP alone vs NTP + RL "
                 f"({p['algorithm']}, {p['reward']} reward, T={p['temperature']})")
 
-    def curve(self, phase: str, key: str, evals: bool = True) -> list[tuple[float, float]]:
+    def curve(self, phase: str, key: str, evals: bool = True) -> Curve:
         """(RL-phase samples, value) along `phase`: x counts samples since pre-training ended."""
         offset = self.summary.get("pretrain", {}).get("samples_seen", 0) if phase != "pretrain" else 0
-        points = [(r["samples_seen"] - offset, r[key]) for r in read_metrics(self.path, phase)
-                  if bool(r.get("eval")) == evals and r.get(key) is not None]
+        points = Curve((r["samples_seen"] - offset, r[key]) for r in read_metrics(self.path, phase)
+                       if bool(r.get("eval")) == evals and r.get(key) is not None)
         start = self.metric("pretrain", key)
         if phase != "pretrain" and evals and start is not None and points and points[0][0] > 0:
             points.insert(0, (0, start))  # both arms start from the same pre-trained model
+        points.held = self.summary.get(phase, {}).get("stop_reason") == "greedy_learnt"
         return points
+
+
+class Curve(list):
+    """A run's (x, value) points; `held`: the phase ended early because greedy decoding had been
+    learnt (a stop_when rule), so its last value stands for every later x when seeds are averaged."""
+
+    held = False
 
 
 @dataclass
