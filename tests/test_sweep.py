@@ -411,3 +411,15 @@ def test_runs_that_differ_only_in_rl_share_one_pretraining_and_keep_their_number
     resumed = json.loads((cut / "summary.json").read_text())
     assert {k: v["eval"] for k, v in resumed.items() if k != "heldout"} == \
         {k: v["eval"] for k, v in theirs.items() if k != "heldout"}
+
+
+def test_runs_sharing_a_pretraining_are_spread_apart_for_parallel_workers():
+    from cotmix.experiments.runner import interleave
+
+    grid = grid_from_dict({"name": "s", "preset": "tiny", "seeds": [0],
+                           "grid": {"task.p_cot": [0.2, 0.5], "posttrain.algorithm": ["grpo", "star"]}})
+    assert [s.name for s in grid.runs()][:2] == ["task.p_cot=0.2,posttrain.algorithm=grpo,seed=0",
+                                                 "task.p_cot=0.2,posttrain.algorithm=star,seed=0"]
+    assert [s.name for s in interleave(grid.runs())] == [
+        "task.p_cot=0.2,posttrain.algorithm=grpo,seed=0", "task.p_cot=0.5,posttrain.algorithm=grpo,seed=0",
+        "task.p_cot=0.2,posttrain.algorithm=star,seed=0", "task.p_cot=0.5,posttrain.algorithm=star,seed=0"]
