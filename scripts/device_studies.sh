@@ -92,11 +92,15 @@ with tarfile.open(out / "runs.tar.gz", "w:gz") as tar:
         for f in sweep.iterdir():
             if f.is_file() and f.suffix in (".json", ".parquet"):
                 tar.add(f, arcname=f"{sweep.name}/{f.name}")
-        for run in sorted((sweep / "runs").iterdir()) if (sweep / "runs").is_dir() else []:
+        # runs, and the pre-trainings they share (cotmix.experiments.shared_pretrain), which a run
+        # not started yet copies from: both pack alike
+        runs = [d for part in ("runs", "pretrain-cache") if (sweep / part).is_dir()
+                for d in sorted((sweep / part).iterdir()) if d.is_dir()]
+        for run in runs:
             status = json.loads((run / "status.json").read_text()) if (run / "status.json").is_file() else {}
             for f in run.iterdir():
                 if f.is_file() and f.suffix in (".json", ".jsonl"):
-                    tar.add(f, arcname=f"{sweep.name}/runs/{run.name}/{f.name}")
+                    tar.add(f, arcname=f"{sweep.name}/{run.parent.name}/{run.name}/{f.name}")
             kept = []
             if status.get("state") != "done":
                 for phase in sorted((run / "checkpoints").glob("*")):
@@ -104,9 +108,9 @@ with tarfile.open(out / "runs.tar.gz", "w:gz") as tar:
                     size = sum(f.stat().st_size for f in steps[-1].rglob("*") if f.is_file()) if steps else 0
                     if steps and size <= budget:
                         budget -= size
-                        tar.add(steps[-1], arcname=f"{sweep.name}/runs/{run.name}/checkpoints/{phase.name}/{steps[-1].name}")
+                        tar.add(steps[-1], arcname=f"{sweep.name}/{run.parent.name}/{run.name}/checkpoints/{phase.name}/{steps[-1].name}")
                         kept.append(f"{phase.name}/{steps[-1].name}")
-            print(f"{sweep.name}/{run.name}: {status.get('state', 'not started')} {status.get('wall_s', '')} {' '.join(kept)}")
+            print(f"{sweep.name}/{run.parent.name}/{run.name}: {status.get('state', 'shared' if run.parent.name == 'pretrain-cache' else 'not started')} {status.get('wall_s', '')} {' '.join(kept)}")
 EOF
 cd "$OUT" && split -b 15m -d runs.tar.gz runs.tar.gz.part && rm runs.tar.gz && ls -la
 say "packed"
