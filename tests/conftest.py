@@ -18,9 +18,9 @@ TINY = ["task.d=6", "task.p_cot=0.25", "model.d_model=32", "model.n_head=2",
 # reach; a fixed, decayed budget (not the stopping rule) so that the stop-or-continue probability has
 # settled too. d = 10 has 1024 inputs, 256 held out.
 CALIBRATION = ["task.d=10", "model.d_model=32", "model.n_head=2", "pretrain.steps=1000", "pretrain.lr=3e-3",
-               "pretrain.schedule=cosine", "pretrain.stop_when=none", "pretrain.batch_size=128", "pretrain.eval_interval=1000",
-               "pretrain.ckpt_interval=1000",
-               "pretrain.log_interval=100", "eval.n_prompts=4096"]
+               "pretrain.schedule=cosine", "pretrain.stop_when=none", "pretrain.batch_size=128",
+               "pretrain.eval_interval=1000", "pretrain.ckpt_interval=1000", "pretrain.log_interval=100",
+               "eval.n_prompts=4096"]
 
 
 @pytest.fixture

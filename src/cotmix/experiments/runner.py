@@ -66,7 +66,8 @@ def execute_run(spec: RunSpec, run_dir: str, threads: int = 1, niceness: int | N
         prepare_run_dir(run_dir, cfg.to_dict(), resume=run_dir.exists())
         write_status(run_dir, {"state": "running", "name": spec.name, "arm": spec.arm})
         if spec.command == "run":
-            run_experiment(cfg, run_dir, resume=True, progress=False, pretrain_cache=run_dir.parent.parent / SHARED_PRETRAIN)
+            shared = run_dir.parent.parent / SHARED_PRETRAIN  # OUT/runs/NAME -> OUT/pretrain-cache
+            run_experiment(cfg, run_dir, resume=True, progress=False, pretrain_cache=shared)
         else:
             train_ntp(cfg, run_dir, resume=True, progress=False)
         status = {"state": "done", "name": spec.name, "arm": spec.arm, "wall_s": round(time.time() - start, 2)}
