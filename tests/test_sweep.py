@@ -1,6 +1,7 @@
 """Sweeps (grid expansion, failures, kill and rerun, Ray), the results table, built-in studies, and the
 HTML report rendered in headless Chromium."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -158,13 +160,43 @@ def test_every_figure_kind_draws_from_a_real_sweep(tiny_sweep):
     from cotmix.experiments.report.figures import KINDS
 
     sweep = load_sweep(tiny_sweep[0])
-    assert set(sweep.settings()) == {"task.p_cot=0.2", "task.p_cot=0.5"}
+    assert set(sweep.settings()) == {"p_cot=0.2", "p_cot=0.5"}
     for kind, draw in KINDS.items():
         if kind in ("resource_gap", "star_rounds"):  # their own sweeps: test_paper_scale_figures
             continue
         fig, measured = draw(sweep)
         assert any(ax.lines or ax.collections or ax.images or ax.patches for ax in fig.axes), kind
         assert "seed" in measured or "cells" in measured, kind
+
+
+def test_setting_labels_are_short_unless_that_makes_two_keys_alike():
+    from cotmix.experiments.report.data import Run
+
+    def label(values, keys):
+        return Run("r", Path("."), values, {}, {}, {}, label_keys=keys).setting
+
+    assert label({"posttrain.algorithm": "star", "posttrain.temperature": 1.5},
+                 ["posttrain.algorithm", "posttrain.temperature"]) == "algorithm=star, temperature=1.5"
+    assert label({"pretrain.lr": 1e-3, "posttrain.lr": 1e-4},
+                 ["pretrain.lr", "posttrain.lr"]) == "pretrain.lr=0.001, posttrain.lr=0.0001"
+
+
+def test_many_settings_get_a_legend_panel_of_their_own(tiny_sweep):
+    """Past four settings, curves_by's legend moves to a panel of its own: it covered the first
+    panel's curves and y label in fig-algorithms (8 settings)."""
+    from cotmix.experiments.report.data import load_sweep
+    from cotmix.experiments.report.figures import curves_by
+
+    sweep = load_sweep(tiny_sweep[0])
+    fig, _ = curves_by(sweep)
+    assert fig.axes[0].get_legend() is not None and len(fig.axes) == 2
+    runs = sweep.done()
+    for i, run in enumerate(runs[:1] * 5):  # five settings from copies of one run
+        sweep.runs.append(dataclasses.replace(run, name=f"copy{i}", values={**run.values, "task.p_cot": i}))
+    fig, _ = curves_by(sweep)
+    legend_panel = fig.axes[-1]
+    assert fig.axes[0].get_legend() is None and not legend_panel.axison
+    assert len(legend_panel.get_legend().get_texts()) == len(sweep.settings()) == 7
 
 
 def test_curves_draw_every_seed_beside_the_mean(tiny_sweep):

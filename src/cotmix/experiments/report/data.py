@@ -26,7 +26,11 @@ class Run:
 
     @property
     def setting(self) -> str:
-        return ",".join(f"{k}={self.values[k]}" for k in self.label_keys) or "default"
+        """The varying values without the seed, by the last part of each key when those are distinct
+        ("algorithm=star, reward=e2e" for posttrain.algorithm and posttrain.reward)."""
+        short = [k.rsplit(".", 1)[-1] for k in self.label_keys]
+        names = short if len(set(short)) == len(short) else self.label_keys
+        return ", ".join(f"{n}={self.values[k]}" for n, k in zip(names, self.label_keys)) or "default"
 
     def metric(self, phase: str, key: str):
         return self.summary.get(phase, {}).get("eval", {}).get(key)

@@ -45,16 +45,18 @@ def _star_groups(sweep: Sweep) -> dict:
     return {s: runs for s, runs in sweep.settings().items() if runs[0].config["posttrain"]["algorithm"] == "star"}
 
 
-def _star_rounds(ax, star: dict) -> None:
+def _star_rounds(ax, star: dict, colors: dict | None = None) -> None:
     """STaR's long fraction of samples per round, against p_{n+1} = 2 p_n / (1 + p_n) started from
     the measured first round. The recursion assumes each round fits its kept samples; a round of a
-    few optimizer steps does not, so the measured curve lags it."""
+    few optimizer steps does not, so the measured curve lags it. With `colors` (setting -> colour,
+    from the figure's other panels) the settings keep those colours and are left to that legend."""
     for i, (setting, runs) in enumerate(star.items()):
         per_seed = [[(k + 1, y) for k, (_, y) in enumerate(r.curve("posttrain", "completions/long_fraction",
                                                                       evals=False))] for r in runs]
         label = setting if len(star) > 1 else (f"measured ({len(runs)} seeds, thin: each)" if len(runs) > 1
                                                else "measured")
-        band(ax, per_seed, label, COLORS[i % len(COLORS)], top=1.0)
+        color = colors[setting] if colors else COLORS[i % len(COLORS)]
+        band(ax, per_seed, None if colors else label, color, top=1.0)
         measured = average_curves(per_seed)
         if measured:
             plotting.star_recursion(ax, measured[0][1], len(measured), start_round=1,
@@ -122,7 +124,10 @@ def curves_by(sweep: Sweep):
     """One line per setting: RL greedy accuracy and sampled length; STaR's long fraction per round
     against the recursion when STaR runs are present."""
     groups, star, n = sweep.settings(), _star_groups(sweep), sweep.n_prompts()
-    fig, axes = plt.subplots(1, 3 if star else 2, figsize=(15 if star else 10, 3.8))
+    # Past a few settings the legend gets a panel of its own, where it cannot cover curves or labels.
+    panels, aside = 3 if star else 2, len(groups) > 4
+    fig, axes = plt.subplots(1, panels + aside, figsize=(5 * (panels + aside * 0.8), 3.8),
+                             width_ratios=[1] * panels + [0.8] * aside)
     lines = []
     for i, (setting, runs) in enumerate(groups.items()):
         color = COLORS[i % len(COLORS)]
@@ -132,9 +137,13 @@ def curves_by(sweep: Sweep):
     plotting.chance(axes[0], label=None)
     axes[0].set(xlabel="samples after pre-training", ylabel="greedy accuracy (NTP + RL)", ylim=(0.4, 1.02))
     axes[1].set(xlabel="samples after pre-training", ylabel="sampled response length (mean)")
-    axes[0].legend(fontsize=7)
+    if aside:
+        axes[-1].axis("off")
+        axes[-1].legend(*axes[0].get_legend_handles_labels(), fontsize=7, loc="center left", frameon=False)
+    else:
+        axes[0].legend(fontsize=7)
     if star:
-        _star_rounds(axes[2], star)
+        _star_rounds(axes[2], star, {s: COLORS[i % len(COLORS)] for i, s in enumerate(groups)})
     return fig, "Final greedy accuracy after RL: " + "; ".join(lines) + f" ({_seeds(sweep)})."
 
 
