@@ -292,6 +292,31 @@ def test_a_run_that_stopped_once_greedy_was_learnt_keeps_its_last_value_in_the_m
     assert [x for x, *_ in average_curves([cut, slow])] == [0, 10, 15]
 
 
+def test_star_round_panel_carries_a_stopped_seed_to_the_last_round():
+    """STaR runs that stop by the RL rule reach different rounds; the mean over seeds must run to the
+    last round of the slowest, holding the stopped seed's final long fraction, not end with the fastest."""
+    import matplotlib.pyplot as plt
+
+    from cotmix.experiments.report.data import Curve
+    from cotmix.experiments.report.figures import _star_rounds
+
+    class StoppedRun:  # what _star_rounds reads of a run: its per-step long fraction
+        def __init__(self, values, held):
+            self.values, self.held = values, held
+
+        def curve(self, phase, key, evals=True):
+            points = Curve((100 * (k + 1), y) for k, y in enumerate(self.values))
+            points.held = self.held
+            return points
+
+    fig, ax = plt.subplots()
+    _star_rounds(ax, {"star": [StoppedRun([0.3, 0.9], held=True), StoppedRun([0.3, 0.5, 0.7, 0.9], held=False)]})
+    mean = next(line for line in ax.lines if line.get_label().startswith("measured"))
+    assert list(mean.get_xdata()) == [1, 2, 3, 4]
+    assert list(mean.get_ydata()) == pytest.approx([0.3, 0.7, 0.8, 0.9])
+    plt.close(fig)
+
+
 def test_report_and_results_order_runs_by_value_not_by_name(tmp_path):
     """Run directories sort as text (steps=100, steps=1000, steps=300); the report and the results table must not."""
     from cotmix.experiments.report.data import load_sweep

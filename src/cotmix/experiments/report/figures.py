@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 
 from cotmix import plotting
 from cotmix.experiments.report import paper_scale
-from cotmix.experiments.report.data import Sweep
+from cotmix.experiments.report.data import Curve, Sweep
 from cotmix.plotting import COLORS, average_curves, band, bars, mean_ci
 
 
@@ -51,8 +51,12 @@ def _star_rounds(ax, star: dict, colors: dict | None = None) -> None:
     few optimizer steps does not, so the measured curve lags it. With `colors` (setting -> colour,
     from the figure's other panels) the settings keep those colours and are left to that legend."""
     for i, (setting, runs) in enumerate(star.items()):
-        per_seed = [[(k + 1, y) for k, (_, y) in enumerate(r.curve("posttrain", "completions/long_fraction",
-                                                                      evals=False))] for r in runs]
+        per_seed = []
+        for run in runs:
+            steps = run.curve("posttrain", "completions/long_fraction", evals=False)
+            rounds = Curve((k + 1, y) for k, (_, y) in enumerate(steps))
+            rounds.held = steps.held  # a run stopped by the RL rule counts on with its last round
+            per_seed.append(rounds)
         label = setting if len(star) > 1 else (f"measured ({len(runs)} seeds, thin: each)" if len(runs) > 1
                                                else "measured")
         color = colors[setting] if colors else COLORS[i % len(COLORS)]
