@@ -96,8 +96,9 @@ STUDIES: dict[str, Study] = {
         "(paper, appendix); RL after NTP reaches 100% either way.",
         "curves_by", "run", {"task.leap": [2], "task.p_cot": [0.15, 0.25]}, base=_FIXED_BUDGET,
         # A fixed NTP budget: the claim is about what NTP alone learns in it, and the stopping rule
-        # would end pre-training as soon as the chain is learnt. d = 10 at cpu size: each leap-2 step XORs two new bits into the running parity, which a
-        # 2-layer model learns at d = 10 but not at d = 20 within the budget (docs/results-log.md).
+        # would end pre-training as soon as the chain is learnt. d = 10 at cpu size: each leap-2 step
+        # XORs two new bits into the running parity, which a 2-layer model learns at d = 10 but not at
+        # d = 20 within the budget (docs/results-log.md).
         cpu_base={"task.d": 10, "pretrain.steps": 10000, "pretrain.eval_interval": 1000,
                   "pretrain.ckpt_interval": 1000}),
     "fig-size": Study(

@@ -57,10 +57,13 @@ def _star_rounds(ax, star: dict, colors: dict | None = None) -> None:
             rounds = Curve((k + 1, y) for k, (_, y) in enumerate(steps))
             rounds.held = steps.held  # a run stopped by the RL rule counts on with its last round
             per_seed.append(rounds)
-        label = setting if len(star) > 1 else (f"measured ({len(runs)} seeds, thin: each)" if len(runs) > 1
-                                               else "measured")
-        color = colors[setting] if colors else COLORS[i % len(COLORS)]
-        band(ax, per_seed, None if colors else label, color, top=1.0)
+        if colors:  # named in the figure's own legend
+            label, color = None, colors[setting]
+        else:
+            label = setting if len(star) > 1 else (f"measured ({len(runs)} seeds, thin: each)" if len(runs) > 1
+                                                   else "measured")
+            color = COLORS[i % len(COLORS)]
+        band(ax, per_seed, label, color, top=1.0)
         measured = average_curves(per_seed)
         if measured:
             plotting.star_recursion(ax, measured[0][1], len(measured), start_round=1,
