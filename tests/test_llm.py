@@ -10,7 +10,7 @@ import pytest
 from cotmix.errors import CotmixError
 from cotmix.llm import answers
 from cotmix.llm.answers import LONG, MALFORMED, SHORT, classify, is_correct, normalize_math, normalize_number
-from cotmix.llm.mixture import build_mixture, parse_row, read_jsonl
+from cotmix.llm.mixture import build_mixture, parse_row, prompt_for, read_jsonl
 
 # ---- answers -------------------------------------------------------------------------------------
 
@@ -90,10 +90,18 @@ def test_mixture_is_binomial_in_p_cot_and_seeded():
 
 def test_mixture_holds_out_whole_groups():
     train, evaluation = build_mixture(gsm_rows(50), 0.5, seed=0, eval_size=10, group_key="template")
-    assert len(evaluation) == 10 and len(train) == 40
+    eval_prompts = {r["prompt"] for r in evaluation}
+    assert len(evaluation) == 10 and len(train) == sum(prompt_for(r["question"]) not in eval_prompts for r in gsm_rows(50))
     train_groups = {gsm_rows(50)[r["id"]]["template"] for r in train}
     eval_groups = {gsm_rows(50)[r["id"]]["template"] for r in evaluation}
     assert not train_groups & eval_groups and "completion" not in evaluation[0]
+    # A repeated question is one problem: with 40 rows of a + b (a, b in 2..40) some texts repeat,
+    # and none of an eval question's repeats is trained on.
+    rows = gsm_rows(40)
+    train, evaluation = build_mixture(rows, 0.5, seed=0, eval_size=8)
+    repeats = len(rows) - len({r["question"] for r in rows})
+    assert repeats > 0 and not {r["prompt"] for r in train} & {r["prompt"] for r in evaluation}
+    assert len(train) + len(evaluation) < len(rows)  # the fixture's eval set has a repeat in training
     with pytest.raises(CotmixError, match="eval_size=50"):
         build_mixture(gsm_rows(50), 0.5, eval_size=50)
 
@@ -147,12 +155,16 @@ def test_llm_sft_grpo_eval_end_to_end(tiny_lm, tiny_mixture, tmp_path, capsys):
     sft_logs = read_jsonl(tmp_path / "sft" / "metrics.jsonl")
     assert [h["step"] for h in sft_logs if "loss" in h] == [1, 2, 3]
     assert all(math.isfinite(h["loss"]) for h in sft_logs if "loss" in h)
+    heldout = json.loads((tmp_path / "sft" / "summary.json").read_text())["heldout"]
+    assert heldout["overlap_count"] == 0 and heldout["eval_prompts"] == 8
+    assert heldout["reserved_fraction"] == 8 / (8 + heldout["train_prompts"])
 
     assert main(["llm", "grpo", "--model", str(tmp_path / "sft" / "model"), "--data", str(tiny_mixture),
                  "--out", str(tmp_path / "grpo"), "--steps", "2", "--prompts-per-step", "2", "--group-size", "4",
                  "--max-completion-length", "16", "--lr", "1e-4"]) == 0
     grpo_logs = [h for h in read_jsonl(tmp_path / "grpo" / "metrics.jsonl") if "reward" in h]
     assert len(grpo_logs) == 2
+    assert json.loads((tmp_path / "grpo" / "summary.json").read_text())["heldout"]["overlap_count"] == 0
     for h in grpo_logs:  # TRL's metric names, and our weight-0 long-fraction probe beside the reward
         assert 0.0 <= h["reward"] <= 1.0 and 0.0 <= h["rewards/is_long/mean"] <= 1.0
         assert 1 <= h["completions/mean_length"] <= 16
@@ -167,6 +179,16 @@ def test_llm_sft_grpo_eval_end_to_end(tiny_lm, tiny_mixture, tmp_path, capsys):
     assert metrics["long_fraction"] + metrics["short_fraction"] + metrics["malformed_fraction"] == pytest.approx(1.0)
     assert 0 <= metrics["pass@1"] <= metrics["pass@2"] <= 1 and metrics["pass@1"] == pytest.approx(metrics["sampled_accuracy"])
     assert 1 <= metrics["greedy_length_mean"] <= 12
+
+
+def test_llm_heldout_count_catches_a_leaked_eval_problem(tiny_mixture, tmp_path):
+    from cotmix.llm.train import heldout_block
+
+    train = [r["prompt"] for r in read_jsonl(tiny_mixture / "train.jsonl")]
+    evaluation = [r["prompt"] for r in read_jsonl(tiny_mixture / "eval.jsonl")]
+    assert heldout_block(train, tiny_mixture)["overlap_count"] == 0
+    leaked = heldout_block(train + evaluation[3:5], tiny_mixture)  # two eval problems slipped into training
+    assert leaked["overlap_count"] == 2 and leaked["eval_prompts"] == 8
 
 
 def test_llm_refuses_bad_input_with_one_line(tiny_mixture, tmp_path, capsys):

@@ -7,7 +7,8 @@ Stages (each writes one thing under OUT; a rerun skips the stages whose output e
     eval_base.json     the model before SFT
     sft/ eval_sft.json after SFT on the mixture
     grpo/ eval_grpo.json  after GRPO from the SFT model
-    summary.json       the three evaluations side by side (also printed)
+    summary.json       the three evaluations side by side (also printed), and `heldout`: eval
+                       prompts the SFT and GRPO trainers were given (0)
 
 Eval problems are held out by question text: no eval question is trained on, though its template
 (with other names and numbers) may be.
@@ -78,7 +79,9 @@ def run_llm_experiment(args: ExperimentOptions) -> dict:
     _stage(out / "eval_grpo.json", "eval grpo", lambda: _evaluate(str(out / "grpo" / "model"), data,
                                                                   out / "eval_grpo.json", args))
     evals = {name: json.loads((out / f"eval_{name}.json").read_text()) for name in ("base", "sft", "grpo")}
-    write_json_atomic(out / "summary.json", evals)
+    stages = [json.loads((out / stage / "summary.json").read_text())["heldout"] for stage in ("sft", "grpo")]
+    heldout = stages[0] | {"overlap_count": sum(h["overlap_count"] for h in stages)}
+    write_json_atomic(out / "summary.json", evals | {"heldout": heldout})
     print(format_llm_table(evals))
     return evals
 

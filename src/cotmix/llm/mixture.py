@@ -103,7 +103,9 @@ def short_completion(item: dict) -> str:
 def build_mixture(rows: list[dict], p_cot: float, seed: int = 0, eval_size: int = 0,
                   group_key: str | None = None) -> tuple[list[dict], list[dict]]:
     """(train rows, eval rows). Eval takes `eval_size` problems (whole groups when `group_key` is
-    given, e.g. the template a variant came from, so no eval problem shares a template with training)."""
+    given, e.g. the template a variant came from, so no eval problem shares a template with training).
+    A problem whose question text repeats an eval question is not trained on either: sources hold
+    duplicates (and generated variants can repeat one), and a duplicate is the same problem."""
     if not 0.0 <= p_cot <= 1.0:
         raise CotmixError(f"p_cot={p_cot}: must be in [0.0, 1.0]")
     if eval_size < 0 or eval_size >= len(rows):
@@ -118,10 +120,13 @@ def build_mixture(rows: list[dict], p_cot: float, seed: int = 0, eval_size: int 
             break
         held.add(g)
         count += sum(it["group"] == g for it in items)
+    held_questions = {it["question"].strip() for it in items if it["group"] in held}
     train, evaluation = [], []
     for i, item in enumerate(items):
         if item["group"] in held:
             evaluation.append(_row(item, i, None, None))
+        elif item["question"].strip() in held_questions:
+            continue
         elif rng.random() < p_cot:
             train.append(_row(item, i, " " + item["solution"], "long"))
         else:

@@ -6,6 +6,7 @@ Both run as they are on one CPU/GPU and, unchanged, under `accelerate launch` on
     model/          the trained model and tokenizer (safetensors; written to model.tmp, then renamed)
     metrics.jsonl   the trainer's log history (TRL names: loss, reward, completions/mean_length, ...)
     args.json       what was asked for
+    summary.json    the last log entry, and `heldout`: how many of the data's eval prompts the trainer was given
     checkpoints/    the Trainer's own checkpoints when --save-steps is given (for --resume)
 
 During GRPO the long fraction of the sampled completions is logged as `rewards/is_long/mean`:
@@ -51,7 +52,19 @@ def _common_args(out: Path, steps: int, lr: float, batch_size: int, seed: int, s
                 lr_scheduler_type="constant_with_warmup", warmup_steps=0, disable_tqdm=False)
 
 
-def _finish(trainer, out: Path, opts) -> dict:
+def heldout_block(train_prompts: list[str], data: Path) -> dict:
+    """The summary's `heldout` block: the eval prompts of `data` among the prompts handed to the trainer.
+    `cotmix llm mixture` keeps them apart by construction; this counts it on the rows actually trained
+    on, so a hand-made or edited train.jsonl that leaks an eval problem shows up as overlap_count > 0."""
+    eval_path = Path(data) / "eval.jsonl"
+    evaluation = {r["prompt"] for r in read_jsonl(eval_path)} if eval_path.is_file() else set()
+    trained = set(train_prompts)
+    return {"eval_prompts": len(evaluation), "train_prompts": len(trained),
+            "reserved_fraction": len(evaluation) / max(1, len(evaluation | trained)),
+            "overlap_count": len(evaluation & trained)}
+
+
+def _finish(trainer, out: Path, opts, heldout: dict) -> dict:
     saved = opts.resume and any((out / "checkpoints").glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if saved else None)  # True: the latest checkpoint
     tmp = out / "model.tmp"
@@ -63,7 +76,9 @@ def _finish(trainer, out: Path, opts) -> dict:
     history = trainer.state.log_history
     (out / "metrics.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
     write_json_atomic(out / "args.json", dataclasses.asdict(opts))
-    return history[-1] if history else {}
+    final = history[-1] if history else {}
+    write_json_atomic(out / "summary.json", {"final": final, "heldout": heldout})
+    return final
 
 
 def sft(opts: SFTOptions) -> dict:
@@ -81,7 +96,7 @@ def sft(opts: SFTOptions) -> dict:
                        max_length=opts.max_length,
                        completion_only_loss=True, packing=False)
     trainer = SFTTrainer(model=net, args=config, train_dataset=dataset, processing_class=tokenizer)
-    return _finish(trainer, out, opts)
+    return _finish(trainer, out, opts, heldout_block(dataset["prompt"], Path(opts.data)))
 
 
 def grpo(opts: GRPOOptions) -> dict:
@@ -104,4 +119,4 @@ def grpo(opts: GRPOOptions) -> dict:
                         reward_weights=[1.0, 0.0], use_vllm=opts.vllm)
     trainer = GRPOTrainer(model=net, reward_funcs=[correct_answer, is_long], args=config, train_dataset=dataset,
                           processing_class=tokenizer)
-    return _finish(trainer, out, opts)
+    return _finish(trainer, out, opts, heldout_block(dataset["prompt"], Path(opts.data)))
