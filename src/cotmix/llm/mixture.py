@@ -120,12 +120,12 @@ def build_mixture(rows: list[dict], p_cot: float, seed: int = 0, eval_size: int 
             break
         held.add(g)
         count += sum(it["group"] == g for it in items)
-    held_questions = {it["question"].strip() for it in items if it["group"] in held}
+    held_prompts = {prompt_for(it["question"]) for it in items if it["group"] in held}
     train, evaluation = [], []
     for i, item in enumerate(items):
         if item["group"] in held:
             evaluation.append(_row(item, i, None, None))
-        elif item["question"].strip() in held_questions:
+        elif prompt_for(item["question"]) in held_prompts:  # the identity the trainers' count uses
             continue
         elif rng.random() < p_cot:
             train.append(_row(item, i, " " + item["solution"], "long"))
