@@ -181,6 +181,31 @@ def test_llm_sft_grpo_eval_end_to_end(tiny_lm, tiny_mixture, tmp_path, capsys):
     assert 1 <= metrics["greedy_length_mean"] <= 12
 
 
+def test_llm_experiment_holds_out_whole_templates_and_resumes(tiny_lm, tmp_path, capsys):
+    """The whole experiment on the tiny model; its gsm.jsonl is written here, so the generation stage
+    is skipped. Eval problems share no template with training, and a rerun redoes nothing."""
+    from cotmix.cli import main
+
+    out = tmp_path / "exp"
+    out.mkdir()
+    rows = gsm_rows(40)  # 5 templates x 8 problems
+    (out / "gsm.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    argv = ["llm", "experiment", "--out", str(out), "--model", str(tiny_lm), "--eval-size", "8", "--k", "0",
+            "--max-new-tokens", "8", "--sft-steps", "2", "--sft-batch-size", "4", "--grpo-steps", "1",
+            "--group-size", "2"]
+    assert main(argv) == 0
+    train_templates = {rows[r["id"]]["template"] for r in read_jsonl(out / "mixture" / "train.jsonl")}
+    eval_templates = {rows[r["id"]]["template"] for r in read_jsonl(out / "mixture" / "eval.jsonl")}
+    assert len(eval_templates) == 1 and train_templates == set(range(5)) - eval_templates
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) == {"base", "sft", "grpo", "heldout"} and summary["heldout"]["overlap_count"] == 0
+    assert all(summary[stage]["n_prompts"] == 8 for stage in ("base", "sft", "grpo"))
+
+    capsys.readouterr()
+    assert main(argv) == 0  # every stage's output is there: nothing is retrained
+    assert capsys.readouterr().out.count("done already") == 7
+
+
 def test_llm_heldout_count_catches_a_leaked_eval_problem(tiny_mixture, tmp_path):
     from cotmix.llm.train import heldout_block
 

@@ -10,8 +10,9 @@ Stages (each writes one thing under OUT; a rerun skips the stages whose output e
     summary.json       the three evaluations side by side (also printed), and `heldout`: eval
                        prompts the SFT and GRPO trainers were given (0)
 
-Eval problems are held out by question text: no eval question is trained on, though its template
-(with other names and numbers) may be.
+Eval problems are held out by template (`--holdout template`, the default): no variant of an eval
+problem's template, with other names and numbers, is trained on. `--holdout question` holds out
+question texts only, so a template can be in both.
 """
 
 from __future__ import annotations
@@ -62,8 +63,10 @@ def run_llm_experiment(args: ExperimentOptions) -> dict:
     _stage(source, "gsm-symbolic", lambda: print(build_gsm_symbolic(source, args.variants, args.seed)))
 
     def mixture():
-        train, evaluation = build_mixture(load_rows(str(source)), args.p_cot, args.seed, args.eval_size)
-        write_mixture(data, train, evaluation, {"source": str(source), "p_cot": args.p_cot, "seed": args.seed})
+        group_key = "template" if args.holdout == "template" else None
+        train, evaluation = build_mixture(load_rows(str(source)), args.p_cot, args.seed, args.eval_size, group_key)
+        write_mixture(data, train, evaluation, {"source": str(source), "p_cot": args.p_cot, "seed": args.seed,
+                                                "group_key": group_key})
 
     _stage(data, "mixture", mixture)
     _stage(out / "eval_base.json", "eval base", lambda: _evaluate(args.model, data, out / "eval_base.json", args))

@@ -95,6 +95,8 @@ class ExperimentOptions(EvalOptions):
     variants: int = opt(4, "generated variants per GSM8K template", lo=0)
     p_cot: float = opt(0.3, "probability of a long (worked) demonstration", lo=0.0, hi=1.0)
     eval_size: int = opt(40, "problems held out for evaluation", lo=1)
+    holdout: str = opt("template", "what eval holds out: whole templates (no eval problem's template, with other "
+                       "names and numbers, is trained on) or single question texts", choices=("template", "question"))
     sft_steps: int = opt(60, "SFT optimizer steps", lo=1)
     sft_lr: float = opt(1e-4, "SFT learning rate", lo=0.0, lo_open=True)
     sft_batch_size: int = opt(8, "SFT examples per step", lo=1)
