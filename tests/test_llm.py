@@ -205,6 +205,10 @@ def test_llm_experiment_holds_out_whole_templates_and_resumes(tiny_lm, tmp_path,
     assert main(argv) == 0  # every stage's output is there: nothing is retrained
     assert capsys.readouterr().out.count("done already") == 7
 
+    (out / "grpo" / "summary.json").unlink()  # as a stage trained before the held-out count left it
+    assert main(argv) == 2
+    assert "grpo/summary.json: missing" in capsys.readouterr().err
+
 
 def test_llm_heldout_count_catches_a_leaked_eval_problem(tiny_mixture, tmp_path):
     from cotmix.llm.train import heldout_block

@@ -82,11 +82,20 @@ def run_llm_experiment(args: ExperimentOptions) -> dict:
     _stage(out / "eval_grpo.json", "eval grpo", lambda: _evaluate(str(out / "grpo" / "model"), data,
                                                                   out / "eval_grpo.json", args))
     evals = {name: json.loads((out / f"eval_{name}.json").read_text()) for name in ("base", "sft", "grpo")}
-    stages = [json.loads((out / stage / "summary.json").read_text())["heldout"] for stage in ("sft", "grpo")]
+    stages = [_stage_heldout(out / stage) for stage in ("sft", "grpo")]
     heldout = stages[0] | {"overlap_count": sum(h["overlap_count"] for h in stages)}
     write_json_atomic(out / "summary.json", evals | {"heldout": heldout})
     print(format_llm_table(evals))
     return evals
+
+
+def _stage_heldout(stage: Path) -> dict:
+    """The held-out count a trainer wrote; a stage made by a cotmix from before the count has none."""
+    path = stage / "summary.json"
+    if not path.is_file():
+        raise CotmixError(f"{path}: missing (this stage was trained by an older cotmix, before the held-out "
+                          f"count); delete {stage} and the stages after it, then rerun to retrain them")
+    return json.loads(path.read_text())["heldout"]
 
 
 def format_llm_table(evals: dict) -> str:
