@@ -317,6 +317,42 @@ def test_star_round_panel_carries_a_stopped_seed_to_the_last_round():
     plt.close(fig)
 
 
+def test_phase_map_counts_seeds_per_cell_and_leaves_unreached_phases_blank():
+    """Seeds that split show as k/n beside the mean; a partial report's run that has not reached RL
+    yet leaves its cell blank instead of breaking the page."""
+    import matplotlib.pyplot as plt
+
+    from cotmix.experiments.report.figures import phase
+
+    class FakeRun:
+        def __init__(self, p_cot, seed, ntp, rl):
+            self.config, self.setting = {"task": {"d": 8, "p_cot": p_cot}}, f"p={p_cot}"
+            self.values = {"baseline": ntp, "posttrain": rl}
+
+        def metric(self, phase_name, key):
+            return self.values[phase_name]
+
+    class FakeSweep:
+        runs = [FakeRun(0.1, 0, 0.5, 1.0), FakeRun(0.1, 1, 0.5, 1.0), FakeRun(0.1, 2, 0.5, 0.5),
+                FakeRun(0.2, 0, 0.5, None)]
+
+        def done(self):
+            return self.runs
+
+        def settings(self):
+            return {"p=0.1": self.runs[:3], "p=0.2": self.runs[3:]}
+
+        def n_prompts(self):
+            return 64
+
+    fig, caption = phase(FakeSweep())
+    ntp_axis, rl_axis = fig.axes[:2]
+    assert [t.get_text() for t in rl_axis.texts] == ["0.83\n2/3"]
+    assert [t.get_text() for t in ntp_axis.texts] == ["0.50\n0/3", "0.50\n0/1"]
+    assert "NTP + RL: all seeds >= 0.99 in 0 of 1 cells" in caption and "x 64 held-out prompts" in caption
+    plt.close(fig)
+
+
 def test_report_and_results_order_runs_by_value_not_by_name(tmp_path):
     """Run directories sort as text (steps=100, steps=1000, steps=300); the report and the results table must not."""
     from cotmix.experiments.report.data import load_sweep

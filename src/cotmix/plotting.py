@@ -95,8 +95,10 @@ def spread_x(ax, curves: list[list[tuple[float, float]]], ratio: float = 100.0) 
 
 def bars(ax, xs, per_x: list[list[float]], n_prompts: int | None = None, **kwargs) -> list[tuple[float, float]]:
     """Mean and 95% interval (mean_ci) at each x, as points with error bars, clipped to [0, 1] for a
-    fraction (n_prompts given); returns the (mean, half)."""
-    stats = [mean_ci(values, n_prompts) for values in per_x]
+    fraction (n_prompts given); returns the (mean, half). Missing values (runs of a partial report
+    that have not reached the phase) are left out, an x with none at all is drawn as nan."""
+    per_x = [[v for v in values if v is not None] for values in per_x]
+    stats = [mean_ci(values, n_prompts) if values else (math.nan, 0.0) for values in per_x]
     low = [min(h, m) if n_prompts else h for m, h in stats]
     high = [min(h, 1 - m) if n_prompts else h for m, h in stats]
     ax.errorbar(xs, [m for m, _ in stats], yerr=[low, high], capsize=3, **kwargs)

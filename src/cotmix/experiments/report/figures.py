@@ -21,7 +21,11 @@ from cotmix.plotting import COLORS, average_curves, band, bars, mean_ci
 def _fmt(values: list[float], n_prompts: int | None = None) -> str:
     """Mean ± 95% CI (over seeds, and the prompts' binomial error for a fraction measured on
     n_prompts), then each seed's value when they differ: seeds that split (1.00, 1.00, 0.88, 0.49)
-    give a mean and a wide interval that describe no seed."""
+    give a mean and a wide interval that describe no seed. Runs that have not reached the metric's
+    phase (a partial report) are left out; "-" when none has."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
     mean, ci = mean_ci(values, n_prompts)
     if len(values) == 1 and not n_prompts:
         return f"{values[0]:.2f}"
@@ -237,26 +241,33 @@ def size(sweep: Sweep):
 
 
 def phase(sweep: Sweep):
-    """(d, p_cot) heat maps of final greedy accuracy: NTP only and NTP + RL."""
+    """(d, p_cot) heat maps of final greedy accuracy, NTP only and NTP + RL. Each cell shows the mean
+    over seeds and how many seeds reached 0.99 (seeds that split make a mean no seed had); a cell
+    whose runs have not reached that phase yet (a partial report) is left blank."""
     runs = sweep.done()
     ds = sorted({r.config["task"]["d"] for r in runs})
     ps = sorted({r.config["task"]["p_cot"] for r in runs})
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     summary = []
     for ax, phase_name, title in zip(axes, ("baseline", "posttrain"), ("NTP only", "NTP + RL")):
-        grid = [[mean_ci([r.metric(phase_name, "greedy_accuracy") for r in runs
-                          if r.config["task"]["d"] == d and r.config["task"]["p_cot"] == p] or [float("nan")])[0]
-                 for p in ps] for d in ds]
-        image = ax.imshow(grid, vmin=0.5, vmax=1.0, cmap="viridis", origin="lower", aspect="auto")
+        cells = {(d, p): [v for r in runs if r.config["task"]["d"] == d and r.config["task"]["p_cot"] == p
+                          and (v := r.metric(phase_name, "greedy_accuracy")) is not None] for d in ds for p in ps}
+        grid = [[mean_ci(cells[d, p])[0] if cells[d, p] else float("nan") for p in ps] for d in ds]
+        image = ax.imshow(grid, vmin=0.0, vmax=1.0, cmap="viridis", origin="lower", aspect="auto")
         ax.set_xticks(range(len(ps)), [str(p) for p in ps])
         ax.set_yticks(range(len(ds)), [str(d) for d in ds])
         ax.set(xlabel="p_cot", ylabel="d", title=f"{title}: greedy accuracy")
-        for i, row in enumerate(grid):
-            for j, v in enumerate(row):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.8 else "black")
-        summary.append(f"{title}: {sum(v >= 0.99 for row in grid for v in row)}/{len(ds) * len(ps)} cells >= 0.99")
+        for i, d in enumerate(ds):
+            for j, p in enumerate(ps):
+                if values := cells[d, p]:
+                    label = f"{grid[i][j]:.2f}\n{sum(v >= 0.99 for v in values)}/{len(values)}"
+                    ax.text(j, i, label, ha="center", va="center", fontsize=7,
+                            color="white" if grid[i][j] < 0.6 else "black")
+        reached = sum(all(v >= 0.99 for v in vs) for vs in cells.values() if vs)
+        summary.append(f"{title}: all seeds >= 0.99 in {reached} of {sum(bool(vs) for vs in cells.values())} cells")
     fig.colorbar(image, ax=axes[1], shrink=0.9)
-    return fig, "; ".join(summary) + f" ({_seeds(sweep)})."
+    return fig, ("; ".join(summary) + f"; in each cell the mean, then the seeds >= 0.99 of those run "
+                 f"({_seeds(sweep)}).")
 
 
 KINDS = {"curves": curves, "curves_by": curves_by, "length": length, "threshold": threshold, "by_value": by_value,
