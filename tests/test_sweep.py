@@ -325,7 +325,7 @@ def test_phase_map_counts_seeds_per_cell_and_leaves_unreached_phases_blank():
     from cotmix.experiments.report.figures import phase
 
     class FakeRun:
-        def __init__(self, p_cot, seed, ntp, rl):
+        def __init__(self, p_cot, ntp, rl):
             self.config, self.setting = {"task": {"d": 8, "p_cot": p_cot}}, f"p={p_cot}"
             self.values = {"baseline": ntp, "posttrain": rl}
 
@@ -333,8 +333,7 @@ def test_phase_map_counts_seeds_per_cell_and_leaves_unreached_phases_blank():
             return self.values[phase_name]
 
     class FakeSweep:
-        runs = [FakeRun(0.1, 0, 0.5, 1.0), FakeRun(0.1, 1, 0.5, 1.0), FakeRun(0.1, 2, 0.5, 0.5),
-                FakeRun(0.2, 0, 0.5, None)]
+        runs = [FakeRun(0.1, 0.5, 1.0), FakeRun(0.1, 0.5, 1.0), FakeRun(0.1, 0.5, 0.5), FakeRun(0.2, 0.5, None)]
 
         def done(self):
             return self.runs

@@ -32,7 +32,11 @@ _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
 
 def mean_ci(values: list[float], n_prompts: int | None = None) -> tuple[float, float]:
     """(mean, half-width of the 95% interval) over seeds; with n_prompts, for a fraction measured on
-    that many prompts, the binomial half-width is added in quadrature."""
+    that many prompts, the binomial half-width is added in quadrature. None (a run of a partial report
+    that has not reached the metric's phase) is left out; with nothing left the mean is nan."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return math.nan, 0.0
     k = len(values)
     mean = sum(values) / k
     half = 0.0
@@ -95,10 +99,8 @@ def spread_x(ax, curves: list[list[tuple[float, float]]], ratio: float = 100.0) 
 
 def bars(ax, xs, per_x: list[list[float]], n_prompts: int | None = None, **kwargs) -> list[tuple[float, float]]:
     """Mean and 95% interval (mean_ci) at each x, as points with error bars, clipped to [0, 1] for a
-    fraction (n_prompts given); returns the (mean, half). Missing values (runs of a partial report
-    that have not reached the phase) are left out, an x with none at all is drawn as nan."""
-    per_x = [[v for v in values if v is not None] for values in per_x]
-    stats = [mean_ci(values, n_prompts) if values else (math.nan, 0.0) for values in per_x]
+    fraction (n_prompts given); returns the (mean, half)."""
+    stats = [mean_ci(values, n_prompts) for values in per_x]
     low = [min(h, m) if n_prompts else h for m, h in stats]
     high = [min(h, 1 - m) if n_prompts else h for m, h in stats]
     ax.errorbar(xs, [m for m, _ in stats], yerr=[low, high], capsize=3, **kwargs)

@@ -252,7 +252,7 @@ def phase(sweep: Sweep):
     for ax, phase_name, title in zip(axes, ("baseline", "posttrain"), ("NTP only", "NTP + RL")):
         cells = {(d, p): [v for r in runs if r.config["task"]["d"] == d and r.config["task"]["p_cot"] == p
                           and (v := r.metric(phase_name, "greedy_accuracy")) is not None] for d in ds for p in ps}
-        grid = [[mean_ci(cells[d, p])[0] if cells[d, p] else float("nan") for p in ps] for d in ds]
+        grid = [[mean_ci(cells[d, p])[0] for p in ps] for d in ds]
         image = ax.imshow(grid, vmin=0.0, vmax=1.0, cmap="viridis", origin="lower", aspect="auto")
         ax.set_xticks(range(len(ps)), [str(p) for p in ps])
         ax.set_yticks(range(len(ds)), [str(d) for d in ds])
