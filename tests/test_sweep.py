@@ -103,8 +103,11 @@ def test_rerun_skips_finished_runs_and_refuses_another_grid(tiny_sweep):
               log=logs.append)
     assert "4 done already, 2 to run" in logs[0]  # only the failed ones are retried
     assert before == {p: p.stat().st_mtime_ns for p in out.glob("runs/task*/summary.json")}
-    with pytest.raises(CotmixError, match="holds a different sweep"):
+    with pytest.raises(CotmixError, match=r"holds a different sweep .*differs in also\b"):
         run_sweep(grid_from_dict(TINY_SWEEP), out, progress=False, log=lambda *_: None)
+    changed = TINY_SWEEP | {"base": {"pretrain.lr": 0.5}}
+    with pytest.raises(CotmixError, match=r"differs in also, base\.pretrain\.lr:"):
+        run_sweep(grid_from_dict(changed), out, progress=False, log=lambda *_: None)
 
 
 def test_killed_sweep_reruns_only_what_was_missing(tmp_path):

@@ -89,11 +89,26 @@ def _check_same_grid(out: Path, grid: Grid) -> None:
         before = read_json(path)
         if before != grid.to_dict():
             name = before.get("name") if isinstance(before, dict) else None
-            raise CotmixError(f"--out {out}: holds a different sweep ({name!r}); "
-                              "use a new --out, or the same sweep file to resume it")
+            differ = ", ".join(_differing_keys(before, grid.to_dict())[:6])
+            raise CotmixError(f"--out {out}: holds a different sweep ({name!r}; differs in {differ}: "
+                              "another --size or file?); use a new --out, or the same sweep to resume it")
         return
     create_empty_dir(out, "they are not a sweep; choose an empty or new directory")
     write_json_atomic(path, grid.to_dict())
+
+
+def _differing_keys(before, now: dict) -> list[str]:
+    """The keys whose values differ between two sweep mappings, one level into dicts: `base.task.d`."""
+    if not isinstance(before, dict):
+        return ["everything"]
+    keys = []
+    for key in sorted(set(before) | set(now)):
+        old, new = before.get(key), now.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            keys += [f"{key}.{k}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        elif old != new:
+            keys.append(key)
+    return keys
 
 
 ENGINES = ("auto", "ray", "processes")
