@@ -76,3 +76,27 @@ def test_chain_accuracy_is_split_into_steps_that_copy_and_steps_that_flip():
     assert metrics["chain_token_accuracy"] == pytest.approx(after_0)
     oracle = chain_token_metrics(PartialOracle(task, known=set(range(8))), task, batch)
     assert oracle["chain_token_accuracy_after_0"] == oracle["chain_token_accuracy_after_1"] == 1.0
+
+
+def test_decision_split_script_agrees_with_the_greedy_decision_metric(calibrated):
+    """scripts/decision_split.py splits greedy's stop-or-continue by the next chain token; summed
+    over the split it is the eval's decision_greedy_continue (the two differ only on prompts whose
+    chain token is wrong, none once the chain is learnt)."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from cotmix.train.checkpoint import resolve_checkpoint
+
+    cfg, metrics, run = calibrated
+    script = Path(__file__).parents[1] / "scripts" / "decision_split.py"
+    out = subprocess.run([sys.executable, str(script), str(resolve_checkpoint(run))], capture_output=True,
+                         text=True, check=True).stdout
+    found = re.search(r"greedy continues on ([\d.]+) of (\d+)", out)
+    overall, n = float(found.group(1)), int(found.group(2))  # n: the held-out prompts, at most eval.n_prompts
+    split = [(int(k), float(c)) for k, c in re.findall(r"next token \d: (\d+) prompts, .* continue ([\d.]+)", out)]
+    assert len(split) == 2 and sum(k for k, _ in split) == n and 0 < n <= cfg.eval.n_prompts
+    assert overall == pytest.approx(sum(k * c for k, c in split) / n, abs=1e-3)
+    slack = 1 - metrics["chain_exact_accuracy"] + 1e-3  # 3-decimal printing
+    assert abs(overall - metrics["decision_greedy_continue"]) <= slack
