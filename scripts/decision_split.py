@@ -2,8 +2,9 @@
 
 Where long and short answers part (parity: after the first answer token x_1), greedy decoding
 continues when its most likely token is not EOS (the eval's decision_greedy_continue). A calibrated
-model has P(continue) = 2p/(1+p), a margin over 1/2 of (3p-1)/(2(1+p)): under 0.01 at p_cot = 0.34. A small bias of the model towards one token
-value can then decide the outcome, separately for the prompts whose next chain token is 0 and is 1.
+model has P(continue) = 2p/(1+p), a margin over 1/2 of (3p-1)/(2(1+p)): under 0.01 at p_cot = 0.34.
+A small bias of the model towards one token value can then decide the outcome, separately for the
+prompts whose next chain token is 0 and is 1.
     python scripts/decision_split.py CHECKPOINT_DIR...
 """
 import sys
@@ -29,8 +30,8 @@ def decision_split(path: str) -> str:
     nxt = batch.responses[:, task.decision_position]  # (rows,) the right next chain token
     p = cfg.task.p_cot
     overall = chain_token_metrics(model, task, batch)["decision_greedy_continue"]
-    parts = [f"{path}: p_cot {p}, calibrated P(continue) {2 * p / (1 + p):.3f}, "
-             f"greedy continues on {overall:.3f} of {len(nxt)}"]
+    parts = [(f"{path}: p_cot {p}, calibrated P(continue) {2 * p / (1 + p):.3f}, "
+              f"greedy continues on {overall:.3f} of {len(nxt)}")]
     for value in nxt.unique().tolist():
         rows = nxt == value
         m = chain_token_metrics(model, task, Batch(batch.prompts[rows], batch.responses[rows], batch.is_long[rows]))
