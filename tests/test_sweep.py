@@ -4,6 +4,7 @@ HTML report rendered in headless Chromium."""
 import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -397,6 +398,7 @@ def test_paper_scale_figures(tmp_path):
     figure, each drawn from real runs."""
     from cotmix.experiments.report.data import load_sweep
     from cotmix.experiments.report.paper_scale import resource_gap, samples_to_generalise, star_rounds
+    from cotmix.theory.closed_form import star_rounds_to_generalise
 
     grid = grid_from_dict({"name": "gap", "preset": "tiny", "grid": {"task.d": [4, 5]}, "seeds": [0],
                            "base": {"posttrain.stop_when": "greedy_learnt", "posttrain.baseline_arm": False},
@@ -415,7 +417,11 @@ def test_paper_scale_figures(tmp_path):
                            "base": {"posttrain.algorithm": "star", "posttrain.eval_interval": 1}})
     run_sweep(grid, tmp_path / "rounds", progress=False, log=lambda *_: None)
     fig, measured = star_rounds(load_sweep(tmp_path / "rounds"))
-    assert fig.axes[0].lines and "predicted round" in measured
+    p0, predicted = re.search(r"p_0 ([0-9.]+), predicted round (\d+)", measured).groups()
+    assert int(predicted) == star_rounds_to_generalise(float(p0))
+    mean, recursion = fig.axes[0].lines[-2:]  # the seeds' mean by round, then the closed form from its p_0
+    assert mean.get_xdata()[0] == recursion.get_xdata()[0] == 0  # round 0 is the pre-trained model
+    assert recursion.get_ydata()[0] == pytest.approx(mean.get_ydata()[0])
 
 
 def test_engine_choice_is_checked_and_auto_needs_no_ray_for_one_worker():

@@ -11,8 +11,10 @@ import math
 import matplotlib.pyplot as plt
 
 from cotmix import plotting
-from cotmix.experiments.report.data import Run, Sweep
+from cotmix.eval.evaluate import GREEDY_LEARNT
+from cotmix.experiments.report.data import Curve, Run, Sweep
 from cotmix.plotting import COLORS
+from cotmix.rundir import read_metrics
 from cotmix.theory.closed_form import star_rounds_to_generalise
 
 
@@ -69,29 +71,46 @@ def resource_gap(sweep: Sweep):
     return fig, f"p_cot = {p_cot}. " + "; ".join(lines) + "."
 
 
+def _by_round(run: Run, key: str) -> Curve:
+    """(round, value) of the RL phase's held-out evaluations: round 0 is the pre-trained model, round n
+    the model after n STaR rounds (a resumed run's repeated evaluation counts once)."""
+    values = {int(r["step"]): r[key] for r in read_metrics(run.path, "posttrain") if r.get("eval") and key in r}
+    return Curve(sorted(values.items()))
+
+
 def star_rounds(sweep: Sweep):
-    """Per p_0: STaR's long fraction of samples per round against p_{n+1} = 2 p_n / (1 + p_n) from the
-    measured p_0, and the first round with greedy >= 0.99 against the round the closed form predicts."""
+    """Per p_0: STaR's held-out long fraction after each round against p_{n+1} = 2 p_n / (1 + p_n) from
+    the measured p_0, and the first round with greedy >= 0.99 against the round the closed form predicts
+    (runs that never got there: open triangles at the rounds they ran, i.e. "more than")."""
     fig, (lf, first) = plt.subplots(1, 2, figsize=(11, 4))
-    lines = []
+    lines, top = [], 3
     for i, (setting, runs) in enumerate(sweep.settings().items()):
         color = COLORS[i % len(COLORS)]
-        per_seed = [[(k + 1, y) for k, (_, y) in enumerate(r.curve("posttrain", "completions/long_fraction",
-                                                                      evals=False))] for r in runs]
+        per_seed = [_by_round(r, "long_fraction") for r in runs]
         plotting.band(lf, per_seed, setting, color, top=1.0)
-        p0 = sum(r.metric("pretrain", "long_fraction") for r in runs) / len(runs)
-        rounds = max((len(c) for c in per_seed), default=0)
-        if rounds:
-            plotting.star_recursion(lf, p0, rounds + 1, label=None, color=color)
+        starts = [c[0][1] for c in per_seed if c and c[0][0] == 0]
+        if not starts:
+            continue
+        p0 = sum(starts) / len(starts)
+        rounds = max(c[-1][0] for c in per_seed if c)
+        plotting.star_recursion(lf, p0, rounds + 1, label=None, color=color)
         predicted = star_rounds_to_generalise(p0)
-        measured = [next((int(s) for s, g in r.curve("posttrain", "greedy_accuracy") if g >= 0.99), None) for r in runs]
+        greedy = [_by_round(r, "greedy_accuracy") for r in runs]
+        measured = [next((n for n, g in c if g >= GREEDY_LEARNT), None) for c in greedy]
         got = [m for m in measured if m is not None]
-        first.scatter([predicted] * len(got), got, color=color, label=setting)
+        censored = [c[-1][0] for c, m in zip(greedy, measured) if m is None and c]
+        x = predicted + 0.1 * i  # settings that predict the same round stay apart
+        first.scatter([x] * len(got), got, color=color, label=setting if got else None)
+        if censored:
+            first.scatter([x] * len(censored), censored, color=color, marker="^", facecolors="none", s=40,
+                          label=f"{setting}: not by the last round")
+        top = max([top, predicted, *got, *censored])
         lines.append(f"{setting}: p_0 {p0:.3f}, predicted round {predicted}, measured "
-                     f"{', '.join('-' if m is None else str(m) for m in measured)}")
-    lf.set(xlabel="STaR round", ylabel="long fraction of samples (dashed: 2p/(1+p))", ylim=(0, 1.02))
-    hi = max([3] + [int(x) for x in first.get_xlim() + first.get_ylim()])
-    first.plot([0, hi], [0, hi], "k:", lw=1)
-    first.set(xlabel="round the closed form predicts", ylabel="first round with greedy >= 0.99")
+                     f"{', '.join('>' + str(c[-1][0]) if m is None else str(m) for c, m in zip(greedy, measured))}")
+    lf.set(xlabel="STaR round (0: the pre-trained model)", ylabel="held-out long fraction (dashed: 2p/(1+p))",
+           ylim=(0, 1.02))
+    first.plot([0, top + 1], [0, top + 1], "k:", lw=1)
+    first.set(xlabel="round the closed form predicts", ylabel="first round with greedy >= 0.99",
+              xlim=(0, top + 1), ylim=(0, top + 1))
     lf.legend(fontsize=7), first.legend(fontsize=7)
     return fig, "; ".join(lines) + "."
