@@ -8,7 +8,7 @@ import torch
 
 from cotmix.errors import ConfigError
 from cotmix.rl.algorithms import ALGORITHMS
-from cotmix.rl.posttrain import posttrain, posttrain_config
+from cotmix.rl.posttrain import posttrain, posttrain_config, preflight_warnings
 from cotmix.rundir import read_metrics, read_summary
 from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
 from cotmix.train.ntp import train_ntp
@@ -161,6 +161,8 @@ def test_preflight_warns_when_the_chain_is_not_learnt(pretrained, tmp_path, caps
     err = capsys.readouterr().err
     assert "cotmix: warning: RL starts from a model whose held-out long answers are right end to end only" in err
     assert entry["preflight"] and "amplifies the long answers as they are" in entry["preflight"][0]
+    cfg = posttrain_config(pretrained.config, ["posttrain.steps=0"])  # an NTP-only arm: no RL to warn about
+    assert preflight_warnings(cfg, pretrained.state["last_eval"]) == []
 
 
 def test_no_preflight_warning_from_a_learnt_chain(calibrated, tmp_path, capsys):

@@ -104,8 +104,10 @@ def preflight_warnings(cfg: Config, start_eval: dict) -> list[str]:
     re-weights the answers the model already gives: from a half-learnt chain it lengthens answers
     without making them right (or, with the chain reward, drives the long fraction to 0); from a
     model that almost never answers long it has nothing to amplify. Warnings, not errors:
-    fig-rl-start studies exactly this regime."""
+    fig-rl-start studies exactly this regime. No RL steps (an NTP-only arm), nothing to warn about."""
     lines = []
+    if cfg.posttrain.steps == 0:
+        return lines
     chain = start_eval.get("chain_exact_accuracy")
     if chain is not None and chain < CHAIN_LEARNT:
         lines.append(f"RL starts from a model whose held-out long answers are right end to end only {chain:.3f} "
