@@ -1,6 +1,6 @@
 """`cotmix sweep`, `cotmix results` and `cotmix report`: grids of runs, one table, one HTML page.
 
-    cotmix sweep     GRID.yaml|STUDY --out DIR [--size cpu|paper] [--workers N] [--engine E] [--address ADDR]
+    cotmix sweep     GRID.yaml|STUDY --out DIR [--size cpu|paper] [--workers N] [--engine E] [--address ADDR] [--only GLOB]
     cotmix sweep     GRID.yaml|STUDY --list [--size cpu|paper]
     cotmix results   DIR [--where SQL] [--columns a,b|all] [--sort SQL] [--csv] [--list-columns]
     cotmix report    DIR [--out report.html] [--partial]
@@ -14,23 +14,24 @@ from cotmix.errors import CotmixError
 
 
 def cmd_sweep(args) -> int:
-    from cotmix.experiments.runner import grid_for, run_sweep
+    from cotmix.experiments.runner import grid_for, run_sweep, select_runs
 
     if args.workers < 1 or args.threads < 1:
         raise CotmixError(f"--workers {args.workers} --threads {args.threads}: both must be >= 1")
     grid = grid_for(args.grid, args.size)
     if args.list:
+        specs = select_runs(grid.runs(), args.only)
         varying = set(grid.grid).union(*grid.also)
         fixed = " ".join(f"{k}={v}" for k, v in grid.base.items() if k not in varying)
         preset = f" --preset {grid.preset}" if grid.preset else ""
         print(f"# {grid.name}: cotmix {grid.command}{preset} {fixed}".rstrip())
-        for spec in grid.runs():
+        for spec in specs:
             print(spec.name)
         return 0
     if args.out is None:
         raise CotmixError("--out DIR is required to run a sweep; only --list works without it")
     statuses = run_sweep(grid, Path(args.out), args.workers, args.address, args.threads, not args.no_progress,
-                         engine=args.engine)
+                         engine=args.engine, only=args.only)
     failed = [s for s in statuses if s.get("state") != "done"]
     print(f"{len(statuses) - len(failed)}/{len(statuses)} runs done; table: {Path(args.out) / 'results.parquet'}")
     for status in failed:
@@ -72,6 +73,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
     p.add_argument("--address", default=None, help="join an existing Ray cluster (e.g. auto or HOST:6379)")
     p.add_argument("--list", action="store_true", help="print the runs the sweep expands to and exit")
+    p.add_argument("--only", action="append", metavar="GLOB",
+                   help="run only the runs whose names match (repeatable), e.g. 'task.d=12,*'")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_sweep)
 

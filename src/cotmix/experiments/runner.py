@@ -19,6 +19,7 @@ Each run uses `threads` torch threads (1 by default, so parallel runs do not fig
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
 import time
@@ -132,13 +133,26 @@ def pick_engine(engine: str, workers: int, address: str | None) -> str:
     return engine
 
 
+def select_runs(specs: list[RunSpec], only: list[str] | None) -> list[RunSpec]:
+    """The runs whose names match one of the glob patterns `only` (all runs when there are none), so
+    that part of a sweep (one d, one arm) can run first, or on another machine, into the same --out."""
+    if not only:
+        return specs
+    chosen = [s for s in specs if any(fnmatch.fnmatchcase(s.name, pattern) for pattern in only)]
+    if not chosen:
+        raise CotmixError(f"--only {' '.join(only)}: matches none of the {len(specs)} runs "
+                          f"(e.g. {specs[0].name!r}; `cotmix sweep ... --list` prints them all)")
+    return chosen
+
+
 def run_sweep(grid: Grid, out: Path, workers: int = 1, address: str | None = None, threads: int = 1,
-              progress: bool = True, log=print, engine: str = "auto") -> list[dict]:
-    """Execute every unfinished run of `grid` under `out`; returns the status of every run."""
+              progress: bool = True, log=print, engine: str = "auto", only: list[str] | None = None) -> list[dict]:
+    """Execute every unfinished run of `grid` (or of its runs matching `only`) under `out`;
+    returns the status of each of those runs."""
     engine = pick_engine(engine, workers, address)
     out = Path(out)
+    specs = select_runs(grid.runs(), only)
     _check_same_grid(out, grid)
-    specs = grid.runs()
     todo = interleave([s for s in specs if read_status(out / "runs" / s.name).get("state") != "done"])
     log(f"sweep {grid.name}: {len(specs)} runs, {len(specs) - len(todo)} done already, {len(todo)} to run "
         f"({engine}{'' if engine == 'in-process' else f', {workers} workers'})")
