@@ -19,6 +19,7 @@ with its process, so a SIGKILL leaves nothing stale.
 from __future__ import annotations
 
 import fcntl
+import gzip
 import json
 import os
 from pathlib import Path
@@ -130,11 +131,20 @@ def append_metrics(run_dir: Path, record: dict) -> None:
 
 def read_metrics(run_dir: Path, phase: str | None = None) -> list[dict]:
     """The records of metrics.jsonl (of one phase); a torn last line, which only a crash or a full
-    disk mid-append leaves, is dropped; a corrupt line before it is an error."""
+    disk mid-append leaves, is dropped; a corrupt line before it is an error. A finished run published
+    under docs/results keeps it compressed, as metrics.jsonl.gz, which is read the same way."""
     path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
+    packed = path.with_name("metrics.jsonl.gz")
+    if path.is_file():
+        text = path.read_text(errors="replace")
+    elif packed.is_file():
+        try:
+            text = gzip.decompress(packed.read_bytes()).decode(errors="replace")
+        except (OSError, EOFError) as exc:
+            raise CotmixError(f"{packed}: not a readable gzip file ({exc})") from None
+    else:
         return []
-    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    lines = [line for line in text.splitlines() if line.strip()]
     records = []
     for i, line in enumerate(lines):
         try:

@@ -74,7 +74,7 @@ def cmd_plot(args) -> int:
     from cotmix.experiments.report.figures import plot_run
 
     run_dir = Path(args.run_dir)
-    if not (run_dir / "metrics.jsonl").is_file():
+    if not any((run_dir / name).is_file() for name in ("metrics.jsonl", "metrics.jsonl.gz")):
         raise CotmixError(f"{run_dir}: not a run directory (no metrics.jsonl)")
     print(plot_run(run_dir, args.out))
     return 0
