@@ -411,7 +411,10 @@ def test_paper_scale_figures(tmp_path):
         samples, _ = samples_to_generalise(run)
         assert samples >= run.summary["pretrain"]["samples"] > 0
     fig, measured = resource_gap(sweep)
-    assert sum(len(c.get_offsets()) for c in fig.axes[0].collections) == 4
+    drawn = {c.get_label(): len(c.get_offsets()) for c in fig.axes[0].collections}
+    totals = sum(n for label, n in drawn.items() if "of which RL" not in label)
+    reached_by_rl = sum(samples_to_generalise(r)[1] for r in sweep.done() if r.values["arm"] == "ntp_rl")
+    assert totals == 4 and drawn.get("NTP + RL: of which RL", 0) == reached_by_rl  # a total per run, RL's part
     assert "NTP alone:" in measured and "NTP + RL:" in measured and "of 2 runs" in measured
     grid = grid_from_dict({"name": "rounds", "preset": "tiny", "grid": {"task.p_cot": [0.25]}, "seeds": [0],
                            "base": {"posttrain.algorithm": "star", "posttrain.eval_interval": 1}})

@@ -55,6 +55,18 @@ def resource_gap(sweep: Sweep):
         if censored:
             ax.scatter(*zip(*censored), color=color, marker="^", facecolors="none", s=40,
                        label=f"{label}: not reached by the cap (> value)")
+            for d in sorted({d for d, _ in censored}):  # seeds censored at one cap draw as one marker
+                at = [s for dd, s in censored if dd == d]
+                n = sum(1 for dd, _, _ in points if dd == d)
+                ax.annotate(f"{len(at)} of {n}", (d, max(at)), textcoords="offset points", xytext=(0, 7),
+                            ha="center", fontsize=7, color=color)
+        rl_part = None
+        if arm == "ntp_rl":  # the RL part of each total: what RL itself needed once the chain was learnt
+            rl = [(r.config["task"]["d"], r.summary["posttrain"]["samples"]) for r in runs
+                  if samples_to_generalise(r)[1]]
+            if rl:
+                ax.scatter(*zip(*rl), color=color, marker="o", facecolors="none", s=18, label=f"{label}: of which RL")
+                rl_part = f"{label}: RL's part of it {min(s for _, s in rl):.2g}-{max(s for _, s in rl):.2g} samples"
         fit = _fit([d for d, _ in reached], [s for _, s in reached], log_x)
         if fit:
             ds = sorted({d for d, _, _ in points})
@@ -64,7 +76,11 @@ def resource_gap(sweep: Sweep):
             lines.append(f"{label}: {growth} (fit to {len(reached)} runs that got there)")
         lines.append(f"{label}: {len(reached)} of {len(points)} runs reached greedy >= 0.99" +
                      (f"; {len(censored)} censored at their cap" if censored else ""))
+        if rl_part:
+            lines.append(rl_part)
     ax.set(yscale="log", xlabel="d (input bits)", ylabel="samples until held-out greedy accuracy >= 0.99")
+    ax.set_xticks(sorted({r.config["task"]["d"] for r in sweep.done()}))
+    ax.set_ylim(top=ax.get_ylim()[1] * 2.5)  # room for the "k of n" above the censored markers
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
     p_cot = sweep.done()[0].config["task"]["p_cot"] if sweep.done() else "?"
