@@ -42,7 +42,7 @@ def _fit(ds: list[float], samples: list[float], log_x: bool) -> tuple[float, flo
 def resource_gap(sweep: Sweep):
     """Samples to greedy >= 0.99 against d, NTP alone and NTP+RL, log scale; censored runs drawn as
     open triangles at their cap (they needed more)."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 5))
     lines = []
     for i, (arm, label, log_x) in enumerate((("ntp_only", "NTP alone", False), ("ntp_rl", "NTP + RL", True))):
         runs = [r for r in sweep.done() if r.values.get("arm") == arm]
@@ -72,7 +72,8 @@ def resource_gap(sweep: Sweep):
             ds = sorted({d for d, _, _ in points})
             curve = [math.exp(fit[0] + fit[1] * (math.log(d) if log_x else d)) for d in ds]
             ax.plot(ds, curve, "--", color=color, lw=1)
-            growth = f"~ d^{fit[1]:.1f}" if log_x else f"x{math.exp(fit[1]):.2f} per extra bit"
+            exponent = round(fit[1], 1) + 0.0  # + 0.0: no "-0.0"
+            growth = f"~ d^{exponent}" if log_x else f"x{math.exp(fit[1]):.2f} per extra bit"
             lines.append(f"{label}: {growth} (fit to {len(reached)} runs that got there)")
         lines.append(f"{label}: {len(reached)} of {len(points)} runs reached greedy >= 0.99" +
                      (f"; {len(censored)} censored at their cap" if censored else ""))
@@ -81,7 +82,7 @@ def resource_gap(sweep: Sweep):
     ax.set(yscale="log", xlabel="d (input bits)", ylabel="samples until held-out greedy accuracy >= 0.99")
     ax.set_xticks(sorted({r.config["task"]["d"] for r in sweep.done()}))
     ax.set_ylim(top=ax.get_ylim()[1] * 2.5)  # room for the "k of n" above the censored markers
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)  # below: the data fill the box
     ax.grid(alpha=0.3, which="both")
     p_cot = sweep.done()[0].config["task"]["p_cot"] if sweep.done() else "?"
     return fig, f"p_cot = {p_cot}. " + "; ".join(lines) + "."
