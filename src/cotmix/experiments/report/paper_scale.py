@@ -62,8 +62,7 @@ def resource_gap(sweep: Sweep):
                             ha="center", fontsize=7, color=color)
         rl_part = None
         if arm == "ntp_rl":  # the RL part of each total: what RL itself needed once the chain was learnt
-            rl = [(r.config["task"]["d"], r.summary["posttrain"]["samples"]) for r in runs
-                  if samples_to_generalise(r)[1]]
+            rl = [(d, r.summary["posttrain"]["samples"]) for r, (d, _, ok) in zip(runs, points) if ok]
             if rl:
                 ax.scatter(*zip(*rl), color=color, marker="o", facecolors="none", s=18, label=f"{label}: of which RL")
                 rl_part = f"{label}: RL's part of it {min(s for _, s in rl):.2g}-{max(s for _, s in rl):.2g} samples"
