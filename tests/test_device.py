@@ -13,8 +13,10 @@ from safetensors.torch import load_file
 
 from cotmix.errors import ConfigError
 from cotmix.eval.evaluate import _decode_in_chunks
+from cotmix.experiments.results import run_row
 from cotmix.model.device import autocast_dtype, place, resolve_device
 from cotmix.model.transformer import build_model
+from cotmix.rundir import read_summary
 from cotmix.tasks import make_task
 from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
 from cotmix.train.losses import ntp_loss
@@ -96,3 +98,17 @@ def test_a_bf16_run_trains_and_writes_fp32_cpu_checkpoints(tiny_cfg, tmp_path):
     assert entry["steps"] == cfg.pretrain.steps and 0 <= entry["eval"]["greedy_accuracy"] <= 1
     weights = load_file(resolve_checkpoint(tmp_path) / "model.safetensors")
     assert all(t.dtype == torch.float32 and t.device.type == "cpu" for t in weights.values())
+
+
+def test_each_phase_records_the_kernels_torch_picked(tmp_path):
+    """Numbers repeat on one machine; across CPUs torch may pick other vectorised kernels. The
+    summary says which ones ran (here forced to the scalar ones), and the results table has it."""
+    out = tmp_path / "run"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "cotmix.cli", "pretrain", *TINY, "--out", str(out),
+                             "--no-progress"], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    machine = read_summary(out)["pretrain"]["machine"]
+    assert machine["kernels"] == "DEFAULT"
+    assert machine["device"] == "cpu" and machine["threads"] == 1 and machine["torch"] == torch.__version__
+    assert run_row(out)["pretrain_machine_kernels"] == "DEFAULT"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from cotmix import __version__
 from cotmix.config import DEVICE_PATTERN, Config
 from cotmix.errors import ConfigError
 
@@ -53,6 +54,16 @@ def place(model: torch.nn.Module, cfg: Config) -> torch.nn.Module:
 
 def model_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+def describe_machine(device: torch.device) -> dict:
+    """What a phase ran on, for its summary entry. Same seed, same numbers holds on one machine:
+    torch picks vectorised CPU kernels by instruction set (`kernels`: AVX512, AVX2, ...), and a
+    different pick changes the floats, which training then amplifies. Compare runs across
+    machines only where `kernels` (and torch) agree, or pin ATEN_CPU_CAPABILITY on both."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    return {"device": name, "kernels": torch.backends.cpu.get_cpu_capability(),
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "cotmix": __version__}
 
 
 def synchronize(device: torch.device) -> None:

@@ -22,6 +22,7 @@ import torch
 from cotmix.config import Config
 from cotmix.errors import CotmixError, warn
 from cotmix.eval.evaluate import evaluate
+from cotmix.model.device import describe_machine, model_device
 from cotmix.rundir import append_metrics, read_metrics, read_summary, rewrite_metrics, write_summary
 from cotmix.tasks.heldout import HeldoutCounter
 from cotmix.train.checkpoint import Checkpoint, checkpoint_dir, list_checkpoints, load_checkpoint, save_checkpoint
@@ -148,6 +149,7 @@ class Phase:
         if self.trackers is not None:
             self.trackers.close()
         entry = {"steps": self.step, "samples": self.samples, "samples_seen": self.samples_seen,
-                 "wall_s": round(self.wall_s, 3), "eval": self.last_eval, "heldout": self.heldout.report(), **extra}
+                 "wall_s": round(self.wall_s, 3), "eval": self.last_eval, "heldout": self.heldout.report(),
+                 "machine": describe_machine(model_device(self.model)), **extra}
         update_summary(self.run_dir, self.name, entry)
         return entry
