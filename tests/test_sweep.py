@@ -96,6 +96,24 @@ def test_results_table_is_queryable_and_rebuilt_from_the_runs(tiny_sweep, capsys
     assert query(out, "task_p_cot > 0.3", ["name", "task.p_cot"]) == (names[:2], [r[:2] for r in rows])
 
 
+def test_a_table_without_its_runs_is_read_never_rewritten_and_joins_live_sweeps(tiny_sweep, tmp_path):
+    """A published table whose run directories are gone is the only record of those runs: querying
+    it must not replace it with an empty one, and beside a live sweep both are queryable as one."""
+    out, _ = tiny_sweep
+    names, rows = query(out, "state = 'done'", ["name", "task_p_cot", "posttrain_greedy_accuracy"])
+    published = tmp_path / "all" / "old-tiny"
+    published.mkdir(parents=True)
+    shutil.copy(out / "results.parquet", published / "results.parquet")
+    before = (published / "results.parquet").read_bytes()
+    assert query(published, "state = 'done'", names) == (names, rows)
+    assert (published / "results.parquet").read_bytes() == before
+    shutil.copytree(out, tmp_path / "all" / "tiny")  # a live sweep, with its runs
+    _, both = query(tmp_path / "all", "state = 'done' and task_p_cot > 0.3", ["sweep", "name"])
+    # the published rows keep their sweep's name: each run of p_cot = 0.5 twice, once from each table
+    assert Counter(both) == {("tiny", "task.p_cot=0.5,seed=0"): 2, ("tiny", "task.p_cot=0.5,seed=1"): 2}
+    assert (published / "results.parquet").read_bytes() == before
+
+
 def test_rerun_skips_finished_runs_and_refuses_another_grid(tiny_sweep):
     out, _ = tiny_sweep
     before = {p: p.stat().st_mtime_ns for p in out.glob("runs/task*/summary.json")}

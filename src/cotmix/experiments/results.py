@@ -1,7 +1,9 @@
 """The results table: one row per run directory, every config value and every final metric.
 
 Rebuilt from the run directories themselves (config.json, summary.json, status.json), so a sweep
-that died loses nothing. Stored as Parquet (`DIR/results.parquet`) and queried with DuckDB:
+that died loses nothing. Stored as Parquet (`DIR/results.parquet`) and queried with DuckDB. A table
+whose run directories are not there (a sweep published without its runs, or runs lost with their
+machine) is the only record of them: it is read as it is and never rewritten.
 
     cotmix results runs/sweeps --where "task_p_cot < 0.3 and pretrain_greedy_accuracy > 0.9" \\
         --columns sweep,name,task_p_cot,pretrain_greedy_accuracy --csv
@@ -78,31 +80,102 @@ def natural_key(name: str) -> tuple:
     return tuple((0, float(part), "") if i % 2 else (1, 0.0, part) for i, part in enumerate(parts))
 
 
-def collect(root: Path) -> list[dict]:
-    """Rows for every run directory (one with config.json) under `root`, `root` itself included;
-    a sweep's shared pre-trainings are parts of its runs, not runs."""
+def run_dirs(root: Path) -> list[Path]:
+    """Every run directory (one with config.json) under `root`, `root` itself included; a sweep's
+    shared pre-trainings are parts of its runs, not runs."""
     root = Path(root)
     if not root.is_dir():
         raise CotmixError(f"{root}: no such directory")
-    dirs = sorted({p.parent for p in root.rglob("config.json")
+    return sorted({p.parent for p in root.rglob("config.json")
                    if "checkpoints" not in p.parts and SHARED_PRETRAIN not in p.relative_to(root).parts})
-    return [run_row(d) for d in dirs]
+
+
+def collect(root: Path) -> list[dict]:
+    """Rows for every run directory under `root`."""
+    return [run_row(d) for d in run_dirs(root)]
+
+
+def _rows_table(rows: list[dict]):
+    import pyarrow as pa
+
+    columns = list(FIXED) + sorted({k for r in rows for k in r} - set(FIXED))
+    return pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows], schema=_schema(rows, columns))
 
 
 def write_results(root: Path) -> Path:
-    """Write ROOT/results.parquet (atomically) from the run directories under ROOT."""
+    """Write ROOT/results.parquet (atomically) from the run directories under ROOT. With none there,
+    an existing table is kept as it is: it may be the only record of runs whose files are gone."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = collect(root)
-    columns = list(FIXED) + sorted({k for r in rows for k in r} - set(FIXED))
-    table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows],
-                                 schema=_schema(rows, columns)) if rows else pa.table({c: [] for c in FIXED})
-    path = Path(root) / "results.parquet"
+    rows, path = collect(root), Path(root) / "results.parquet"
+    if not rows and path.is_file():
+        return path
+    table = _rows_table(rows) if rows else pa.table({c: pa.array([], pa.string()) for c in FIXED})
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, path)
     return path
+
+
+def load_table(root: Path):
+    """The table `cotmix results ROOT` queries: the rows of the run directories under ROOT (written to
+    ROOT/results.parquet), plus the tables of sweeps under ROOT whose run directories are not there,
+    read as they are. A ROOT without run directories is read from its own table, and nothing is written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = Path(root)
+    dirs = run_dirs(root)
+    published = [p for p in sorted(root.rglob("results.parquet")) if p.parent != root
+                 and not any(d.is_relative_to(p.parent) for d in dirs)]
+    if dirs:
+        tables = [pq.read_table(write_results(root))]
+    elif published or not (root / "results.parquet").is_file():
+        tables = [pa.table({c: pa.array([], pa.string()) for c in FIXED})]
+    else:
+        tables = [pq.read_table(root / "results.parquet")]
+    tables += [pq.read_table(p) for p in published]
+    return pa.concat_tables(_common_types(tables), promote_options="default") if len(tables) > 1 else tables[0]
+
+
+def _common_types(tables: list) -> list:
+    """The tables with every column of them, each column of one type in all: numbers widen to float,
+    a column that holds text (or mixed kinds) in any table is text in all, a missing one is null.
+    A column with no value in a table says nothing about its type there."""
+    import pyarrow as pa
+
+    kinds: dict[str, set] = {}
+    for t in tables:
+        for f in t.schema:
+            if t.column(f.name).null_count < len(t):
+                kinds.setdefault(f.name, set()).add(f.type)
+    target = {}
+    for name, types in kinds.items():
+        if all(pa.types.is_boolean(t) for t in types):
+            target[name] = pa.bool_()
+        elif all(pa.types.is_integer(t) for t in types):
+            target[name] = pa.int64()
+        elif all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in types):
+            target[name] = pa.float64()
+        else:
+            target[name] = pa.string()
+    names = list(dict.fromkeys(c for t in tables for c in t.column_names))
+    out = []
+    for t in tables:
+        columns = []
+        for c in names:
+            kind = target.get(c, pa.string())
+            if c not in t.column_names:
+                columns.append(pa.nulls(len(t), kind))
+            elif t.column(c).null_count == len(t):
+                columns.append(pa.nulls(len(t), kind))
+            elif kind == pa.string() and not pa.types.is_string(t.schema.field(c).type):
+                columns.append(pa.array([None if v is None else str(v) for v in t.column(c).to_pylist()], kind))
+            else:
+                columns.append(t.column(c).cast(kind))
+        out.append(pa.table(columns, names=names))
+    return out
 
 
 def _schema(rows: list[dict], columns: list[str]):
@@ -125,16 +198,15 @@ def _schema(rows: list[dict], columns: list[str]):
 
 def query(root: Path, where: str | None = None, columns: list[str] | None = None,
           order_by: str | None = None):
-    """Rebuild ROOT/results.parquet and select from it with DuckDB; returns (column names, rows).
+    """Select from ROOT's results table (`load_table`) with DuckDB; returns (column names, rows).
 
     `where` and `order_by` are SQL, so a query can say what it likes about the table, but it can
     reach nothing else: the table is handed to an in-memory DuckDB as `results` and then file
     access is switched off and the configuration locked (no COPY TO, ATTACH, read_text, ...), the
     query must be one SELECT, and column names are checked against the table's."""
     import duckdb
-    import pyarrow.parquet as pq
 
-    table = pq.read_table(write_results(root))
+    table = load_table(root)
     present = set(table.column_names)
     if not columns:
         columns = [c for c in DEFAULT_COLUMNS if c in present]
