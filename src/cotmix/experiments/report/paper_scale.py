@@ -68,7 +68,7 @@ def resource_gap(sweep: Sweep):
                 rl_part = f"{label}: RL's part of it {min(s for _, s in rl):.2g}-{max(s for _, s in rl):.2g} samples"
         fit = _fit([d for d, _ in reached], [s for _, s in reached], log_x)
         if fit:
-            ds = sorted({d for d, _, _ in points})
+            ds = sorted({d for d, _ in reached})  # the fit's own range: no line over censored-only d
             curve = [math.exp(fit[0] + fit[1] * (math.log(d) if log_x else d)) for d in ds]
             ax.plot(ds, curve, "--", color=color, lw=1)
             exponent = round(fit[1], 1) + 0.0  # + 0.0: no "-0.0"
