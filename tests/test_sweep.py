@@ -112,6 +112,7 @@ def test_a_table_without_its_runs_is_read_never_rewritten_and_joins_live_sweeps(
     # the published rows keep their sweep's name: each run of p_cot = 0.5 twice, once from each table
     assert Counter(both) == {("tiny", "task.p_cot=0.5,seed=0"): 2, ("tiny", "task.p_cot=0.5,seed=1"): 2}
     assert (published / "results.parquet").read_bytes() == before
+    assert not (tmp_path / "all" / "results.parquet").exists()  # a mixed table is not written anywhere
 
 
 def test_rerun_skips_finished_runs_and_refuses_another_grid(tiny_sweep):

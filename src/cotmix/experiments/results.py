@@ -119,9 +119,10 @@ def write_results(root: Path) -> Path:
 
 
 def load_table(root: Path):
-    """The table `cotmix results ROOT` queries: the rows of the run directories under ROOT (written to
-    ROOT/results.parquet), plus the tables of sweeps under ROOT whose run directories are not there,
-    read as they are. A ROOT without run directories is read from its own table, and nothing is written."""
+    """The table `cotmix results ROOT` queries: the rows of the run directories under ROOT, plus the
+    tables of sweeps under ROOT whose run directories are not there, read as they are. Only a table
+    built from run directories alone is written (to ROOT/results.parquet); a ROOT without run
+    directories is read from its own table."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -129,7 +130,9 @@ def load_table(root: Path):
     dirs = run_dirs(root)
     published = [p for p in sorted(root.rglob("results.parquet")) if p.parent != root
                  and not any(d.is_relative_to(p.parent) for d in dirs)]
-    if dirs:
+    if dirs and published:
+        tables = [_rows_table(collect(root))]
+    elif dirs:
         tables = [pq.read_table(write_results(root))]
     elif published or not (root / "results.parquet").is_file():
         tables = [pa.table({c: pa.array([], pa.string()) for c in FIXED})]
