@@ -19,9 +19,9 @@ from cotmix.cli import main
 from cotmix.errors import ConfigError, CotmixError
 from cotmix.experiments.grid import grid_from_dict
 from cotmix.experiments.results import query
-from cotmix.experiments.runner import run_sweep
+from cotmix.experiments.runner import execute_run, run_sweep
 from cotmix.experiments.studies import SIZES, STUDIES, study_grid
-from cotmix.rundir import read_metrics, read_status
+from cotmix.rundir import read_metrics, read_status, write_status
 
 TINY_SWEEP = {"name": "tiny", "preset": "tiny", "grid": {"task.p_cot": [0.2, 0.5]}, "seeds": [0, 1]}
 
@@ -128,6 +128,33 @@ def test_rerun_skips_finished_runs_and_refuses_another_grid(tiny_sweep):
     changed = TINY_SWEEP | {"base": {"pretrain.lr": 0.5}}
     with pytest.raises(CotmixError, match=r"differs in also, base\.pretrain\.lr:"):
         run_sweep(grid_from_dict(changed), out, progress=False, log=lambda *_: None)
+
+
+def test_two_sweep_processes_share_one_list_of_runs(tmp_path, capsys):
+    """A second process on the same sweep passes by the run the first holds (its status untouched)
+    and a run the first has finished; so a worker can join a running sweep without --only."""
+    grid, out = grid_from_dict(TINY_SWEEP), tmp_path / "sweep"
+    held = grid.runs()[0]
+    held_dir = out / "runs" / held.name
+    out.mkdir()
+    (out / "sweep.json").write_text(json.dumps(grid.to_dict()))  # as the first process left it
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import json, sys, time; from cotmix.rundir import prepare_run_dir; "
+                               "prepare_run_dir(sys.argv[1], json.loads(sys.argv[2]), resume=False); "
+                               "print('locked', flush=True); time.sleep(120)",
+                               str(held_dir), json.dumps(held.config().to_dict())], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        statuses = run_sweep(grid, out, progress=False, log=lambda *_: None)
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert f"[busy in another sweep process] {held.name}" in capsys.readouterr().out
+    assert sorted(s["name"] for s in statuses if s.get("state") == "done") == sorted(r.name for r in grid.runs()[1:])
+    assert not (held_dir / "status.json").exists() and not (held_dir / "summary.json").exists()
+    # the other process finishes it: this one, reaching it later, leaves it alone
+    write_status(held_dir, {"state": "done", "name": held.name, "wall_s": 1.0})
+    assert execute_run(held, str(held_dir))["elsewhere"] and not (held_dir / "summary.json").exists()
 
 
 def test_killed_sweep_reruns_only_what_was_missing(tmp_path):

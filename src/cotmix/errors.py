@@ -27,6 +27,10 @@ class ConfigError(CotmixError):
     """A config key or value that is not allowed; the message names the key and what is allowed."""
 
 
+class RunBusy(CotmixError):
+    """Another process holds the run directory's lock (cotmix.rundir.lock_run_dir)."""
+
+
 def warn(message: str) -> None:
     """One warning line on stderr (a run goes on; `cotmix: error:` lines are the ones that stop it)."""
     print(f"cotmix: warning: {message}", file=sys.stderr)

@@ -24,7 +24,7 @@ import json
 import os
 from pathlib import Path
 
-from cotmix.errors import CotmixError, warn
+from cotmix.errors import CotmixError, RunBusy, warn
 
 _LOCKS: dict[Path, int] = {}  # run directory -> file descriptor of its held lock
 
@@ -96,7 +96,7 @@ def lock_run_dir(run_dir: Path) -> None:
     except BlockingIOError:
         holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
         os.close(fd)
-        raise CotmixError(f"{run_dir}: another process (pid {holder}) is writing this run; wait for it to end "
+        raise RunBusy(f"{run_dir}: another process (pid {holder}) is writing this run; wait for it to end "
                           f"or use another --out") from None
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())

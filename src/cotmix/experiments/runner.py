@@ -14,6 +14,8 @@ Layout of a sweep directory:
 
 A rerun skips runs whose state is `done`, resumes the others from their last checkpoint, and
 retries failed ones. A run that raises is recorded as failed with its error; the others go on.
+Two sweep processes may share one --out and one list of runs: each run is taken by whichever
+gets to it first (its lock), and the other passes it by (`busy`, or `done` when it has finished).
 Each run uses `threads` torch threads (1 by default, so parallel runs do not fight for cores).
 """
 
@@ -28,7 +30,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from cotmix.errors import CotmixError
+from cotmix.errors import CotmixError, RunBusy
 from cotmix.experiments.grid import Grid, RunSpec, grid_from_dict
 from cotmix.rundir import (
     SHARED_PRETRAIN,
@@ -42,7 +44,8 @@ from cotmix.rundir import (
 
 
 def execute_run(spec: RunSpec, run_dir: str, threads: int = 1, niceness: int | None = None) -> dict:
-    """Run (or resume) one run; never raises: failures come back as {"state": "failed", "error"}.
+    """Run (or resume) one run; never raises: failures come back as {"state": "failed", "error"},
+    a run another sweep process holds as {"state": "busy"} (its status file left to that process).
     `niceness`: the scheduling priority to run at (Ray starts its workers at nice 15, which starves
     them next to any other busy process; the driver passes its own)."""
     import torch
@@ -65,6 +68,9 @@ def execute_run(spec: RunSpec, run_dir: str, threads: int = 1, niceness: int | N
         if not (run_dir / "config.json").is_file():
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that died before writing its config
         prepare_run_dir(run_dir, cfg.to_dict(), resume=run_dir.exists())
+        if read_status(run_dir).get("state") == "done":  # finished by another sweep process meanwhile
+            release_run_dir(run_dir)
+            return read_status(run_dir) | {"name": spec.name, "elsewhere": True}
         write_status(run_dir, {"state": "running", "name": spec.name, "arm": spec.arm})
         if spec.command == "run":
             shared = run_dir.parent.parent / SHARED_PRETRAIN  # OUT/runs/NAME -> OUT/pretrain-cache
@@ -72,12 +78,15 @@ def execute_run(spec: RunSpec, run_dir: str, threads: int = 1, niceness: int | N
         else:
             train_ntp(cfg, run_dir, resume=True, progress=False)
         status = {"state": "done", "name": spec.name, "arm": spec.arm, "wall_s": round(time.time() - start, 2)}
+    except RunBusy:  # another sweep process is running it: its status is that process's to write
+        return {"state": "busy", "name": spec.name, "wall_s": 0.0, "elsewhere": True}
     except Exception as exc:  # noqa: BLE001  (one run's failure must not stop the sweep)
         status = {"state": "failed", "name": spec.name, "wall_s": round(time.time() - start, 2),
                   "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=8)}
+    try:
+        write_status(run_dir, status)  # before the lock goes: whoever takes it next sees the outcome
     finally:
         release_run_dir(run_dir)  # the next run of this process, or another process, may take it
-    write_status(run_dir, status)
     return status
 
 
@@ -160,6 +169,8 @@ def run_sweep(grid: Grid, out: Path, workers: int = 1, address: str | None = Non
 
     def report(status: dict) -> None:
         line = f"[{status['state']}] {status['name']} ({status['wall_s']:.0f} s)"
+        if status.get("elsewhere"):
+            line = f"[{status['state']} in another sweep process] {status['name']}"
         bar.write(line + (f": {status['error']}" if status["state"] == "failed" else ""))
         bar.update(1)
 
