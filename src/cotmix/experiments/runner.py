@@ -67,7 +67,10 @@ def execute_run(spec: RunSpec, run_dir: str, threads: int = 1, niceness: int | N
         cfg = spec.config()
         if not (run_dir / "config.json").is_file():
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that died before writing its config
-        prepare_run_dir(run_dir, cfg.to_dict(), resume=run_dir.exists())
+        try:
+            prepare_run_dir(run_dir, cfg.to_dict(), resume=run_dir.exists())
+        except RunBusy:  # another sweep process is running it: its status is that process's to write
+            return {"state": "busy", "name": spec.name, "wall_s": 0.0, "elsewhere": True}
         if read_status(run_dir).get("state") == "done":  # finished by another sweep process meanwhile
             release_run_dir(run_dir)
             return read_status(run_dir) | {"name": spec.name, "elsewhere": True}
@@ -78,8 +81,6 @@ def execute_run(spec: RunSpec, run_dir: str, threads: int = 1, niceness: int | N
         else:
             train_ntp(cfg, run_dir, resume=True, progress=False)
         status = {"state": "done", "name": spec.name, "arm": spec.arm, "wall_s": round(time.time() - start, 2)}
-    except RunBusy:  # another sweep process is running it: its status is that process's to write
-        return {"state": "busy", "name": spec.name, "wall_s": 0.0, "elsewhere": True}
     except Exception as exc:  # noqa: BLE001  (one run's failure must not stop the sweep)
         status = {"state": "failed", "name": spec.name, "wall_s": round(time.time() - start, 2),
                   "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=8)}
