@@ -120,7 +120,8 @@ def write_results(root: Path) -> Path:
 
 def load_table(root: Path):
     """The table `cotmix results ROOT` queries: the rows of the run directories under ROOT, plus the
-    tables of sweeps under ROOT whose run directories are not there, read as they are. Only a table
+    tables of sweeps under ROOT whose run directories are not there, read as they are (their `sweep`
+    is the table's folder under ROOT, e.g. superseded/study-star-rounds-lost-runs). Only a table
     built from run directories alone is written (to ROOT/results.parquet); a ROOT without run
     directories is read from its own table."""
     import pyarrow as pa
@@ -138,7 +139,11 @@ def load_table(root: Path):
         tables = [pa.table({c: pa.array([], pa.string()) for c in FIXED})]
     else:
         tables = [pq.read_table(root / "results.parquet")]
-    tables += [pq.read_table(p) for p in published]
+    for path in published:  # named by where the table lies: two copies of one sweep stay apart
+        table = pq.read_table(path)
+        where = pa.array([path.parent.relative_to(root).as_posix()] * len(table), pa.string())
+        tables.append(table.set_column(table.column_names.index("sweep"), "sweep", where)
+                      if "sweep" in table.column_names else table.append_column("sweep", where))
     return pa.concat_tables(_common_types(tables), promote_options="default") if len(tables) > 1 else tables[0]
 
 
