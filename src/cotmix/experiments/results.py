@@ -105,13 +105,12 @@ def _rows_table(rows: list[dict]):
 def write_results(root: Path) -> Path:
     """Write ROOT/results.parquet (atomically) from the run directories under ROOT. With none there,
     an existing table is kept as it is: it may be the only record of runs whose files are gone."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     rows, path = collect(root), Path(root) / "results.parquet"
     if not rows and path.is_file():
         return path
-    table = _rows_table(rows) if rows else pa.table({c: pa.array([], pa.string()) for c in FIXED})
+    table = _rows_table(rows)
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, path)
@@ -120,70 +119,25 @@ def write_results(root: Path) -> Path:
 
 def load_table(root: Path):
     """The table `cotmix results ROOT` queries: the rows of the run directories under ROOT, plus the
-    tables of sweeps under ROOT whose run directories are not there, read as they are (their `sweep`
-    is the table's folder under ROOT, e.g. superseded/study-star-rounds-lost-runs). Only a table
-    built from run directories alone is written (to ROOT/results.parquet); a ROOT without run
-    directories is read from its own table."""
-    import pyarrow as pa
+    rows of the tables of sweeps under ROOT whose run directories are not there, read as they are
+    (their `sweep` is the table's folder under ROOT, e.g. superseded/study-star-rounds-lost-runs).
+    Only a table built from run directories alone is written (to ROOT/results.parquet); a ROOT
+    without run directories is read from its own table."""
     import pyarrow.parquet as pq
 
     root = Path(root)
     dirs = run_dirs(root)
     published = [p for p in sorted(root.rglob("results.parquet")) if p.parent != root
                  and not any(d.is_relative_to(p.parent) for d in dirs)]
-    if dirs and published:
-        tables = [_rows_table(collect(root))]
-    elif dirs:
-        tables = [pq.read_table(write_results(root))]
-    elif published or not (root / "results.parquet").is_file():
-        tables = [pa.table({c: pa.array([], pa.string()) for c in FIXED})]
-    else:
-        tables = [pq.read_table(root / "results.parquet")]
+    if not published and (dirs or not (root / "results.parquet").is_file()):
+        return pq.read_table(write_results(root))
+    if not published:
+        return pq.read_table(root / "results.parquet")
+    rows = [run_row(d) for d in dirs]
     for path in published:  # named by where the table lies: two copies of one sweep stay apart
-        table = pq.read_table(path)
-        where = pa.array([path.parent.relative_to(root).as_posix()] * len(table), pa.string())
-        tables.append(table.set_column(table.column_names.index("sweep"), "sweep", where)
-                      if "sweep" in table.column_names else table.append_column("sweep", where))
-    return pa.concat_tables(_common_types(tables), promote_options="default") if len(tables) > 1 else tables[0]
-
-
-def _common_types(tables: list) -> list:
-    """The tables with every column of them, each column of one type in all: numbers widen to float,
-    a column that holds text (or mixed kinds) in any table is text in all, a missing one is null.
-    A column with no value in a table says nothing about its type there."""
-    import pyarrow as pa
-
-    kinds: dict[str, set] = {}
-    for t in tables:
-        for f in t.schema:
-            if t.column(f.name).null_count < len(t):
-                kinds.setdefault(f.name, set()).add(f.type)
-    target = {}
-    for name, types in kinds.items():
-        if all(pa.types.is_boolean(t) for t in types):
-            target[name] = pa.bool_()
-        elif all(pa.types.is_integer(t) for t in types):
-            target[name] = pa.int64()
-        elif all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in types):
-            target[name] = pa.float64()
-        else:
-            target[name] = pa.string()
-    names = list(dict.fromkeys(c for t in tables for c in t.column_names))
-    out = []
-    for t in tables:
-        columns = []
-        for c in names:
-            kind = target.get(c, pa.string())
-            if c not in t.column_names:
-                columns.append(pa.nulls(len(t), kind))
-            elif t.column(c).null_count == len(t):
-                columns.append(pa.nulls(len(t), kind))
-            elif kind == pa.string() and not pa.types.is_string(t.schema.field(c).type):
-                columns.append(pa.array([None if v is None else str(v) for v in t.column(c).to_pylist()], kind))
-            else:
-                columns.append(t.column(c).cast(kind))
-        out.append(pa.table(columns, names=names))
-    return out
+        where = path.parent.relative_to(root).as_posix()
+        rows += [row | {"sweep": where} for row in pq.read_table(path).to_pylist()]
+    return _rows_table(rows)  # one type per column over all of them, as for the runs' own rows
 
 
 def _schema(rows: list[dict], columns: list[str]):

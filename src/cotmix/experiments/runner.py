@@ -71,9 +71,10 @@ def execute_run(spec: RunSpec, run_dir: str, threads: int = 1, niceness: int | N
             prepare_run_dir(run_dir, cfg.to_dict(), resume=run_dir.exists())
         except RunBusy:  # another sweep process is running it: its status is that process's to write
             return {"state": "busy", "name": spec.name, "wall_s": 0.0, "elsewhere": True}
-        if read_status(run_dir).get("state") == "done":  # finished by another sweep process meanwhile
+        finished = read_status(run_dir)
+        if finished.get("state") == "done":  # by another sweep process, since this one listed it
             release_run_dir(run_dir)
-            return read_status(run_dir) | {"name": spec.name, "elsewhere": True}
+            return finished | {"name": spec.name, "elsewhere": True}
         write_status(run_dir, {"state": "running", "name": spec.name, "arm": spec.arm})
         if spec.command == "run":
             shared = run_dir.parent.parent / SHARED_PRETRAIN  # OUT/runs/NAME -> OUT/pretrain-cache
@@ -169,9 +170,8 @@ def run_sweep(grid: Grid, out: Path, workers: int = 1, address: str | None = Non
     bar = tqdm(total=len(todo), desc=grid.name, disable=not progress, unit="run")
 
     def report(status: dict) -> None:
-        line = f"[{status['state']}] {status['name']} ({status['wall_s']:.0f} s)"
-        if status.get("elsewhere"):
-            line = f"[{status['state']} in another sweep process] {status['name']}"
+        line = (f"[{status['state']} in another sweep process] {status['name']}" if status.get("elsewhere")
+                else f"[{status['state']}] {status['name']} ({status['wall_s']:.0f} s)")
         bar.write(line + (f": {status['error']}" if status["state"] == "failed" else ""))
         bar.update(1)
 
