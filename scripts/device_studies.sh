@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The paper-scale studies on a lent GPU machine (one GPU, many cores) inside a fixed time. GPU sweeps
+# The paper-scale studies on a lent GPU machine (one GPU, many cores) inside a fixed time. The sweeps
 # share the GPU (through MPS when its daemon starts: small models leave most of the GPU idle, and MPS
-# lets their kernels run side by side); CPU sweeps take the remaining cores with CUDA hidden. At the
-# deadline every run is stopped where it is. OUT/runs.tar.gz.part* then holds every run's small files
-# and, for runs not finished, their newest checkpoint per phase, so `cotmix sweep` resumes them on
-# any machine: `cat OUT/runs.tar.gz.part* | tar xz -C runs/sweeps`.
-#   DEADLINE=500 bash scripts/device_studies.sh WORK OUT
+# lets their kernels run side by side). At the deadline every run is stopped where it is.
+# OUT/runs.tar.gz.part* then holds every run's small files and, for runs not finished, their newest
+# checkpoint per phase, so `cotmix sweep` resumes them on any machine:
+# `cat OUT/runs.tar.gz.part* | tar xz -C runs/sweeps`.
+#   DEADLINE=500 bash scripts/device_studies.sh WORK OUT [STUDY:WORKERS ...]
+# Each STUDY:WORKERS gets a GPU lane of its own (default: the unfinished paper-scale studies).
+# Before the lanes start, WORK/STUDY is seeded with its finished runs published under
+# docs/in-progress/ and docs/results/, so only the rest is run.
 set -u
-WORK=${1:?usage: device_studies.sh WORK OUT}
-OUT=${2:?usage: device_studies.sh WORK OUT}
+WORK=${1:?usage: device_studies.sh WORK OUT [STUDY:WORKERS ...]}
+OUT=${2:?usage: device_studies.sh WORK OUT [STUDY:WORKERS ...]}
+shift 2
 DEADLINE=${DEADLINE:-500}
-CORES=${CORES:-$(nproc)}
 PY=${PY:-python3}
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 mkdir -p "$WORK" "$OUT"
@@ -30,17 +33,16 @@ if [ -z "${NO_MPS:-}" ] && command -v nvidia-cuda-mps-control >/dev/null; then
     unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
   fi
 fi
-say "MPS: $mps; $CORES cores; $("$PY" -c 'import torch; print(torch.__version__, torch.cuda.is_available())')"
+say "MPS: $mps; $("$PY" -c 'import torch; print(torch.__version__, torch.cuda.is_available())')"
 
-# lane NAME GPU|CPU STUDY:WORKERS...: the studies one after the other, each a sweep on a process pool.
+# lane NAME STUDY:WORKERS...: the studies one after the other, each a sweep on a process pool.
 lane() {
-  local name=$1 where=$2; shift 2
+  local name=$1; shift
   (
-    [ "$where" = CPU ] && export CUDA_VISIBLE_DEVICES=""
     for item in "$@"; do
       [ -e "$WORK/STOP" ] && break
       study=${item%%:*}; workers=${item##*:}; sweep=$(basename "$study" .yaml)
-      say "$name: $sweep on $where, $workers workers"
+      say "$name: $sweep, $workers workers"
       "$PY" -m cotmix.cli sweep "$study" --out "$WORK/$sweep" --workers "$workers" --engine processes \
         --threads 1 --no-progress
       say "$name: $sweep ended ($?)"
@@ -52,21 +54,14 @@ lane() {
 kill_tree() { local child; for child in $(pgrep -P "$1"); do kill_tree "$child" "$2"; done; kill "-$2" "$1" 2>/dev/null; }
 running() { local pid; for pid in $lanes; do kill -0 "$pid" 2>/dev/null && return 0; done; return 1; }
 
-if [ "$mps" = 1 ]; then
-  lane headline GPU fig-headline-paper:3
-  lane probe GPU configs/sweeps/d50-model-probe.yaml:2
-  lane threshold GPU fig-threshold-paper:4
-  lane rounds GPU study-star-rounds:2
-  lane gap GPU study-resource-gap:3
-  used=14
-else  # without MPS every extra GPU process slows the others: the headline first
-  lane headline GPU fig-headline-paper:3
-  lane threshold GPU fig-threshold-paper:2 configs/sweeps/d50-model-probe.yaml:1
-  lane gap CPU study-resource-gap:3
-  lane rounds CPU study-star-rounds:2
-  used=10
-fi
-lane cpu CPU fig-algorithms:$(( CORES > used + 1 ? CORES - used - 1 : 1 )) fig-length:2 fig-temperature:2
+[ $# -gt 0 ] || set -- fig-headline-paper:3 fig-threshold-paper:4  # what is still unfinished
+for item in "$@"; do
+  sweep=$(basename "${item%%:*}" .yaml)
+  for src in docs/in-progress docs/results; do
+    [ -f "$src/$sweep/sweep.json" ] && SRC=$src DEST=$WORK bash scripts/restore_results.sh "$sweep"
+  done
+done
+for item in "$@"; do lane "$(basename "${item%%:*}" .yaml)" "$item"; done
 
 while [ $(( $(date +%s) - start )) -lt "$DEADLINE" ] && running; do sleep 5; done
 say "deadline or all done: stopping every run"
