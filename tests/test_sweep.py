@@ -611,3 +611,36 @@ def test_published_runs_land_in_git_and_resume_a_sweep_on_a_fresh_machine(tiny_s
     assert not (fresh / out.name / "runs" / "posttrain.max_new_tokens=99,seed=0").exists()
     with pytest.raises(CotmixError, match="--only nothing: matches none of the 6 runs"):
         run_sweep(grid, fresh / out.name, progress=False, log=logs.append, only=["nothing"])
+
+
+def test_device_studies_stops_runs_at_its_deadline_and_packs_what_resumes(tmp_path):
+    """scripts/device_studies.sh, here on the CPU: at the deadline the run still going is stopped and
+    packed with its newest checkpoint of each phase and no older one; the finished run, without
+    checkpoints. Unpacked elsewhere, the stopped run's checkpoint loads."""
+    from cotmix.train.checkpoint import load_checkpoint
+
+    repo = Path(__file__).resolve().parents[1]
+    sweep = tmp_path / "cut.yaml"
+    sweep.write_text("name: cut\ncommand: pretrain\npreset: tiny\n"
+                     "base: {pretrain.stop_when: none, pretrain.ckpt_interval: 10, pretrain.eval_interval: 1000}\n"
+                     "grid: {pretrain.steps: [20, 1000000]}\nseeds: [0]\n")
+    work, out, elsewhere = tmp_path / "work", tmp_path / "out", tmp_path / "elsewhere"
+    env = os.environ | {"PY": sys.executable, "DEADLINE": "25", "NO_MPS": "1"}
+    done = subprocess.run(["bash", "scripts/device_studies.sh", str(work), str(out), f"{sweep}:2"], cwd=repo,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    stopped = work / "cut" / "runs" / "pretrain.steps=1000000,seed=0"
+    steps_there = sorted(p.name for p in (stopped / "checkpoints" / "pretrain").glob("step_*"))
+    assert len(steps_there) >= 2, "the long run wrote fewer than two checkpoints before the deadline"
+
+    elsewhere.mkdir()
+    parts = sorted(out.glob("runs.tar.gz.part*"))
+    subprocess.run(f"cat {' '.join(map(str, parts))} | tar xz -C {elsewhere}", shell=True, check=True)
+    runs = elsewhere / "cut" / "runs"
+    assert read_status(runs / "pretrain.steps=20,seed=0")["state"] == "done"
+    assert not (runs / "pretrain.steps=20,seed=0" / "checkpoints").exists()
+    assert read_status(runs / stopped.name)["state"] == "running"
+    packed = sorted(p.name for p in (runs / stopped.name / "checkpoints" / "pretrain").iterdir())
+    assert packed == steps_there[-1:]
+    assert load_checkpoint(runs / stopped.name / "checkpoints" / "pretrain" / packed[0]).state["step"] == int(
+        packed[0].removeprefix("step_"))
