@@ -60,8 +60,8 @@ for item in "$@"; do
   for src in docs/in-progress docs/results; do
     [ -f "$src/$sweep/sweep.json" ] && SRC=$src DEST=$WORK bash scripts/restore_results.sh "$sweep"
   done
+  lane "$sweep" "$item"
 done
-for item in "$@"; do lane "$(basename "${item%%:*}" .yaml)" "$item"; done
 
 while [ $(( $(date +%s) - start )) -lt "$DEADLINE" ] && running; do sleep 5; done
 say "deadline or all done: stopping every run"
