@@ -5,14 +5,16 @@
 # OUT/runs.tar.gz.part* then holds every run's small files and, for runs not finished, their newest
 # checkpoint per phase, so `cotmix sweep` resumes them on any machine:
 # `cat OUT/runs.tar.gz.part* | tar xz -C runs/sweeps`.
-#   DEADLINE=500 bash scripts/device_studies.sh WORK OUT [STUDY:WORKERS ...]
-# Each STUDY:WORKERS gets a GPU lane of its own (default: the unfinished paper-scale studies).
+#   DEADLINE=500 bash scripts/device_studies.sh WORK OUT STUDY:WORKERS [...]
+# Each STUDY:WORKERS gets a GPU lane of its own.
 # Before the lanes start, WORK/STUDY is seeded with its finished runs published under
 # docs/in-progress/ and docs/results/, so only the rest is run.
 set -u
-WORK=${1:?usage: device_studies.sh WORK OUT [STUDY:WORKERS ...]}
-OUT=${2:?usage: device_studies.sh WORK OUT [STUDY:WORKERS ...]}
+USAGE="usage: device_studies.sh WORK OUT STUDY:WORKERS [...], e.g. fig-headline-paper:3"
+WORK=${1:?$USAGE}
+OUT=${2:?$USAGE}
 shift 2
+[ $# -gt 0 ] || { echo "$USAGE" >&2; exit 2; }
 DEADLINE=${DEADLINE:-500}
 PY=${PY:-python3}
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
@@ -54,7 +56,6 @@ lane() {
 kill_tree() { local child; for child in $(pgrep -P "$1"); do kill_tree "$child" "$2"; done; kill "-$2" "$1" 2>/dev/null; }
 running() { local pid; for pid in $lanes; do kill -0 "$pid" 2>/dev/null && return 0; done; return 1; }
 
-[ $# -gt 0 ] || set -- fig-headline-paper:3 fig-threshold-paper:4  # what is still unfinished
 for item in "$@"; do
   sweep=$(basename "${item%%:*}" .yaml)
   for src in docs/in-progress docs/results; do
