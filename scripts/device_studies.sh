@@ -59,7 +59,7 @@ running() { local pid; for pid in $lanes; do kill -0 "$pid" 2>/dev/null && retur
 for item in "$@"; do
   sweep=$(basename "${item%%:*}" .yaml)
   for src in docs/in-progress docs/results; do
-    [ -f "$src/$sweep/sweep.json" ] && SRC=$src DEST=$WORK bash scripts/restore_results.sh "$sweep"
+    [ -f "$src/$sweep/sweep.json" ] && "$PY" -m cotmix.cli restore "$sweep" --src "$src" --dest "$WORK"
   done
   lane "$sweep" "$item"
 done

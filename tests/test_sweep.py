@@ -576,29 +576,27 @@ def test_runs_sharing_a_pretraining_are_spread_apart_for_parallel_workers():
 
 
 def test_published_runs_land_in_git_and_resume_a_sweep_on_a_fresh_machine(tiny_sweep, tmp_path):
-    """publish_results.sh keeps each run's small files (metrics compressed) where git tracks them; the
-    report redraws from them alone; restore_results.sh seeds a new sweep directory with the finished
+    """`cotmix publish` keeps each run's small files (metrics compressed) where git tracks them; the
+    report redraws from them alone; `cotmix restore` seeds a new sweep directory with the finished
     runs, so a rerun skips them; --only runs part of a sweep."""
     out, _ = tiny_sweep
     repo = Path(__file__).resolve().parents[1]
     docs, fresh = tmp_path / "docs", tmp_path / "fresh"
-    cotmix = f"{sys.executable} -m cotmix.cli"
-    env = os.environ | {"COTMIX": cotmix, "SRC": str(out.parent), "DEST": str(docs)}
-    subprocess.run(["bash", str(repo / "scripts/publish_results.sh"), out.name], env=env, check=True,
+    cotmix = [sys.executable, "-m", "cotmix.cli"]
+    subprocess.run(cotmix + ["publish", out.name, "--src", str(out.parent), "--dest", str(docs)], check=True,
                    capture_output=True, timeout=300)
     published = docs / out.name / "runs" / "task.p_cot=0.2,seed=0"
     assert sorted(p.name for p in published.iterdir()) == ["config.json", "metrics.jsonl.gz", "status.json",
                                                            "summary.json"]
     assert read_metrics(published) == read_metrics(out / "runs" / published.name) != []
     assert (docs / out.name / "report.html").is_file() and (docs / out.name / "report" / f"{out.name}.png").is_file()
-    # Where publish_results.sh writes in the repository, git must not ignore (only the top-level runs/).
+    # Where `cotmix publish` writes in the repository, git must not ignore (only the top-level runs/).
     ignored = subprocess.run(["git", "check-ignore", "-q", f"docs/results/{out.name}/runs/{published.name}/"
                               "metrics.jsonl.gz"], cwd=repo)
     assert ignored.returncode == 1, "published run files are git-ignored"
     assert subprocess.run(["git", "check-ignore", "-q", "runs/x/model.safetensors"], cwd=repo).returncode == 0
 
-    env |= {"SRC": str(docs), "DEST": str(fresh)}
-    restored = subprocess.run(["bash", str(repo / "scripts/restore_results.sh"), out.name], env=env,
+    restored = subprocess.run(cotmix + ["restore", out.name, "--src", str(docs), "--dest", str(fresh)],
                               capture_output=True, text=True, check=True, timeout=60)
     assert "restored 4 finished runs" in restored.stdout
     grid = grid_from_dict(TINY_SWEEP | {"also": [{"posttrain.max_new_tokens": 99}], "seeds": [0, 1]})

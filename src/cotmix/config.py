@@ -18,6 +18,7 @@ from cotmix.errors import ConfigError
 from cotmix.options import apply_mapping, apply_overrides, check_fields, opt, read_config_file
 from cotmix.presets import preset_overrides
 
+MIN_TEMPERATURE = 0.01  # below it logits / T overflow float32 (softmax of inf - inf is NaN); 0 is greedy, by name
 MAX_SEED = 2**32 - 1  # seeds are mixed into 64-bit generator seeds (cotmix.train.rng): they must leave room
 TRACKERS = ("tensorboard", "wandb")  # values of the top-level `logger` key (cotmix.train.tracking)
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d{1,3})?")  # values of the top-level `device` key
@@ -85,7 +86,7 @@ class PosttrainConfig:
     prompts_per_step: int = opt(64, "fresh prompts per step", lo=1)
     group_size: int = opt(8, "samples per prompt (the GRPO/RLOO group)", lo=1)
     temperature: float = opt(1.0, "sampling temperature for RL rollouts (policy = softmax(logits / T))",
-                             lo=0.0, lo_open=True, hi=10.0)
+                             lo=MIN_TEMPERATURE, hi=10.0)
     top_k: int = opt(0, "sample only among the k most likely tokens (0 = all)", lo=0)
     max_new_tokens: int = opt(0, "response token limit (0 = the task's long length, d+1)", lo=0)
     lr: float = opt(1e-4, "AdamW learning rate for RL updates (at 3e-4 GRPO eroded a learnt chain once nearly every "
@@ -123,7 +124,7 @@ class PosttrainConfig:
 @dataclass
 class EvalConfig:
     n_prompts: int = opt(2048, "fresh held-out prompts per evaluation", lo=1)
-    temperature: float = opt(1.0, "temperature of the sampled-decoding metrics", lo=0.0, lo_open=True, hi=10.0)
+    temperature: float = opt(1.0, "temperature of the sampled-decoding metrics", lo=MIN_TEMPERATURE, hi=10.0)
     pass_k_prompts: int = opt(256, "prompts for pass@k during post-training (8 samples each)", lo=1)
     seed: int = opt(1234, "seed of the held-out prompts (same for every run, so runs are comparable)", lo=0,
                     hi=MAX_SEED)

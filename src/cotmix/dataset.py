@@ -20,8 +20,9 @@ from pathlib import Path
 import torch
 
 from cotmix.config import Config
+from cotmix.files import atomic_file, write_text_atomic
 from cotmix.hf import token_texts
-from cotmix.rundir import write_text_atomic
+from cotmix.model.memory import check_fits
 from cotmix.tasks import Batch, Task, make_task
 from cotmix.tasks.base import LONG, SHORT, response_lengths
 from cotmix.train.rng import seeded_generator
@@ -59,6 +60,17 @@ def heldout_rows(cfg: Config) -> list[dict]:
     return rows(task, task.demonstrations(prompts, torch.Generator().manual_seed(cfg.eval.seed + 3)))
 
 
+ROW_BYTES = 1200  # memory of one row while the splits are built (Python dicts and strings), plus 4 a character
+
+
+def check_dataset_size(cfg: Config, n_train: int) -> None:
+    """Refuse, before drawing a row, a dataset that would not fit in memory (rows are built in memory)."""
+    task = make_task(cfg.task)
+    row = ROW_BYTES + 4 * (task.prompt_len + task.long_response_len)
+    check_fits(row * (n_train + cfg.eval.n_prompts), f"--train-samples {n_train:,}",
+               "ask for fewer rows (or write several datasets with different seeds)")
+
+
 def write_rows(path: Path, records: list[dict], fmt: str) -> None:
     if fmt == "jsonl":
         import json
@@ -68,9 +80,8 @@ def write_rows(path: Path, records: list[dict], fmt: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(pa.Table.from_pylist(records), tmp)
-    tmp.replace(path)
+    with atomic_file(path) as tmp:
+        pq.write_table(pa.Table.from_pylist(records), tmp)
 
 
 def write_dataset(cfg: Config, out: Path, n_train: int, fmt: str = "parquet") -> dict:

@@ -16,11 +16,22 @@ def one_line(text: str) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
+MAX_MESSAGE = 500  # characters: a 100,000-digit value typed by mistake is not echoed back whole
+
+
+def shortened(text: str, limit: int = MAX_MESSAGE) -> str:
+    """The text, cut in the middle when longer than `limit`, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    head, tail = text[: limit * 3 // 4], text[-(limit // 4):]
+    return f"{head}...({len(text) - len(head) - len(tail):,} characters left out)...{tail}"
+
+
 class CotmixError(Exception):
     """A user-facing error: the CLI prints its message on one line and exits with 2."""
 
     def __init__(self, message: str):
-        super().__init__(one_line(str(message)))
+        super().__init__(shortened(one_line(str(message))))
 
 
 class ConfigError(CotmixError):

@@ -18,6 +18,14 @@ from cotmix.tasks import Task
 EOS_TEXT, PAD_TEXT = "<eos>", "<pad>"
 
 
+def quiet_transformers() -> None:
+    """No per-file progress bars from transformers ("Loading weights", "Writing model shards"): a
+    tiny model loads in milliseconds, and the bars would land between cotmix's own lines."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+
+
 def hf_model(model: Transformer, eos_id: int, pad_id: int):
     """The transformers model of the same architecture with cotmix's weights copied in (logits equal)."""
     cfg = model.cfg
@@ -94,3 +102,17 @@ def prompt_text(task: Task, prompt: torch.Tensor) -> str:
     """A prompt's tokens as the tokenizer reads them (parity: the bits, then `=`)."""
     texts = token_texts(task)
     return "".join(texts[int(t)] for t in prompt)
+
+
+def model_card(task: Task, source) -> str:
+    """README.md of an exported model folder: where it came from and how to prompt it."""
+    texts = token_texts(task)
+    prompt_text = "".join(texts[t] for t in task.heldout_prompts(1, 0)[0].tolist())
+    return (f"# cotmix model: {type(task).__name__}\n\nExported by `cotmix export` from `{source}`.\n\n"
+            f"A prompt is the input, one token per character, e.g. `{prompt_text}`; the model "
+            f"answers with the short answer or the worked chain, then `{EOS_TEXT}`. Decode up to "
+            f"{task.long_response_len} new tokens:\n\n```python\nfrom transformers import AutoModelForCausalLM, "
+            "AutoTokenizer\nmodel = AutoModelForCausalLM.from_pretrained(FOLDER)\ntokenizer = "
+            f"AutoTokenizer.from_pretrained(FOLDER)\nids = tokenizer(\"{prompt_text}\", return_tensors=\"pt\").input_ids\n"
+            f"print(tokenizer.decode(model.generate(ids, max_new_tokens={task.long_response_len}, do_sample=False)"
+            "[0, ids.shape[1]:]))\n```\n")

@@ -25,10 +25,12 @@ from cotmix.errors import ConfigError
 MAX_CONFIG_BYTES = 1 << 20  # a config or sweep file is a page of text; anything bigger is refused unread
 
 
-def opt(default, help: str, *, lo=None, hi=None, choices=None, lo_open=False, required=False):
+def opt(default, help: str, *, lo=None, hi=None, choices=None, lo_open=False, required=False, empty_ok=False):
     """A field with its documentation and its allowed values (a list default is copied per instance;
-    `required` fields have no default on the command line)."""
-    meta = {"help": help, "lo": lo, "hi": hi, "choices": choices, "lo_open": lo_open, "required": required}
+    `required` fields have no default on the command line; a list field may be empty only with
+    `empty_ok`)."""
+    meta = {"help": help, "lo": lo, "hi": hi, "choices": choices, "lo_open": lo_open, "required": required,
+            "empty_ok": empty_ok}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -61,6 +63,12 @@ def coerce(key: str, value: Any, kind: str):
     if kind == "int":
         if isinstance(value, bool):
             raise ConfigError(f"{key}={value!r}: expected an integer")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            if len(value.strip()) > 30:  # far past any allowed value (and past int()'s digit limit at 4300)
+                raise ConfigError(f"{key}={value!r}: an integer of {len(value.strip()):,} digits is out of range")
+            return int(value)  # exactly: through a float, 10**23 would read as 99999999999999991611392
         try:
             as_float = float(value)
         except (TypeError, ValueError):
@@ -92,6 +100,8 @@ def allowed_range(meta: dict) -> str:
 def check_field(dotted: str, value, meta: dict) -> None:
     """ConfigError unless value (or each item of a list) is among the choices and in range."""
     if isinstance(value, list):
+        if not value and not meta.get("empty_ok"):
+            raise ConfigError(f"{dotted}: an empty list; give at least one value (comma-separated)")
         for item in value:
             check_field(dotted, item, meta)
         return
@@ -184,8 +194,11 @@ def read_config_file(path: str | Path, what: str = "--config") -> dict:
     binary or not parseable. YAML aliases are refused (a few lines of nested aliases expand to
     gigabytes), and so are YAML tags (safe_load)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"{what} {path}: no such file")
+    if not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file (a pipe, a device, ...)"
+        raise ConfigError(f"{what} {path}: is {kind}; expected a YAML or JSON file")
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise ConfigError(f"{what} {path}: {path.stat().st_size:,} bytes; a config file is at most {MAX_CONFIG_BYTES:,}")
     try:

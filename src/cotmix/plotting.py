@@ -14,12 +14,14 @@ the STaR recursion p_{n+1} = 2 p_n / (1 + p_n).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from cotmix.files import atomic_file, starts_with  # noqa: E402
 from cotmix.theory import closed_form as cf  # noqa: E402
 
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -134,6 +136,21 @@ def star_recursion(ax, p0: float, rounds: int, start_round: int = 0, label="2p/(
     ax.plot(xs, [cf.star_closed_form(p0, n - start_round) for n in xs], "--", lw=1, label=label, **kwargs)
 
 
-def save(fig, path) -> None:
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+# matplotlib writes this mark into a PNG's and an SVG's first bytes: the figures a later command may
+# replace are the ones that carry it (or matplotlib's own, from before cotmix marked its figures).
+FIGURE_MARK = "cotmix"
+
+
+def is_figure(path) -> bool:
+    """A figure that cotmix drew (the only kind of file a figure command replaces)."""
+    return any(starts_with(mark)(path) for mark in (FIGURE_MARK.encode(), b"Matplotlib", b"matplotlib"))
+
+
+def save(fig, path, dpi: int = 120, close: bool = True) -> None:
+    """fig.savefig to `path` (PNG or SVG by its suffix), written atomically and marked as cotmix's."""
+    path = Path(path)
+    key = "Creator" if path.suffix == ".svg" else "Software"
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, format=path.suffix[1:], dpi=dpi, metadata={key: FIGURE_MARK})
+    if close:
+        plt.close(fig)

@@ -25,30 +25,15 @@ import os
 from pathlib import Path
 
 from cotmix.errors import CotmixError, RunBusy, warn
+from cotmix.files import loads_json, read_json_file, write_json_atomic, write_text_atomic  # noqa: F401 (re-exported)
 
 _LOCKS: dict[Path, int] = {}  # run directory -> file descriptor of its held lock
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
-
-
 def read_json(path: Path, default=None):
-    """The JSON object in `path`; `default` when the file does not exist; CotmixError when it is corrupt."""
-    path = Path(path)
-    if not path.is_file():
-        return default
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CotmixError(f"{path}: corrupt ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    """The JSON object in `path`; `default` when the file does not exist; CotmixError when it is
+    corrupt, too large or nested too deep (cotmix.files)."""
+    return read_json_file(path, default)
 
 
 # --- a run ------------------------------------------------------------------------------------
@@ -75,7 +60,7 @@ def create_empty_dir(out: Path, if_busy: str) -> None:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise CotmixError(f"--out {out}: is a file, not a directory")
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != ".lock" for p in out.iterdir()):  # a lone lock: a start that failed
         raise CotmixError(f"--out {out}: already holds files; {if_busy}")
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -148,8 +133,8 @@ def read_metrics(run_dir: Path, phase: str | None = None) -> list[dict]:
     records = []
     for i, line in enumerate(lines):
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+            records.append(loads_json(line, f"{path}: line {i + 1}"))
+        except CotmixError:
             if i < len(lines) - 1:
                 raise CotmixError(f"{path}: line {i + 1} is not JSON (the file is corrupt, not just cut off)") from None
             warn(f"{path}: its last line was cut off (a crash or a full disk); it is left out")

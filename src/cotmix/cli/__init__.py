@@ -16,11 +16,15 @@ parser imports no torch, transformers or Ray: each command imports what it needs
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
+
+from safetensors import SafetensorError
 
 from cotmix import __version__
 from cotmix.cli import bench, export, inspect, llm, sweep, theory, train
-from cotmix.errors import CotmixError, one_line
+from cotmix.errors import CotmixError, one_line, shortened
+from cotmix.files import is_machine_error
 
 GROUPS = (train, inspect, export, sweep, theory, bench, llm)
 
@@ -30,7 +34,7 @@ class Parser(argparse.ArgumentParser):
     usage too; `--help` still shows it)."""
 
     def error(self, message: str):
-        self.exit(2, f"cotmix: error: {one_line(f'{self.prog}: {message}')}\n")
+        self.exit(2, f"cotmix: error: {shortened(one_line(f'{self.prog}: {message}'))}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,15 +69,27 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         return 0
-    except OSError as exc:  # the machine, not the input: a full disk, a vanished folder
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"cotmix: error: {one_line(f'{where}{exc.strerror or exc}')} (rerun with --resume once it is fixed)",
-              file=sys.stderr)
-        return 1
+    except OSError as exc:
+        return _os_error(exc, args)
+    except SafetensorError as exc:  # safetensors' own I/O error type (a full disk while exporting)
+        return _os_error(OSError(errno.EIO, f"cannot write tensors ({str(exc).splitlines()[0][:200]})"), args)
     except KeyboardInterrupt:
         how = "with --resume" if hasattr(args, "resume") else "the same command"  # a sweep resumes by itself
         print(f"cotmix: interrupted (rerun {how} to continue)", file=sys.stderr)
         return 130
+
+
+def _os_error(exc: OSError, args) -> int:
+    """One line for an OSError. From the machine (a full disk): exit 1, and rerunning may work (with
+    --resume where the command has it). Anything else (a missing folder, a bad name): the user's, exit 2."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    message = f"cotmix: error: {one_line(f'{where}{exc.strerror or exc}')}"
+    if not is_machine_error(exc):
+        print(message, file=sys.stderr)
+        return 2
+    again = "rerun with --resume" if hasattr(args, "resume") else "rerun"
+    print(f"{message} ({again} once it is fixed)", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from cotmix.cli.common import FINAL_MODEL, add_config_args, print_metrics, setup
-from cotmix.config import Config, load_config
+from cotmix.config import MAX_SEED, MIN_TEMPERATURE, Config, load_config
 from cotmix.errors import CotmixError
 from cotmix.options import describe_fields
 
@@ -39,6 +39,9 @@ def cmd_eval(args) -> int:
     return 0
 
 
+MAX_SAMPLES = 100_000
+
+
 def cmd_sample(args) -> int:
     import torch
 
@@ -48,8 +51,12 @@ def cmd_sample(args) -> int:
     from cotmix.tasks import Kind, make_task
     from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
 
-    if args.n < 1 or not 0 <= args.temperature <= 10:
-        raise CotmixError(f"-n {args.n} --temperature {args.temperature}: need n >= 1 and temperature in [0, 10]")
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise CotmixError(f"-n {args.n}: must be in [1, {MAX_SAMPLES:,}] (each sample is printed)")
+    if not (args.temperature == 0 or MIN_TEMPERATURE <= args.temperature <= 10):
+        raise CotmixError(f"--temperature {args.temperature}: must be 0 (greedy) or in [{MIN_TEMPERATURE}, 10]")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise CotmixError(f"--seed {args.seed}: must be in [0, {MAX_SEED}]")
     ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint, FINAL_MODEL))
     task = make_task(ckpt.config.task)
     model = place(build_model(ckpt.config.model, task), ckpt.config)

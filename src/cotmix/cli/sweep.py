@@ -4,6 +4,8 @@
     cotmix sweep     GRID.yaml|STUDY --list [--size cpu|paper]
     cotmix results   DIR [--where SQL] [--columns a,b|all] [--sort SQL] [--csv] [--list-columns]
     cotmix report    DIR [--out report.html] [--partial]
+    cotmix publish   NAME... [--src runs/sweeps] [--dest docs/results] [--partial]
+    cotmix restore   NAME... [--src docs/results] [--dest runs/sweeps]
 """
 
 from __future__ import annotations
@@ -60,6 +62,27 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_publish(args) -> int:
+    from cotmix.experiments.publish import check_name, publish
+
+    for name in args.names:  # every name is checked before the first is published
+        check_name(name)
+    for name in args.names:
+        print(f"published {publish(name, Path(args.src), Path(args.dest), partial=args.partial)}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from cotmix.experiments.publish import check_name, restore
+
+    for name in args.names:
+        check_name(name)
+    for name in args.names:
+        target, count = restore(name, Path(args.src), Path(args.dest))
+        print(f"{name}: restored {count} finished runs into {target}")
+    return 0
+
+
 def add_parsers(sub) -> None:
     p = sub.add_parser("sweep", help="run a grid of runs (a sweep file or a built-in study) in parallel on Ray")
     p.add_argument("grid", help="sweep YAML file, or a built-in study: fig-headline, fig-threshold, ... "
@@ -94,3 +117,19 @@ def add_parsers(sub) -> None:
     p.add_argument("--partial", action="store_true",
                    help="draw unfinished runs too, as far as they got (each is named on the page)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("publish", help="copy finished sweeps' small files (no checkpoints) into docs/results/NAME "
+                                       "with their table and report")
+    p.add_argument("names", nargs="+", metavar="NAME", help="sweep folder names under --src")
+    p.add_argument("--src", default="runs/sweeps", help="where the sweeps are")
+    p.add_argument("--dest", default="docs/results", help="where publications go (an existing one is replaced "
+                                                          "only if it holds nothing but what publish writes)")
+    p.add_argument("--partial", action="store_true", help="a sweep still running: draw unfinished runs where they stopped")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("restore", help="seed a sweep folder with the finished runs of its publication, so that "
+                                       "rerunning the sweep runs only the rest")
+    p.add_argument("names", nargs="+", metavar="NAME", help="publication folder names under --src")
+    p.add_argument("--src", default="docs/results", help="where the publications are")
+    p.add_argument("--dest", default="runs/sweeps", help="where the sweeps run")
+    p.set_defaults(func=cmd_restore)

@@ -16,11 +16,11 @@ plus sweep, name, state, error, wall_s and path.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-from cotmix.errors import CotmixError
+from cotmix.errors import CotmixError, one_line
+from cotmix.files import atomic_file, check_output_file, read_parquet
 from cotmix.rundir import SHARED_PRETRAIN, read_config, read_status, read_summary
 
 FIXED = ("sweep", "name", "state", "error", "wall_s", "path")
@@ -86,8 +86,13 @@ def run_dirs(root: Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         raise CotmixError(f"{root}: no such directory")
-    return sorted({p.parent for p in root.rglob("config.json")
+    return sorted({p.parent for p in root.rglob("config.json") if not hidden(p, root)
                    if "checkpoints" not in p.parts and SHARED_PRETRAIN not in p.relative_to(root).parts})
+
+
+def hidden(path: Path, root: Path) -> bool:
+    """Under a hidden folder below root: the temporary folder of a copy under way (`.NAME.XXXX.tmp`)."""
+    return any(part.startswith(".") for part in path.relative_to(root).parts[:-1])
 
 
 def collect(root: Path) -> list[dict]:
@@ -110,11 +115,21 @@ def write_results(root: Path) -> Path:
     rows, path = collect(root), Path(root) / "results.parquet"
     if not rows and path.is_file():
         return path
+    check_output_file(path, "results table", is_results_table, "results table")
     table = _rows_table(rows)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        pq.write_table(table, tmp)
     return path
+
+
+def is_results_table(path: Path) -> bool:
+    """A table `cotmix results` wrote (its schema has the fixed columns): the only file it replaces."""
+    import pyarrow.parquet as pq
+
+    try:
+        return set(FIXED) <= set(pq.read_schema(path).names)
+    except Exception:  # pyarrow raises several types for a file that is not Parquet
+        return False
 
 
 def load_table(root: Path):
@@ -123,20 +138,19 @@ def load_table(root: Path):
     (their `sweep` is the table's folder under ROOT, e.g. superseded/study-star-rounds-lost-runs).
     Only a table built from run directories alone is written (to ROOT/results.parquet); a ROOT
     without run directories is read from its own table."""
-    import pyarrow.parquet as pq
-
     root = Path(root)
     dirs = run_dirs(root)
-    published = [p for p in sorted(root.rglob("results.parquet")) if p.parent != root
+    published = [p for p in sorted(root.rglob("results.parquet")) if p.parent != root and not p.is_dir()
+                 and not hidden(p, root)
                  and not any(d.is_relative_to(p.parent) for d in dirs)]
-    if not published and (dirs or not (root / "results.parquet").is_file()):
-        return pq.read_table(write_results(root))
+    if not published and (dirs or not (root / "results.parquet").exists()):
+        return read_parquet(write_results(root))
     if not published:
-        return pq.read_table(root / "results.parquet")
+        return read_parquet(root / "results.parquet")
     rows = [run_row(d) for d in dirs]
     for path in published:  # named by where the table lies: two copies of one sweep stay apart
         where = path.parent.relative_to(root).as_posix()
-        rows += [row | {"sweep": where} for row in pq.read_table(path).to_pylist()]
+        rows += [row | {"sweep": where} for row in read_parquet(path).to_pylist()]
     return _rows_table(rows)  # one type per column over all of them, as for the runs' own rows
 
 
@@ -206,13 +220,17 @@ def query(root: Path, where: str | None = None, columns: list[str] | None = None
 
 
 def format_table(names: list[str], rows: list[tuple], csv: bool = False) -> str:
+    """An aligned table (or CSV) of query's result. Control characters in a value (a line break,
+    an ANSI escape in a run's name) are printed escaped, so no value can forge a row or drive the
+    terminal."""
     def cell(v) -> str:
         if v is None:
             return "" if csv else "-"
         if isinstance(v, float):
             return repr(v) if csv else f"{v:.4g}"  # CSV keeps full precision for other tools
-        return str(v)
+        return one_line(str(v))
 
+    names = [one_line(n) for n in names]
     if csv:
         import csv as csv_module
         import io

@@ -11,9 +11,27 @@ from __future__ import annotations
 import torch
 from tqdm import tqdm
 
+from cotmix.errors import CotmixError
 from cotmix.eval.metrics import pass_at_k_metrics, response_metrics
 from cotmix.llm.answers import classify, is_correct
 from cotmix.llm.options import EvalOptions
+
+
+def check_fits_context(model, tokenizer, prompts: list[str], max_new_tokens: int) -> None:
+    """CotmixError unless every prompt plus max_new_tokens fits the model's positions and every
+    token id fits its vocabulary (a cotmix parity model exported by `cotmix export` reads 13
+    positions and 4 tokens, not a GSM8K problem)."""
+    limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+    vocab = model.get_input_embeddings().num_embeddings
+    ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    longest = max((len(x) for x in ids), default=0)
+    if limit and longest + max_new_tokens > limit:
+        raise CotmixError(f"the model reads at most {limit} positions; the longest prompt is {longest} tokens and "
+                          f"--max-new-tokens is {max_new_tokens} (a smaller --max-new-tokens, or a model made for "
+                          "these problems)")
+    if any(t is None or t >= vocab for x in ids for t in x):
+        raise CotmixError(f"the tokenizer gives ids outside the model's {vocab}-token vocabulary; not a model for "
+                          "these problems")
 
 
 @torch.no_grad()
@@ -48,6 +66,7 @@ def evaluate_llm(model, tokenizer, problems: list[dict], opts: EvalOptions, prog
     """The shared metrics (cotmix.eval.metrics) over `problems` (rows with `prompt`, `answer`, `format`):
     one greedy response and opts.k sampled responses per problem."""
     prompts = [p["prompt"] for p in problems]
+    check_fits_context(model, tokenizer, prompts, opts.max_new_tokens)
 
     def score(texts: list[str], per_problem: int):
         rows = [problems[i // per_problem] for i in range(len(texts))]

@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 from cotmix.errors import CotmixError
+from cotmix.files import loads_json, read_json_file, read_parquet
 from cotmix.llm.answers import GSM_MARKER, last_boxed
 
 PROMPT_TEMPLATE = "Question: {question}\nAnswer:"
@@ -65,17 +66,12 @@ def load_rows(source: str, split: str = "train", config_name: str | None = None)
         if path.suffix == ".jsonl":
             return _dict_rows(read_jsonl(path), source)
         if path.suffix == ".json":
-            try:
-                data = json.loads(path.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise CotmixError(f"--source {source}: not valid JSON ({str(exc).splitlines()[0]})") from None
+            data = read_json_file(path)
             if isinstance(data, dict) and split not in data:
                 raise CotmixError(f"--source {source}: no split {split!r} (it has {', '.join(map(str, data))})")
             return _dict_rows(data if isinstance(data, list) else data[split], source)
         if path.suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            return pq.read_table(path).to_pylist()
+            return read_parquet(path, f"--source {source}").to_pylist()
         raise CotmixError(f"--source {source}: unsupported file type {path.suffix!r} (allowed: .jsonl, .json, .parquet)")
     if path.is_dir():
         from datasets import load_from_disk
@@ -143,9 +139,10 @@ def read_jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         raise CotmixError(f"{path}: no such file (expected a dataset written by `cotmix llm mixture`)")
     try:
-        return _dict_rows([json.loads(line) for line in path.read_text().splitlines() if line.strip()], path)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CotmixError(f"{path}: not valid JSON lines ({str(e).splitlines()[0]})") from None
+        lines = [(i, line) for i, line in enumerate(path.read_text().splitlines(), 1) if line.strip()]
+    except UnicodeDecodeError:
+        raise CotmixError(f"{path}: not valid JSON lines (not UTF-8 text)") from None
+    return _dict_rows([loads_json(line, f"{path}: not valid JSON lines: line {i}") for i, line in lines], path)
 
 
 def _dict_rows(rows, source) -> list[dict]:

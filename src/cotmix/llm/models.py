@@ -73,6 +73,9 @@ def load_model_and_tokenizer(name_or_path: str, dtype: str = "float32"):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from cotmix.hf import quiet_transformers
+
+    quiet_transformers()
     source = resolve_model(name_or_path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cotmix.config import MAX_SEED, MIN_TEMPERATURE
 from cotmix.options import opt
 
 LOSS_TYPES = ("grpo", "dapo", "dr_grpo", "bnpo")
@@ -16,7 +17,7 @@ class GsmSymbolicOptions:
     out: str = opt(None, "JSONL file to write", required=True)
     variants: int = opt(0, "generated variants per template", lo=0)
     seconds_per_template: int = opt(10, "skip templates slower than this", lo=1)
-    seed: int = opt(0, "seed of the variants", lo=0)
+    seed: int = opt(0, "seed of the variants", lo=0, hi=MAX_SEED)
 
 
 @dataclass
@@ -28,7 +29,7 @@ class MixtureOptions:
     config_name: str | None = opt(None, "hub dataset config, e.g. 'main' for openai/gsm8k")
     eval_size: int = opt(0, "problems held out for evaluation", lo=0)
     group_key: str | None = opt(None, "hold out whole groups by this column (e.g. template)")
-    seed: int = opt(0, "seed of the split and of the long/short draw", lo=0)
+    seed: int = opt(0, "seed of the split and of the long/short draw", lo=0, hi=MAX_SEED)
 
 
 @dataclass
@@ -38,7 +39,7 @@ class TrainOptions:
     model: str = opt(None, "hub name, local directory, or 'smollm2'", required=True)
     data: str = opt(None, "directory written by `cotmix llm mixture`", required=True)
     out: str = opt(None, "output directory (model/, metrics.jsonl, args.json)", required=True)
-    seed: int = opt(0, "seed of the trainer", lo=0)
+    seed: int = opt(0, "seed of the trainer", lo=0, hi=MAX_SEED)
     logger: str = opt("", "experiment trackers, comma-separated (tensorboard, wandb): TRL's report_to; empty: none",
                       choices=("", "tensorboard", "wandb", "tensorboard,wandb", "wandb,tensorboard"))
     save_steps: int = opt(0, "Trainer checkpoint every N steps (0 = none; see --resume)", lo=0)
@@ -62,7 +63,7 @@ class GRPOOptions(TrainOptions):
     prompts_per_step: int = opt(2, "problems per step", lo=1)
     group_size: int = opt(8, "completions per problem (G)", lo=2)
     max_completion_length: int = opt(256, "response token limit of the rollouts", lo=1)
-    temperature: float = opt(1.0, "sampling temperature of the rollouts", lo=0.0, lo_open=True, hi=10.0)
+    temperature: float = opt(1.0, "sampling temperature of the rollouts", lo=MIN_TEMPERATURE, hi=10.0)
     beta: float = opt(0.0, "KL coefficient (0: no reference model)", lo=0.0)
     loss_type: str = opt("dapo", "TRL's loss normalisation: dapo (token-level, as cotmix's token_mean), grpo "
                          "(per sequence first: favours short answers), dr_grpo (a constant), bnpo",
@@ -73,11 +74,11 @@ class GRPOOptions(TrainOptions):
 @dataclass
 class EvalOptions:
     k: int = opt(4, "sampled responses per problem (0: greedy only)", lo=0)
-    temperature: float = opt(1.0, "sampling temperature", lo=0.0, lo_open=True, hi=10.0)
+    temperature: float = opt(1.0, "sampling temperature", lo=MIN_TEMPERATURE, hi=10.0)
     max_new_tokens: int = opt(256, "response token limit (evaluation and GRPO rollouts)", lo=1)
     batch_size: int = opt(16, "problems decoded at once", lo=1)
     limit: int = opt(0, "evaluate the first N problems only (0 = all)", lo=0)
-    seed: int = opt(0, "seed of the sampled responses", lo=0)
+    seed: int = opt(0, "seed of the sampled responses", lo=0, hi=MAX_SEED)
 
 
 @dataclass

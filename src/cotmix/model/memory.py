@@ -47,10 +47,16 @@ def available_bytes() -> int | None:
 
 def check_memory(cfg: Config, prompt_len: int, response_len: int, vocab: int) -> None:
     """ConfigError when the estimate exceeds the memory this machine has free (CPU runs only)."""
-    need, have = estimate_bytes(cfg, prompt_len, response_len, vocab), available_bytes()
+    check_fits(estimate_bytes(cfg, prompt_len, response_len, vocab),
+               f"this config (model.d_model={cfg.model.d_model}, model.n_layer={cfg.model.n_layer}, batches of up "
+               f"to {max(cfg.pretrain.batch_size, cfg.eval.batch_size)} rows)", "lower the model size or the batch sizes")
+
+
+def check_fits(need: float, what: str, remedy: str) -> None:
+    """ConfigError, before anything is allocated, when `need` bytes exceed the memory free now.
+    Every command that takes a size calls this with its own estimate."""
+    have = available_bytes()
     if have is not None and need > have:
         gib = 2**30
-        raise ConfigError(f"this config needs about {need / gib:.1f} GiB (model.d_model={cfg.model.d_model}, "
-                          f"model.n_layer={cfg.model.n_layer}, batches of up to "
-                          f"{max(cfg.pretrain.batch_size, cfg.eval.batch_size)} rows) and the machine has "
-                          f"{have / gib:.1f} GiB free; lower the model size or the batch sizes")
+        raise ConfigError(f"{what} needs about {need / gib:,.1f} GiB and the machine has {have / gib:.1f} GiB "
+                          f"free; {remedy}")

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import torch
 
+from cotmix.errors import CotmixError
+from cotmix.files import read_json_file, write_json_atomic
+from cotmix.model.memory import check_fits
 from cotmix.options import check_fields
-from cotmix.rundir import write_json_atomic
+from cotmix.plotting import is_figure
 from cotmix.theory import closed_form as cf
 from cotmix.theory.config import TheoryConfig
 from cotmix.theory.linear_model import evaluate_linear
@@ -33,9 +36,45 @@ def _per_p(values: torch.Tensor, seeds: int) -> list[list[float]]:
     return [row.tolist() for row in values.view(-1, seeds)]
 
 
+OUTPUTS = ("theory.json", "calibration.png", "threshold.png", "star.png", "complexity.png")
+STAR_CHUNK = 1 << 16  # responses a STaR round samples at once (cotmix.theory.train.star_round)
+
+
+def estimate_bytes(cfg: TheoryConfig) -> int:
+    """Peak memory of run_theory, roughly: the features of the largest batch of rows, over all runs at
+    once (about 2 x 3d floats a row, measured at d = 20: 1.4 GB at 10 runs x 262,144 rows)."""
+    runs = max(len(set(cfg.calibration_grid) | set(cfg.threshold_grid)), len(cfg.star_p0)) * cfg.seeds
+    rows = max(cfg.eval_samples, cfg.batch, min(cfg.star_samples, STAR_CHUNK) if cfg.star_rounds else 0)
+    d = max([cfg.d, *cfg.complexity_d])
+    return 4 * 2 * 3 * d * runs * rows
+
+
+def check_theory_out(out: Path) -> None:
+    """--out is new, empty, or an earlier `cotmix theory` folder (whose files this command may replace)."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise CotmixError(f"--out {out}: is {'a link' if out.is_symlink() else 'a file'}, not a folder")
+    theirs = [p.name for p in out.glob("*") if out.is_dir() and not (
+        (p.name == "theory.json" and _is_theory_json(p)) or (p.name in OUTPUTS and is_figure(p)))]
+    if theirs:
+        raise CotmixError(f"--out {out}: holds {theirs[0]!r}, which `cotmix theory` did not write; choose a new or "
+                          "empty folder (an earlier theory folder may be reused)")
+
+
+def _is_theory_json(path: Path) -> bool:
+    try:
+        obj = read_json_file(path)
+    except CotmixError:
+        return False
+    return isinstance(obj, dict) and {"config", "pretrain", "star"} <= set(obj)
+
+
 def run_theory(cfg: TheoryConfig, out: Path, progress=print) -> dict:
     check_fields(cfg, name=lambda f: "--" + f.name.replace("_", "-"))
+    check_fits(estimate_bytes(cfg), f"--d {cfg.d} with {cfg.seeds} seed(s) and batches of up to "
+               f"{max(cfg.eval_samples, cfg.batch, min(cfg.star_samples, STAR_CHUNK)):,} rows",
+               "lower --eval-samples, --batch, --star-samples or --seeds")
     out = Path(out)
+    check_theory_out(out)
     out.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(cfg.seed)
     started = time.perf_counter()

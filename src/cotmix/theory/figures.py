@@ -39,8 +39,7 @@ def plot_theory(result: dict, out: Path) -> list[Path]:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     paths.append(out / "calibration.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    plotting.save(fig, paths[-1])
 
     fig, ax = plt.subplots(figsize=(6, 4.2), constrained_layout=True)
     ax.step([0, cf.GREEDY_THRESHOLD, cf.GREEDY_THRESHOLD, 1], [0.5, 0.5, 1, 1], where="post", color="0.3",
@@ -52,8 +51,7 @@ def plot_theory(result: dict, out: Path) -> list[Path]:
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3)
     paths.append(out / "threshold.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    plotting.save(fig, paths[-1])
 
     star = result["star"]
     if star["rounds"]:
@@ -76,8 +74,7 @@ def plot_theory(result: dict, out: Path) -> list[Path]:
             ax.grid(alpha=0.3)
         fig.suptitle(f"STaR with the chain reward on the linear model (d = {d})")
         paths.append(out / "star.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
+        plotting.save(fig, paths[-1])
     if "complexity" in result:
         fig, ax = plt.subplots(figsize=(6, 4.2), constrained_layout=True)
         c = result["complexity"]

@@ -12,8 +12,10 @@ A run keeps them under `RUN/checkpoints/PHASE/step_000123/`.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from cotmix.config import Config, config_from_dict
 from cotmix.errors import CotmixError
+from cotmix.files import read_json_file
 
 FILES = ("model.safetensors", "trainer.safetensors", "state.json")
 
@@ -34,11 +37,32 @@ def save_checkpoint(path: Path, model: torch.nn.Module, cfg: Config, state: dict
                     extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)  # a killed save's leftover: only a save makes NAME.tmp
     tmp.mkdir(parents=True)
+    try:
+        _write_checkpoint(tmp, model, cfg, state, optimizer, generators, extra_tensors)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # nothing half-written stays behind (a full disk, an interrupt)
+    return path
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """safetensors' save_file, whose I/O failures (a full disk) surface as OSError like any other write."""
+    try:
+        save_file(tensors, path)
+    except SafetensorError as exc:
+        code = re.search(r"code: (\d+)", str(exc))
+        number = int(code.group(1)) if code else errno.EIO
+        raise OSError(number, os.strerror(number), str(path)) from None
+
+
+def _write_checkpoint(tmp: Path, model, cfg, state, optimizer, generators, extra_tensors) -> None:
     # CPU tensors, so that a checkpoint written on a GPU loads anywhere (load_state_dict copies
     # them onto the model's device; the optimizer moves its moments to its parameters').
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
+    save_tensors({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
     tensors, groups = {}, []
     if optimizer is not None:
         opt_state = optimizer.state_dict()
@@ -49,13 +73,9 @@ def save_checkpoint(path: Path, model: torch.nn.Module, cfg: Config, state: dict
     for name, gen in (generators or {}).items():
         tensors[f"rng.{name}"] = gen.get_state()
     tensors.update({k: v.cpu().contiguous() for k, v in (extra_tensors or {}).items()})
-    save_file(tensors, tmp / "trainer.safetensors")
+    save_tensors(tensors, tmp / "trainer.safetensors")
     meta = {"config": cfg.to_dict(), "state": state, "optimizer_param_groups": groups}
     (tmp / "state.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    if path.exists():
-        shutil.rmtree(path)
-    os.replace(tmp, path)
-    return path
 
 
 @dataclass
@@ -68,6 +88,14 @@ class Checkpoint:
     optimizer_param_groups: list
 
     def load_model(self, model: torch.nn.Module) -> None:
+        expected = model.state_dict()
+        wrong = [(k, t.dtype, expected[k].dtype) for k, t in self.model_tensors.items()
+                 if k in expected and t.dtype != expected[k].dtype]
+        if wrong:  # load_state_dict would cast silently (int32 weights then score 0.0)
+            name, found, want = wrong[0]
+            raise CotmixError(f"checkpoint {self.path}: tensor {name} is {str(found).removeprefix('torch.')}, the model "
+                              f"keeps {str(want).removeprefix('torch.')} ({len(wrong)} tensor(s) differ); not a checkpoint "
+                              "cotmix wrote")
         try:
             model.load_state_dict(self.model_tensors, strict=True)
         except RuntimeError as exc:
@@ -97,7 +125,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if missing:
         raise CotmixError(f"checkpoint {path}: missing {', '.join(missing)}")
     try:
-        meta = json.loads((path / "state.json").read_text())
+        meta = read_json_file(path / "state.json")
         config = config_from_dict(meta["config"])
         model_tensors = load_file(path / "model.safetensors")
         trainer_tensors = load_file(path / "trainer.safetensors")

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cotmix.rundir import read_config, read_json, read_metrics, read_status, read_summary
+from cotmix.errors import CotmixError
+from cotmix.rundir import SHARED_PRETRAIN, read_config, read_json, read_metrics, read_status, read_summary
 
 
 @dataclass
@@ -118,11 +119,33 @@ def _order(value):
     return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
 
 
-def _with_unfinished_phases(run_dir: Path, summary: dict) -> dict:
-    """A run in progress: every phase summary.json does not have yet, from its last evaluation."""
-    last = {row["phase"]: row for row in read_metrics(run_dir) if row.get("eval") and "phase" in row}
+def _with_unfinished_phases(run_dir: Path, summary: dict, config: dict) -> dict:
+    """A run in progress: every phase summary.json does not have yet, from its last evaluation. A run
+    of a sweep whose pre-training is shared (cotmix.experiments.shared_pretrain) and still under way
+    has none of its own yet: that phase is read from the shared copy."""
+    records = read_metrics(run_dir)
+    shared = _shared_pretrain(run_dir, config)
+    if "pretrain" not in summary and shared is not None and not any(r.get("phase") == "pretrain" for r in records):
+        summary = summary | {k: v for k, v in read_summary(shared).items() if k == "pretrain"}
+        records = read_metrics(shared, "pretrain") + records
+    last = {row["phase"]: row for row in records if row.get("eval") and "phase" in row}
     return summary | {phase: {"eval": row, "samples_seen": row.get("samples_seen"), "steps": row.get("step"),
                               "unfinished": True} for phase, row in last.items() if phase not in summary}
+
+
+def _shared_pretrain(run_dir: Path, config: dict) -> Path | None:
+    """SWEEP/pretrain-cache/KEY of a sweep's run, if that folder exists."""
+    cache = run_dir.parent.parent / SHARED_PRETRAIN
+    if run_dir.parent.name != "runs" or not cache.is_dir():
+        return None
+    from cotmix.config import config_from_dict
+    from cotmix.experiments.shared_pretrain import pretrain_key
+
+    try:
+        shared = cache / pretrain_key(config_from_dict(config))
+    except CotmixError:  # a config this version cannot read: no shared copy to find
+        return None
+    return shared if shared.is_dir() else None
 
 
 def load_sweep(path: Path, partial: bool = False) -> Sweep:
@@ -130,7 +153,7 @@ def load_sweep(path: Path, partial: bool = False) -> Sweep:
     sweep = Sweep(spec.get("name", path.name), path, spec, partial=partial)
     keys = sweep.varying_keys()
     for run_dir in sorted((path / "runs").glob("*")):
-        if not (run_dir / "config.json").is_file():
+        if run_dir.name.startswith(".") or not (run_dir / "config.json").is_file():
             continue
         config = read_config(run_dir)
         status = read_status(run_dir)
@@ -139,7 +162,7 @@ def load_sweep(path: Path, partial: bool = False) -> Sweep:
             values["arm"] = status.get("arm") or _arm_of(run_dir.name)
         summary = read_summary(run_dir)
         if partial and status.get("state") != "done":
-            summary = _with_unfinished_phases(run_dir, summary)
+            summary = _with_unfinished_phases(run_dir, summary, config)
         sweep.runs.append(Run(run_dir.name, run_dir, values, config, summary, status))
     # By value, not by directory name: pretrain.steps 100, 300, 1000 rather than 100, 1000, 300.
     keys = keys + (["arm"] if spec.get("arms") else [])
@@ -152,4 +175,7 @@ def load_sweep(path: Path, partial: bool = False) -> Sweep:
 
 def find_sweeps(root: Path, partial: bool = False) -> list[Sweep]:
     """Every sweep directory (one holding sweep.json) at or under `root`."""
-    return [load_sweep(p.parent, partial) for p in sorted(Path(root).rglob("sweep.json"))]
+    from cotmix.experiments.results import hidden
+
+    root = Path(root)
+    return [load_sweep(p.parent, partial) for p in sorted(root.rglob("sweep.json")) if not hidden(p, root)]

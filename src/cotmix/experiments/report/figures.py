@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 from cotmix import plotting
 from cotmix.experiments.report import paper_scale
 from cotmix.experiments.report.data import Curve, Sweep
+from cotmix.files import check_output_file
 from cotmix.plotting import COLORS, average_curves, band, bars, mean_ci
 
 
@@ -121,12 +122,11 @@ def curves(sweep: Sweep):
 def plot_run(run_dir: Path, path: Path | None = None) -> Path:
     """curves.png of one run: the `curves` figure of a sweep of that one run."""
     run_dir = Path(run_dir)
-    path = Path(path or run_dir / "curves.png")
+    path = check_output_file(Path(path or run_dir / "curves.png"), "--out", plotting.is_figure, "figure")
     sweep = Sweep.of_run(run_dir)
     fig, measured = curves(sweep)
     fig.suptitle(sweep.runs[0].title() + "\n" + "\n".join(textwrap.wrap(measured, 110)), fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     plotting.save(fig, path)
     return path
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 import time
 from pathlib import Path
 
 from cotmix.errors import CotmixError
 from cotmix.experiments.report.data import find_sweeps
 from cotmix.experiments.report.figures import KINDS, kind_for
+from cotmix.files import check_output_file, starts_with, write_text_atomic
+from cotmix.plotting import is_figure, save
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>cotmix report</title>
@@ -46,18 +47,24 @@ def _claim(name: str) -> tuple[str, str]:
     return "Sweep", "a user-defined sweep (no claim attached)"
 
 
-def build_report(root: Path, out: Path | None = None, partial: bool = False) -> Path:
-    """Draw every sweep under `root` and write the HTML page (atomically); returns its path."""
-    import matplotlib.pyplot as plt
-
+def build_report(root: Path, out: Path | None = None, partial: bool = False, shown_as: Path | None = None) -> Path:
+    """Draw every sweep under `root` and write the HTML page (atomically); returns its path. The page
+    names its files under `shown_as` (default: root), where they will be read."""
     root = Path(root)
     if not root.is_dir():
         raise CotmixError(f"{root}: no such directory")
+    out = check_output_file(Path(out) if out else root / "report.html", "--out", is_report, "report")
+    figures = root / "report"
+    if figures.is_symlink() or (figures.exists() and not figures.is_dir()):
+        raise CotmixError(f"{figures}: is not a folder cotmix made; the report's figures go there (move it away)")
+    shown = Path(shown_as) if shown_as else root
     sweeps = [s for s in find_sweeps(root, partial) if s.done()]
     if not sweeps:
         raise CotmixError(f"{root}: no sweep with a finished run (run `cotmix sweep ... --out {root}/NAME` first, "
                           "or draw unfinished runs with --partial)")
-    figures = root / "report"
+    for sweep in sweeps if figures.is_dir() else ():  # every file to be written is checked before the first is
+        for suffix in ("png", "svg"):
+            check_output_file(figures / f"{sweep.name}.{suffix}", "report figure", is_figure, "figure")
     figures.mkdir(exist_ok=True)
     sections = []
     for sweep in sweeps:
@@ -65,9 +72,8 @@ def build_report(root: Path, out: Path | None = None, partial: bool = False) -> 
         fig.suptitle(sweep.name)
         fig.tight_layout()
         png, svg = figures / f"{sweep.name}.png", figures / f"{sweep.name}.svg"
-        fig.savefig(png, dpi=110)
-        fig.savefig(svg)
-        plt.close(fig)
+        save(fig, png, dpi=110, close=False)
+        save(fig, svg)
         failed = [r.name for r in sweep.runs if r.status.get("state") == "failed"]
         unfinished = sweep.unfinished()
         runs = f"{len(sweep.done()) - len(unfinished)}/{len(sweep.runs)} runs done"
@@ -80,11 +86,15 @@ def build_report(root: Path, out: Path | None = None, partial: bool = False) -> 
         sections.append(SECTION.format(anchor=html.escape(sweep.name), name=html.escape(sweep.name),
                                        claim_label=label, claim=html.escape(claim), measured=html.escape(measured),
                                        png=base64.b64encode(png.read_bytes()).decode(), runs=runs,
-                                       png_path=html.escape(str(png)), svg_path=html.escape(str(svg))))
-    page = PAGE.format(root=html.escape(str(root)), count=len(sweeps), when=time.strftime("%Y-%m-%d %H:%M"),
+                                       png_path=html.escape(str(shown / png.relative_to(root))),
+                                       svg_path=html.escape(str(shown / svg.relative_to(root)))))
+    page = PAGE.format(root=html.escape(str(shown)), count=len(sweeps), when=time.strftime("%Y-%m-%d %H:%M"),
                        sections="\n".join(sections))
-    out = Path(out) if out else root / "report.html"
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(page)
-    os.replace(tmp, out)
+    write_text_atomic(out, page)
     return out
+
+
+def is_report(path: Path) -> bool:
+    """A page this command wrote (the only kind of file `--out` may replace)."""
+    return starts_with(b"<title>cotmix report</title>", limit=256)(path)
+
