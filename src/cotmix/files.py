@@ -76,6 +76,8 @@ def check_output_path(path: Path, flag: str) -> Path:
     """A path the user named for this command to create: its folder exists and is a folder, the
     path is not a link, and each part of its name fits the filesystem. CotmixError otherwise."""
     path = Path(path)
+    if "\x00" in str(path):  # no filesystem takes it (only a program, not a shell, can pass one)
+        raise CotmixError(f"{flag} {_short(path)!r}: a path cannot hold a NUL character")
     if any(len(os.fsencode(part)) > NAME_MAX for part in path.parts):
         raise CotmixError(f"{flag} {_short(path)}: a part of the name is longer than {NAME_MAX} bytes")
     if path.is_symlink():

@@ -23,15 +23,16 @@ def cmd_bench(args) -> int:
         from cotmix.bench.measure import format_bench, run_bench
     except ImportError as exc:
         raise CotmixError(f"cotmix bench needs the bench extra ({exc.name} is missing): pip install -e '.[bench]'") from None
+    from cotmix.files import check_output_file, starts_with, write_json_atomic
     from cotmix.model.device import resolve_device
-    from cotmix.rundir import write_json_atomic
 
     size = from_arguments(BenchSize, args, base=TINY if args.tiny else None)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    check_output_file(out, "--out", starts_with(b'"peak_flop_per_s"'), "benchmark result")  # before the long run
     result = run_bench(size, peers=not args.no_peers, device=resolve_device(args.device),
                        progress=(lambda msg: None) if args.no_progress else print)
     print(format_bench(result))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out, result)
     print(f"\nwrote {out}")
     return 0

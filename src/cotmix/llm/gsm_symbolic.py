@@ -13,7 +13,6 @@ original (True for the shipped problem, False for a generated variant).
 from __future__ import annotations
 
 import json
-import os
 import signal
 import tomllib
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from cotmix.errors import CotmixError
+from cotmix.files import write_text_atomic
 
 
 def _templates() -> list[Path]:
@@ -81,8 +81,6 @@ def build_gsm_symbolic(out: Path, variants: int = 0, seed: int = 0, seconds_per_
                 seen.add(q.question.strip())
                 rows.append({"question": q.question.strip(), "answer": q.answer.strip(), "template": index,
                              "original": False})
-    tmp = Path(str(out) + ".tmp")
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    os.replace(tmp, out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return {"rows": len(rows), "originals": sum(r["original"] for r in rows), "skipped_templates": slow}

@@ -24,14 +24,12 @@ Output directory (written to OUT.tmp, then renamed):
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import tempfile
 from pathlib import Path
 
 from cotmix.errors import CotmixError
-from cotmix.files import loads_json, read_json_file, read_parquet
+from cotmix.files import atomic_dir, loads_json, read_json_file, read_parquet
 from cotmix.llm.answers import GSM_MARKER, last_boxed
 
 PROMPT_TEMPLATE = "Question: {question}\nAnswer:"
@@ -157,21 +155,20 @@ def write_mixture(out: Path, train: list[dict], evaluation: list[dict], meta: di
     out = Path(out)
     check_new_output(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    write_jsonl(tmp / "train.jsonl", train)
-    write_jsonl(tmp / "eval.jsonl", evaluation)
-    counts = {"train": len(train), "eval": len(evaluation), "long": sum(r["kind"] == "long" for r in train)}
-    meta = meta | {"counts": counts, "prompt_template": PROMPT_TEMPLATE}
-    (tmp / "mixture.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     if out.exists():
-        out.rmdir()  # empty (checked above): rename needs it gone
-    os.replace(tmp, out)
+        out.rmdir()  # empty (checked above): the finished folder is renamed into its place
+    with atomic_dir(out) as tmp:
+        write_jsonl(tmp / "train.jsonl", train)
+        write_jsonl(tmp / "eval.jsonl", evaluation)
+        counts = {"train": len(train), "eval": len(evaluation), "long": sum(r["kind"] == "long" for r in train)}
+        meta = meta | {"counts": counts, "prompt_template": PROMPT_TEMPLATE}
+        (tmp / "mixture.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return out
 
 
 def check_new_output(out: Path) -> None:
     """CotmixError unless `out` is new or an empty directory."""
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
         raise CotmixError(f"--out {out}: already exists and is not an empty directory; choose a new --out "
                           "(cotmix never overwrites what it did not make)")

@@ -68,11 +68,14 @@ def _finish(trainer, out: Path, opts, heldout: dict) -> dict:
     saved = opts.resume and any((out / "checkpoints").glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if saved else None)  # True: the latest checkpoint
     tmp = out / "model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    trainer.save_model(str(tmp))
-    trainer.processing_class.save_pretrained(str(tmp))
-    shutil.rmtree(out / "model", ignore_errors=True)
-    os.replace(tmp, out / "model")
+    shutil.rmtree(tmp, ignore_errors=True)  # a killed save's leftover: only this function makes it
+    try:
+        trainer.save_model(str(tmp))
+        trainer.processing_class.save_pretrained(str(tmp))
+        shutil.rmtree(out / "model", ignore_errors=True)
+        os.replace(tmp, out / "model")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     history = trainer.state.log_history
     (out / "metrics.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
     write_json_atomic(out / "args.json", dataclasses.asdict(opts))

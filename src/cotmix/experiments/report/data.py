@@ -150,6 +150,8 @@ def _shared_pretrain(run_dir: Path, config: dict) -> Path | None:
 
 def load_sweep(path: Path, partial: bool = False) -> Sweep:
     spec = read_json(path / "sweep.json")
+    if not isinstance(spec, dict):
+        raise CotmixError(f"{path / 'sweep.json'}: not a sweep (expected a JSON object)")
     sweep = Sweep(spec.get("name", path.name), path, spec, partial=partial)
     keys = sweep.varying_keys()
     for run_dir in sorted((path / "runs").glob("*")):

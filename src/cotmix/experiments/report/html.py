@@ -6,6 +6,7 @@ measured here.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import time
 from pathlib import Path
@@ -58,7 +59,8 @@ def build_report(root: Path, out: Path | None = None, partial: bool = False, sho
     if figures.is_symlink() or (figures.exists() and not figures.is_dir()):
         raise CotmixError(f"{figures}: is not a folder cotmix made; the report's figures go there (move it away)")
     shown = Path(shown_as) if shown_as else root
-    sweeps = [s for s in find_sweeps(root, partial) if s.done()]
+    with hostile_files(root):
+        sweeps = [s for s in find_sweeps(root, partial) if s.done()]
     if not sweeps:
         raise CotmixError(f"{root}: no sweep with a finished run (run `cotmix sweep ... --out {root}/NAME` first, "
                           "or draw unfinished runs with --partial)")
@@ -68,7 +70,8 @@ def build_report(root: Path, out: Path | None = None, partial: bool = False, sho
     figures.mkdir(exist_ok=True)
     sections = []
     for sweep in sweeps:
-        fig, measured = KINDS[kind_for(sweep)](sweep)
+        with hostile_files(sweep.path):
+            fig, measured = KINDS[kind_for(sweep)](sweep)
         fig.suptitle(sweep.name)
         fig.tight_layout()
         png, svg = figures / f"{sweep.name}.png", figures / f"{sweep.name}.svg"
@@ -92,6 +95,17 @@ def build_report(root: Path, out: Path | None = None, partial: bool = False, sho
                        sections="\n".join(sections))
     write_text_atomic(out, page)
     return out
+
+
+@contextlib.contextmanager
+def hostile_files(where: Path):
+    """Run files that parse as JSON but do not hold what cotmix writes (a summary that is a number, a
+    config without its sections) would fail deep in the figure code: one line naming the folder."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        raise CotmixError(f"{where}: its run files do not hold what cotmix writes ({type(exc).__name__}: "
+                          f"{str(exc)[:120]})") from None
 
 
 def is_report(path: Path) -> bool:
