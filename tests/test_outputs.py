@@ -166,6 +166,18 @@ def test_deeply_nested_json_is_one_line(run_dir, tmp_path, capsys, file, command
     assert fragment in one_error_line(capsys, code)
 
 
+@pytest.mark.parametrize("content", ["[]", "5", '"x"', '{"task": 5}', '{"task": {"d": "x"}}', '{"state": "done"}'])
+def test_run_files_of_the_wrong_shape_are_one_line(run_dir, tmp_path, capsys, content):
+    sweep = one_run_sweep(run_dir, tmp_path / "sweep")
+    (sweep / "runs" / "r" / "config.json").write_text(content)
+    for args in (["plot", sweep / "runs" / "r", "--out", tmp_path / "c.png"], ["report", sweep, "--out", tmp_path / "r.html"]):
+        assert "do not hold what cotmix writes" in one_error_line(capsys, cli(args))
+    (sweep / "runs" / "r" / "config.json").write_text((run_dir / "config.json").read_text())
+    (sweep / "runs" / "r" / "summary.json").write_text('{"pretrain": 5}')
+    assert "do not hold what cotmix writes" in one_error_line(capsys, cli(["report", sweep, "--out", tmp_path / "r.html"]))
+    assert temporaries(tmp_path) == [] and not (tmp_path / "r.html").exists()
+
+
 def test_a_deep_metrics_line_and_a_deep_mixture_row_are_one_line(run_dir, tmp_path, capsys):
     import shutil
 

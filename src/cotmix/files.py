@@ -96,7 +96,7 @@ def check_output_file(path: Path, flag: str, ours: Callable[[Path], bool], kind:
     (`ours(path)`), which it may replace; a folder, or any other file, is refused."""
     path = check_output_path(path, flag)
     if path.is_dir():
-        raise CotmixError(f"{flag} {_short(path)}: is a folder; name a file (e.g. {_short(path / 'report.html')})")
+        raise CotmixError(f"{flag} {_short(path)}: is a folder; name a file for the {kind}")
     if path.exists() and not (path.is_file() and ours(path)):
         raise CotmixError(f"{flag} {_short(path)}: already exists and is not a {kind} that cotmix wrote; "
                           "it is left alone (choose another name, or move it away)")

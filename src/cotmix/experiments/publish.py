@@ -75,6 +75,8 @@ def publish(name: str, src: Path, dest: Path, partial: bool = False) -> Path:
     if target.exists() and not is_publication(target):
         raise CotmixError(f"{target}: holds files that publish does not write; it is left alone (move them, or "
                           "publish into another --dest)")
+    if Path(dest).exists() and not Path(dest).is_dir():
+        raise CotmixError(f"--dest {dest}: is a file, not a folder")
     Path(dest).mkdir(parents=True, exist_ok=True)
     check_output_path(target, "--dest")
     tmp = Path(tempfile.mkdtemp(dir=dest, prefix=f".{name}.", suffix=".tmp"))

@@ -8,6 +8,7 @@ finished reads from its last evaluation in metrics.jsonl.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,6 +102,17 @@ class Sweep:
         for extra in self.spec.get("also", []):
             keys += [k for k in extra if k not in keys]
         return keys
+
+
+@contextlib.contextmanager
+def hostile_files(where: Path):
+    """Run files that parse as JSON but do not hold what cotmix writes (a summary that is a number, a
+    config without its sections) would fail deep in the figure code: one line naming the folder."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        raise CotmixError(f"{where}: its run files do not hold what cotmix writes ({type(exc).__name__}: "
+                          f"{str(exc)[:120]})") from None
 
 
 def _arm_of(run_name: str) -> str | None:

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 
 from cotmix import plotting
 from cotmix.experiments.report import paper_scale
-from cotmix.experiments.report.data import Curve, Sweep
+from cotmix.experiments.report.data import Curve, Sweep, hostile_files
 from cotmix.files import check_output_file
 from cotmix.plotting import COLORS, average_curves, band, bars, mean_ci
 
@@ -123,8 +123,9 @@ def plot_run(run_dir: Path, path: Path | None = None) -> Path:
     """curves.png of one run: the `curves` figure of a sweep of that one run."""
     run_dir = Path(run_dir)
     path = check_output_file(Path(path or run_dir / "curves.png"), "--out", plotting.is_figure, "figure")
-    sweep = Sweep.of_run(run_dir)
-    fig, measured = curves(sweep)
+    with hostile_files(run_dir):
+        sweep = Sweep.of_run(run_dir)
+        fig, measured = curves(sweep)
     fig.suptitle(sweep.runs[0].title() + "\n" + "\n".join(textwrap.wrap(measured, 110)), fontsize=9)
     fig.tight_layout()
     plotting.save(fig, path)

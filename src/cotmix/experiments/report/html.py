@@ -6,13 +6,12 @@ measured here.
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import time
 from pathlib import Path
 
 from cotmix.errors import CotmixError
-from cotmix.experiments.report.data import find_sweeps
+from cotmix.experiments.report.data import find_sweeps, hostile_files
 from cotmix.experiments.report.figures import KINDS, kind_for
 from cotmix.files import check_output_file, starts_with, write_text_atomic
 from cotmix.plotting import is_figure, save
@@ -95,17 +94,6 @@ def build_report(root: Path, out: Path | None = None, partial: bool = False, sho
                        sections="\n".join(sections))
     write_text_atomic(out, page)
     return out
-
-
-@contextlib.contextmanager
-def hostile_files(where: Path):
-    """Run files that parse as JSON but do not hold what cotmix writes (a summary that is a number, a
-    config without its sections) would fail deep in the figure code: one line naming the folder."""
-    try:
-        yield
-    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
-        raise CotmixError(f"{where}: its run files do not hold what cotmix writes ({type(exc).__name__}: "
-                          f"{str(exc)[:120]})") from None
 
 
 def is_report(path: Path) -> bool:
