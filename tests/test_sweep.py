@@ -207,11 +207,12 @@ def test_parallel_workers_give_the_same_numbers_as_in_process(tiny_sweep, tmp_pa
 
 def test_every_figure_kind_draws_from_a_real_sweep(tiny_sweep):
     from cotmix.experiments.report.data import load_sweep
-    from cotmix.experiments.report.figures import KINDS
+    from cotmix.registry import FIGURES
 
     sweep = load_sweep(tiny_sweep[0])
     assert set(sweep.settings()) == {"p_cot=0.2", "p_cot=0.5"}
-    for kind, draw in KINDS.items():
+    for kind in FIGURES.names():
+        draw = FIGURES[kind]
         if kind in ("resource_gap", "star_rounds"):  # their own sweeps: test_paper_scale_figures
             continue
         fig, measured = draw(sweep)

@@ -17,6 +17,7 @@ from pathlib import Path
 from cotmix.errors import ConfigError
 from cotmix.options import apply_mapping, apply_overrides, check_fields, opt, read_config_file
 from cotmix.presets import preset_overrides
+from cotmix.registry import AGGREGATIONS, ALGORITHMS, REWARDS, STOP_RULES, TASKS
 
 MIN_TEMPERATURE = 0.01  # below it logits / T overflow float32 (softmax of inf - inf is NaN); 0 is greedy, by name
 MAX_SEED = 2**32 - 1  # seeds are mixed into 64-bit generator seeds (cotmix.train.rng): they must leave room
@@ -26,7 +27,8 @@ DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d{1,3})?")  # values of the top-le
 
 @dataclass
 class TaskConfig:
-    name: str = opt("parity", "which task generates demonstrations", choices=("parity", "multiplication"))
+    name: str = opt("parity", "which task generates demonstrations: a registered name (parity, multiplication) or "
+                    "module:Class for your own (docs/extending.md)", choices=TASKS)
     d: int = opt(20, "parity: number of input bits", lo=2, hi=512)
     p_cot: float = opt(0.2, "probability that a demonstration is long (chain of thought)", lo=0.0, hi=1.0)
     leap: int = opt(1, "parity: long chains write every leap-th prefix parity (1 = all of them); must be < d", lo=1)
@@ -59,7 +61,8 @@ class PretrainConfig:
     stop_when: str = opt("chain_learnt", "chain_learnt: end pre-training at the first evaluation where held-out "
                          "long answers are right end to end >= 0.99 of the time (RL needs a learnt chain to "
                          "amplify); greedy_learnt: where greedy decoding is right >= 0.99 of the time (NTP alone "
-                         "generalising); none: always run pretrain.steps", choices=("chain_learnt", "greedy_learnt", "none"))
+                         "generalising); none: always run pretrain.steps; or a rule you registered",
+                         choices=("none", STOP_RULES))
     batch_size: int = opt(256, "fresh demonstrations per step", lo=1)
     lr: float = opt(3e-3, "peak AdamW learning rate", lo=0.0, lo_open=True, hi=1.0)
     weight_decay: float = opt(0.0, "AdamW weight decay", lo=0.0, hi=1.0)
@@ -77,10 +80,10 @@ class PretrainConfig:
 
 @dataclass
 class PosttrainConfig:
-    algorithm: str = opt("grpo", "RL algorithm (see cotmix.rl.algorithms)",
-                         choices=("star", "reinforce", "rloo", "grpo"))
+    algorithm: str = opt("grpo", "RL algorithm: star, reinforce, rloo, grpo, dr_grpo, dapo (cotmix.rl.algorithms), "
+                         "or module:function for your own", choices=ALGORITHMS)
     reward: str = opt("chain", "e2e: last token before EOS is the parity; chain: the response is exactly "
-                      "one of the two correct formats", choices=("e2e", "chain"))
+                      "one of the two correct formats (cotmix.rl.rewards); or module:function", choices=REWARDS)
     steps: int = opt(500, "RL steps (STaR: rounds); with stop_when=greedy_learnt the cap (at lr 1e-4, d = 20 and "
                      "p_cot = 0.1 GRPO needed about 105)", lo=0)
     prompts_per_step: int = opt(64, "fresh prompts per step", lo=1)
@@ -91,14 +94,17 @@ class PosttrainConfig:
     max_new_tokens: int = opt(0, "response token limit (0 = the task's long length, d+1)", lo=0)
     lr: float = opt(1e-4, "AdamW learning rate for RL updates (at 3e-4 GRPO eroded a learnt chain once nearly every "
                     "sample was long: docs/results-log.md, 2026-11-28)", lo=0.0, lo_open=True, hi=1.0)
-    loss_agg: str = opt("token_mean", "token_mean (DAPO): average over all tokens of the batch; "
+    loss_agg: str = opt("auto", "auto: the algorithm's own (token_mean; dr_grpo: seq_mean_token_sum_norm); "
+                        "token_mean (DAPO): average over all tokens of the batch; "
                         "seq_mean_token_mean (original GRPO): average within each sequence first, which "
                         "weights each token of a short answer more and so favours short answers; "
                         "seq_mean_token_sum_norm (Dr. GRPO): divide by a constant (sequences x max_new_tokens)",
-                        choices=("token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm"))
+                        choices=("auto", AGGREGATIONS))
     baseline: str = opt("mean", "REINFORCE baseline: none, or the batch mean reward", choices=("none", "mean"))
     scale_rewards: bool = opt(True, "GRPO: divide advantages by the group's reward std")
     clip_eps: float = opt(0.2, "GRPO: PPO clip range for the probability ratio", lo=0.0, lo_open=True, hi=1.0)
+    clip_eps_high: float = opt(0.0, "upper clip of the ratio, 1 + clip_eps_high (DAPO's clip-higher); 0 = the same "
+                               "as clip_eps (dapo: 0.28)", lo=0.0, hi=1.0)
     inner_steps: int = opt(2, "GRPO: optimizer steps on each sampled batch (ratio clipping matters from the 2nd)",
                            lo=1)
     false_positive: float = opt(0.0, "probability that a response with reward 0 is rewarded 1 anyway (a noisy "
@@ -112,8 +118,8 @@ class PosttrainConfig:
     eval_interval: int = opt(5, "steps between evaluations (the last step is always evaluated)", lo=1)
     ckpt_interval: int = opt(5, "steps between checkpoints (the last step is always saved)", lo=1)
     stop_when: str = opt("greedy_learnt", "greedy_learnt: end RL at the first evaluation (step 0 included) where greedy "
-                         "decoding is right >= 0.99 of the time; none: always run posttrain.steps",
-                         choices=("greedy_learnt", "none"))
+                         "decoding is right >= 0.99 of the time; none: always run posttrain.steps; or another "
+                         "registered rule", choices=("none", STOP_RULES))
     baseline_min_samples: int = opt(0, "cotmix run: the NTP-only arm goes on until pre-training and the arm "
                                     "together have seen at least this many demonstrations (paper: 1.28e7), and at "
                                     "least as many as RL used", lo=0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import functools
 import json
 import math
@@ -110,11 +111,34 @@ def check_field(dotted: str, value, meta: dict) -> None:
             raise ConfigError(f"{dotted}: required")
         return
     choices, lo, hi = meta.get("choices"), meta.get("lo"), meta.get("hi")
-    if choices is not None and value not in choices:
-        raise ConfigError(f"{dotted}={value!r}: allowed values are {', '.join(map(str, choices))}")
+    if choices is not None:
+        check_choice(dotted, value, choices)
     below = lo is not None and (value < lo or (meta.get("lo_open") and value == lo))
     if below or (hi is not None and value > hi):
         raise ConfigError(f"{dotted}={value!r}: must be {allowed_range(meta)}")
+
+
+def check_choice(dotted: str, value, choices) -> None:
+    """ConfigError unless value is one of `choices`: plain values, or registries (cotmix.registry),
+    whose registered names and `module:attribute` strings count; a registry says what it allows."""
+    plain = [c for c in _as_tuple(choices) if not hasattr(c, "resolve")]
+    registries = [c for c in _as_tuple(choices) if hasattr(c, "resolve")]
+    if value in plain or any(r.resolve(value, quiet=True) is not None for r in registries):
+        return
+    if len(registries) == 1 and isinstance(value, str):
+        allowed = ", ".join(map(str, plain))
+        try:
+            registries[0].resolve(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}{' (also: ' + allowed + ')' if allowed else ''}") from None
+    names = [*map(str, plain), *(n for r in registries for n in r.names())]
+    close = difflib.get_close_matches(str(value), names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ConfigError(f"{dotted}={value!r}: allowed values are {', '.join(names)}{hint}")
+
+
+def _as_tuple(choices) -> tuple:
+    return choices if isinstance(choices, (tuple, list)) else (choices,)
 
 
 def check_fields(obj, prefix: str = "", name=lambda f: f.name) -> None:

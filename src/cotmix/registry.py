@@ -115,3 +115,32 @@ def _load_entry(spec: str, kind: str, name: str):
             raise ConfigError(f"{kind}={name!r}: module {module!r} has no {attribute!r}")
         obj = getattr(obj, part)
     return obj
+
+
+def _is_task(name: str, obj) -> None:
+    from cotmix.tasks.base import Task
+
+    if not (isinstance(obj, type) and issubclass(obj, Task)):
+        raise ConfigError(f"task.name={name!r}: {obj!r} is not a cotmix Task class (subclass cotmix.tasks.Task)")
+
+
+def _is_callable(kind: str):
+    def check(name: str, obj) -> None:
+        if not callable(obj):
+            raise ConfigError(f"{kind}={name!r}: {obj!r} is not a function")
+    return check
+
+
+# The registries. Each lists the modules that hold its built-in entries; none is imported before a
+# registry is read, so building the CLI parser imports no torch.
+TASKS = Registry("task.name", builtins=("cotmix.tasks.parity", "cotmix.tasks.multiplication"),
+                 group="cotmix.tasks", check=_is_task)
+ALGORITHMS = Registry("posttrain.algorithm", builtins=("cotmix.rl.algorithms",), group="cotmix.algorithms",
+                      check=_is_callable("posttrain.algorithm"))
+ADVANTAGES = Registry("advantage estimator", builtins=("cotmix.rl.losses",), check=_is_callable("advantage"))
+AGGREGATIONS = Registry("posttrain.loss_agg", builtins=("cotmix.rl.losses",), check=_is_callable("posttrain.loss_agg"))
+REWARDS = Registry("posttrain.reward", builtins=("cotmix.rl.rewards",), group="cotmix.rewards",
+                   check=_is_callable("posttrain.reward"))
+STOP_RULES = Registry("stop_when", builtins=("cotmix.eval.evaluate",))
+FIGURES = Registry("report figure", builtins=("cotmix.experiments.report.figures",),
+                   check=_is_callable("report figure"))

@@ -15,6 +15,7 @@ from cotmix.config import EvalConfig
 from cotmix.eval.metrics import fraction, mean, pass_at_k_metrics, response_metrics
 from cotmix.model.device import model_device
 from cotmix.model.sampler import generate
+from cotmix.registry import STOP_RULES
 from cotmix.tasks import Task
 
 PASS_K = (1, 2, 4, 8)
@@ -36,13 +37,15 @@ def _decode_in_chunks(model, task: Task, prompts, batch_size: int, group_size: i
 # compounds: a chain right 0.99 of the time needs each of d = 20 tokens right about 0.9995.
 CHAIN_LEARNT = 0.99
 GREEDY_LEARNT = 0.99  # greedy decoding counts as generalising from here (the resource-gap study's bar)
-# Stopping rules by name: the metric an evaluation must bring to its bar.
-STOP_RULES = {"chain_learnt": ("chain_exact_accuracy", CHAIN_LEARNT), "greedy_learnt": ("greedy_accuracy", GREEDY_LEARNT)}
+# Stopping rules by name (pretrain.stop_when, posttrain.stop_when; cotmix.registry): the metric an
+# evaluation must bring to its bar. `none` never stops; yours: STOP_RULES.register("x", (metric, bar)).
+STOP_RULES.register("chain_learnt", ("chain_exact_accuracy", CHAIN_LEARNT))
+STOP_RULES.register("greedy_learnt", ("greedy_accuracy", GREEDY_LEARNT))
 
 
 def rule_met(rule: str, metrics: dict) -> bool:
     """Whether an evaluation meets the stopping rule `rule` ("none" never does)."""
-    if rule not in STOP_RULES:
+    if rule == "none":
         return False
     key, bar = STOP_RULES[rule]
     return metrics.get(key) is not None and metrics[key] >= bar

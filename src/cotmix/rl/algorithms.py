@@ -1,4 +1,4 @@
-"""RL algorithms, each one function registered by name: `ALGORITHMS[name](ctx) -> metrics`.
+"""RL algorithms, each one function registered by name (cotmix.registry): `ALGORITHMS[name](ctx) -> metrics`.
 
 One call is one step (one STaR round): sample `prompts_per_step x group_size` responses
 from the current policy on fresh prompts, score them with the task's reward, update the
@@ -20,7 +20,8 @@ from cotmix.config import Config
 from cotmix.model.buckets import length_buckets
 from cotmix.model.device import model_device
 from cotmix.model.sampler import Generation, generate
-from cotmix.rl.losses import ADVANTAGES, aggregate, group_reward_stats, kl_k3, policy_loss
+from cotmix.registry import ADVANTAGES, ALGORITHMS
+from cotmix.rl.losses import aggregate, group_reward_stats, kl_k3, policy_loss
 from cotmix.tasks import LONG, Batch, Task
 from cotmix.train.losses import ntp_loss
 
@@ -108,12 +109,16 @@ def _optimizer_step(ctx: RLContext, loss: torch.Tensor) -> float:
 
 
 def policy_gradient_update(ctx: RLContext, ro: Rollout, advantages: torch.Tensor, inner_steps: int,
-                           clip_eps: float | None) -> dict:
-    """`inner_steps` optimizer steps on one rollout with the surrogate of `policy_loss`.
+                           clip_eps: float | None, clip_eps_high: float | None = None,
+                           loss_agg: str | None = None) -> dict:
+    """`inner_steps` optimizer steps on one rollout with the surrogate of `policy_loss`, the
+    per-token losses reduced by `loss_agg` (default: posttrain.loss_agg, or the algorithm's own
+    when that is `auto`).
 
     The old log-probs are those of the first inner step's forward pass (detached), so the
     first step is exactly on-policy (ratio = 1) and clipping acts from the second."""
     p = ctx.cfg.posttrain
+    loss_agg = loss_agg or p.loss_agg
     tokens, mask = ro.gen.tokens, ro.gen.mask
     ref_logp = None
     if p.kl_coef > 0:  # as in TRL (beta = 0): no KL term, no reference forward pass, no `kl` metric
@@ -126,19 +131,19 @@ def policy_gradient_update(ctx: RLContext, ro: Rollout, advantages: torch.Tensor
         logp, entropy = token_logprobs(ctx.model, ro.prompts, tokens, p.temperature, mask)
         if old_logp is None:
             old_logp = logp.detach()
-        per_token, clipped = policy_loss(logp, old_logp, advantages, clip_eps)
+        per_token, clipped = policy_loss(logp, old_logp, advantages, clip_eps, clip_eps_high)
         real = mask.float().sum().clamp(min=1)
         if ref_logp is not None:
             kl = kl_k3(logp, ref_logp)
             per_token = per_token + p.kl_coef * kl
             stats["kl"] += float((kl.detach() * mask).sum() / real) / inner_steps
-        loss = aggregate(per_token, mask, p.loss_agg, ctx.max_new_tokens)
+        loss = aggregate(per_token, mask, loss_agg, ctx.max_new_tokens)
         grad_norm = _optimizer_step(ctx, loss)
         for name, value in (("loss", loss.item()), ("grad_norm", grad_norm),
                             ("entropy", float((entropy.detach() * mask).sum() / real)),
                             ("clip_ratio", float((clipped & mask).sum() / real))):
             stats[name] += value / inner_steps
-    return {**stats, "loss_agg": p.loss_agg}
+    return {**stats, "loss_agg": loss_agg}
 
 
 @torch.no_grad()
@@ -153,14 +158,12 @@ def sample_stats(ctx: RLContext, ro: Rollout) -> dict:
             "entropy": float((entropy * mask).sum() / real), "clip_ratio": 0.0}
 
 
-ALGORITHMS: dict[str, Callable[[RLContext], dict]] = {}
+register_algorithm = ALGORITHMS.register
 
 
-def register_algorithm(name: str):
-    def wrap(fn):
-        ALGORITHMS[name] = fn
-        return fn
-    return wrap
+def aggregation(ctx: RLContext, own: str) -> str:
+    """posttrain.loss_agg, or the algorithm's `own` when the config leaves it at `auto`."""
+    return own if ctx.cfg.posttrain.loss_agg == "auto" else ctx.cfg.posttrain.loss_agg
 
 
 @register_algorithm("reinforce")
@@ -171,7 +174,8 @@ def reinforce(ctx: RLContext) -> dict:
     ro, metrics = rollout(ctx)
     name = "batch_mean" if ctx.cfg.posttrain.baseline == "mean" else "none"
     adv = ADVANTAGES[name](ro.rewards, ctx.cfg.posttrain.group_size)
-    return {**metrics, **policy_gradient_update(ctx, ro, adv, inner_steps=1, clip_eps=None)}
+    return {**metrics, **policy_gradient_update(ctx, ro, adv, inner_steps=1, clip_eps=None,
+                                                loss_agg=aggregation(ctx, "token_mean"))}
 
 
 @register_algorithm("rloo")
@@ -180,7 +184,8 @@ def rloo(ctx: RLContext) -> dict:
     of its group (unbiased; no std scaling, no ratio clipping, one step per rollout)."""
     ro, metrics = rollout(ctx)
     adv = ADVANTAGES["rloo"](ro.rewards, ctx.cfg.posttrain.group_size)
-    return {**metrics, **policy_gradient_update(ctx, ro, adv, inner_steps=1, clip_eps=None)}
+    return {**metrics, **policy_gradient_update(ctx, ro, adv, inner_steps=1, clip_eps=None,
+                                                loss_agg=aggregation(ctx, "token_mean"))}
 
 
 @register_algorithm("grpo")
@@ -192,7 +197,43 @@ def grpo(ctx: RLContext) -> dict:
     p = ctx.cfg.posttrain
     ro, metrics = rollout(ctx)
     adv = ADVANTAGES["group_norm"](ro.rewards, p.group_size, scale=p.scale_rewards)
-    return {**metrics, **policy_gradient_update(ctx, ro, adv, inner_steps=p.inner_steps, clip_eps=p.clip_eps)}
+    return {**metrics, **policy_gradient_update(ctx, ro, adv, inner_steps=p.inner_steps, clip_eps=p.clip_eps,
+                                                clip_eps_high=p.clip_eps_high or None,
+                                                loss_agg=aggregation(ctx, "token_mean"))}
+
+
+@register_algorithm("dr_grpo")
+def dr_grpo(ctx: RLContext) -> dict:
+    """Dr. GRPO (Liu et al., 2025, "Understanding R1-Zero-like training"): GRPO without its two
+    length and difficulty biases. Advantages are centred on the group mean but never divided by the
+    group std (whatever posttrain.scale_rewards says), and the loss is divided by a constant
+    (seq_mean_token_sum_norm: rows x max_new_tokens) unless posttrain.loss_agg names another.
+    Keeps GRPO's ratio clipping and inner steps."""
+    p = ctx.cfg.posttrain
+    ro, metrics = rollout(ctx)
+    adv = ADVANTAGES["group_norm"](ro.rewards, p.group_size, scale=False)
+    return {**metrics, **policy_gradient_update(ctx, ro, adv, inner_steps=p.inner_steps, clip_eps=p.clip_eps,
+                                                clip_eps_high=p.clip_eps_high or None,
+                                                loss_agg=aggregation(ctx, "seq_mean_token_sum_norm"))}
+
+
+DAPO_CLIP_HIGH = 0.28  # DAPO's (Yu et al., 2025) upper clip, beside its lower 0.2
+
+
+@register_algorithm("dapo")
+def dapo(ctx: RLContext) -> dict:
+    """DAPO's clip-higher (Yu et al., 2025): GRPO whose ratio is clipped to [1 - clip_eps,
+    1 + clip_eps_high] with clip_eps_high = 0.28 unless posttrain.clip_eps_high sets it, so that
+    unlikely tokens with a positive advantage (here: the first step of a rare long answer) can grow
+    faster; token-mean loss. Kept from DAPO: clip-higher and token-level averaging. Not kept:
+    dynamic sampling (regrowing zero-variance groups) and overlong reward shaping (no response here
+    is ever truncated for length). Groups with equal rewards give zero advantage, as in GRPO."""
+    p = ctx.cfg.posttrain
+    ro, metrics = rollout(ctx)
+    adv = ADVANTAGES["group_norm"](ro.rewards, p.group_size, scale=p.scale_rewards)
+    return {**metrics, **policy_gradient_update(ctx, ro, adv, inner_steps=p.inner_steps, clip_eps=p.clip_eps,
+                                                clip_eps_high=p.clip_eps_high or DAPO_CLIP_HIGH,
+                                                loss_agg=aggregation(ctx, "token_mean"))}
 
 
 @register_algorithm("star")

@@ -1,7 +1,8 @@
 """Advantage estimators, the clipped policy-gradient loss, and loss aggregation.
 
-Small functions registered by name, as in veRL: an algorithm picks an advantage
-estimator and an aggregation mode; adding one means adding a function here.
+Small functions registered by name (cotmix.registry), as in veRL: an algorithm picks an advantage
+estimator and an aggregation mode; adding one means registering a function, here or in your own
+module (`@AGGREGATIONS.register("my_norm")`).
 
 Shapes: rewards (rows,) with rows = prompts * group_size, the `group_size` rows of one
 prompt adjacent; per-token tensors (rows, max_new_tokens) with a bool `mask` of real
@@ -10,18 +11,11 @@ response tokens.
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 
-ADVANTAGES: dict[str, Callable] = {}
+from cotmix.registry import ADVANTAGES, AGGREGATIONS
 
-
-def register_advantage(name: str):
-    def wrap(fn):
-        ADVANTAGES[name] = fn
-        return fn
-    return wrap
+register_advantage = ADVANTAGES.register
 
 
 @register_advantage("none")
@@ -63,30 +57,36 @@ def group_reward_stats(rewards: torch.Tensor, group_size: int) -> dict:
     return {"reward_std": float(std.mean()), "frac_reward_zero_std": float((std == 0).float().mean())}
 
 
-AGGREGATIONS = ("token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm")
-
-
 def aggregate(loss: torch.Tensor, mask: torch.Tensor, mode: str, max_new_tokens: int) -> torch.Tensor:
-    """Reduce per-token losses (rows, T) to a scalar.
+    """Reduce per-token losses (rows, T) with the real-token mask (rows, T) to a scalar, by the
+    aggregation registered as `mode`."""
+    return AGGREGATIONS[mode](loss, mask.float(), max_new_tokens)
 
-    token_mean               sum over all real tokens / their number (DAPO)
-    seq_mean_token_mean      mean over rows of (row sum / row length): original GRPO; a token of a
-                             2-token answer weighs (d+1)/2 times a token of a long one, a bias to short
-    seq_mean_token_sum_norm  sum over all real tokens / (rows * max_new_tokens): Dr. GRPO, a constant
-    """
-    mask = mask.float()
-    if mode == "token_mean":
-        return (loss * mask).sum() / mask.sum().clamp(min=1)
-    if mode == "seq_mean_token_mean":
-        return ((loss * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)).mean()
-    if mode == "seq_mean_token_sum_norm":
-        return (loss * mask).sum() / (loss.shape[0] * max_new_tokens)
-    raise ValueError(f"unknown loss aggregation {mode!r}: allowed are {', '.join(AGGREGATIONS)}")
+
+@AGGREGATIONS.register("token_mean")
+def token_mean(loss: torch.Tensor, mask: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
+    """Sum over all real tokens / their number (DAPO)."""
+    return (loss * mask).sum() / mask.sum().clamp(min=1)
+
+
+@AGGREGATIONS.register("seq_mean_token_mean")
+def seq_mean_token_mean(loss: torch.Tensor, mask: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
+    """Mean over rows of (row sum / row length): original GRPO. A token of a 2-token answer weighs
+    (d+1)/2 times a token of a long one, a bias to short answers."""
+    return ((loss * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)).mean()
+
+
+@AGGREGATIONS.register("seq_mean_token_sum_norm")
+def seq_mean_token_sum_norm(loss: torch.Tensor, mask: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
+    """Sum over all real tokens / (rows * max_new_tokens): Dr. GRPO, a constant normaliser."""
+    return (loss * mask).sum() / (loss.shape[0] * max_new_tokens)
 
 
 def policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor,
-                clip_eps: float | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-token PPO surrogate -min(ratio * A, clip(ratio) * A) with ratio = exp(logp - old_logp).
+                clip_eps: float | None, clip_eps_high: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token PPO surrogate -min(ratio * A, clip(ratio) * A) with ratio = exp(logp - old_logp),
+    clipped to [1 - clip_eps, 1 + clip_eps_high] (clip_eps_high defaults to clip_eps; DAPO's
+    clip-higher sets it larger, so rare tokens with positive advantage can grow faster).
 
     logp, old_logp: (rows, T); advantages: (rows,). With clip_eps=None it is -ratio * A, whose
     gradient at ratio = 1 is the REINFORCE gradient -A * grad logp. Returns (loss (rows, T),
@@ -96,7 +96,8 @@ def policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Te
     unclipped = -adv * ratio
     if clip_eps is None:
         return unclipped, torch.zeros_like(unclipped, dtype=torch.bool)
-    clipped = -adv * ratio.clamp(1 - clip_eps, 1 + clip_eps)
+    high = clip_eps if clip_eps_high is None else clip_eps_high
+    clipped = -adv * ratio.clamp(1 - clip_eps, 1 + high)
     return torch.maximum(unclipped, clipped), clipped > unclipped
 
 

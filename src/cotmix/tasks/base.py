@@ -13,6 +13,7 @@ Conventions shared by every task:
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import IntEnum
@@ -75,6 +76,13 @@ class Task(ABC):
         """Reserve `fraction` of the input space for evaluation (see cotmix.tasks.heldout)."""
         self.partition = Partition(self, fraction, seed)
         return self
+
+    @classmethod
+    def from_config(cls, cfg) -> "Task":
+        """The task of a run's `task` section: the parameters of __init__ taken from the section's
+        fields of the same names (override it when a task needs more than that)."""
+        params = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+        return cls(**{name: getattr(cfg, name) for name in params if hasattr(cfg, name)})
 
     @abstractmethod
     def draw(self, n: int, generator: torch.Generator, p_cot: float | None = None) -> Batch:
@@ -153,12 +161,11 @@ class Task(ABC):
     # --- shared helpers -------------------------------------------------------------
 
     def reward(self, prompts: torch.Tensor, responses: torch.Tensor, kind: str) -> torch.Tensor:
-        """(batch,) float in {0, 1}. kind: 'e2e' (final answer) or 'chain' (exact format)."""
-        if kind == "e2e":
-            return self.answer_correct(prompts, responses).float()
-        if kind == "chain":
-            return self.chain_correct(prompts, responses).float()
-        raise ValueError(f"unknown reward {kind!r}: allowed are e2e, chain")
+        """(batch,) float: the reward registered as `kind` (cotmix.rl.rewards: 'e2e', the final
+        answer; 'chain', the exact format)."""
+        from cotmix.registry import REWARDS
+
+        return REWARDS[kind](self, prompts, responses)
 
     def response_lengths(self, responses: torch.Tensor) -> torch.Tensor:
         """(batch,) long: tokens up to and including the first EOS (the full width if none)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import torch
 
+from cotmix.registry import TASKS
 from cotmix.tasks.base import LONG, MALFORMED, SHORT, Batch, Task, pad_to_width, response_lengths, response_text
 
 TIMES, EQUALS, STEP, EOS, PAD = 10, 11, 12, 13, 14
@@ -31,6 +32,7 @@ def digits_lsb_first(values: torch.Tensor, width: int) -> torch.Tensor:
     return (values[:, None] // powers) % 10
 
 
+@TASKS.register("multiplication")
 class MultiplicationTask(Task):
     token_text = TOKEN_TEXT
     vocab_size = 15

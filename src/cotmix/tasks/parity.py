@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import torch
 
+from cotmix.registry import TASKS
 from cotmix.tasks.base import LONG, MALFORMED, SHORT, Batch, Task, pad_to_width, response_lengths, response_text
 from cotmix.tasks.heldout import hash_rows
 
@@ -42,6 +43,7 @@ def chain_positions(d: int, leap: int) -> list[int]:
     return positions
 
 
+@TASKS.register("parity")
 class ParityTask(Task):
     token_text = TOKEN_TEXT
     vocab_size = 5

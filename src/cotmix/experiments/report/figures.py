@@ -17,6 +17,7 @@ from cotmix.experiments.report import paper_scale
 from cotmix.experiments.report.data import Curve, Sweep, hostile_files
 from cotmix.files import check_output_file
 from cotmix.plotting import COLORS, average_curves, band, bars, mean_ci
+from cotmix.registry import FIGURES
 
 
 def _fmt(values: list[float], n_prompts: int | None = None) -> str:
@@ -271,9 +272,12 @@ def phase(sweep: Sweep):
                  f"({_seeds(sweep)}).")
 
 
-KINDS = {"curves": curves, "curves_by": curves_by, "length": length, "threshold": threshold, "by_value": by_value,
-         "size": size, "phase": phase, "rl_start": curves_by, "resource_gap": paper_scale.resource_gap,
-         "star_rounds": paper_scale.star_rounds}
+# The figure kinds a study names (cotmix.experiments.studies); yours: FIGURES.register("name", fn),
+# fn(sweep) -> (matplotlib figure, one line of what was measured).
+for _name, _draw in {"curves": curves, "curves_by": curves_by, "length": length, "threshold": threshold,
+                     "by_value": by_value, "size": size, "phase": phase, "rl_start": curves_by,
+                     "resource_gap": paper_scale.resource_gap, "star_rounds": paper_scale.star_rounds}.items():
+    FIGURES.register(_name, _draw)
 
 
 def kind_for(sweep: Sweep) -> str:

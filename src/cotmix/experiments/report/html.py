@@ -12,9 +12,10 @@ from pathlib import Path
 
 from cotmix.errors import CotmixError
 from cotmix.experiments.report.data import find_sweeps, hostile_files
-from cotmix.experiments.report.figures import KINDS, kind_for
+from cotmix.experiments.report.figures import kind_for
 from cotmix.files import check_output_file, starts_with, write_text_atomic
 from cotmix.plotting import is_figure, save
+from cotmix.registry import FIGURES
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>cotmix report</title>
@@ -70,7 +71,7 @@ def build_report(root: Path, out: Path | None = None, partial: bool = False, sho
     sections = []
     for sweep in sweeps:
         with hostile_files(sweep.path):
-            fig, measured = KINDS[kind_for(sweep)](sweep)
+            fig, measured = FIGURES[kind_for(sweep)](sweep)
         fig.suptitle(sweep.name)
         fig.tight_layout()
         png, svg = figures / f"{sweep.name}.png", figures / f"{sweep.name}.svg"
