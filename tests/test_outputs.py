@@ -135,12 +135,17 @@ def test_sample_refuses_temperatures_it_cannot_use(run_dir, capsys, temperature)
     (["theory", "--star-samples", "100000000000000"], "must be in [1, 1000000000]"),
     (["theory", "--seeds", "100000000", "--star-rounds", "0"], "must be in [1, 10000]"),
     (["sample", "--checkpoint", "RUN", "-n", "1000000000"], "-n 1000000000: must be in"),
+    (["bench", "--tiny", "--no-peers", "--batch", "100000000000"], "needs about"),
+    (["bench", "--tiny", "--no-peers", "--rl-prompts", "100000000", "--rl-group", "1000"], "needs about"),
+    (["sweep", "configs/sweeps/defaults-check.yaml", "--workers", "100000"], "need 1 <= workers <= 512"),
+    (["sweep", "configs/sweeps/defaults-check.yaml", "--threads", "100000000"], "1 <= threads <= 1024"),
 ])
 def test_sizes_the_machine_cannot_hold_are_one_line_at_once(run_dir, tmp_path, capsys, args, fragment):
     args = [str(run_dir) if a == "RUN" else a for a in args]
-    code = cli(args + (["--out", tmp_path / "out"] if args[0] in ("data", "theory") else []))
+    out = tmp_path / ("out.json" if args[0] == "bench" else "out")
+    code = cli(args + (["--out", out] if args[0] in ("data", "theory", "bench", "sweep") else []))
     assert fragment in one_error_line(capsys, code)
-    assert not (tmp_path / "out").exists()
+    assert not out.exists()
 
 
 # --- 4. hostile files: one line, never a traceback -------------------------------------------------

@@ -275,8 +275,23 @@ def bench_time_to_generalise(device: torch.device = CPU) -> dict:
             "rl_samples": None if hit is None else hit["samples_seen"] - min(r["samples_seen"] for r in records if r["phase"] == "posttrain")}
 
 
+def check_bench_memory(size: BenchSize) -> None:
+    """Refuse, before anything is allocated, shapes whose largest row needs more memory than is free
+    (the peers allocate about as much again as cotmix)."""
+    from cotmix.model.memory import check_fits, estimate_bytes
+
+    cfg = bench_config(max([size.d, *size.scaling_d]), "llama")
+    cfg.pretrain.batch_size, cfg.eval.batch_size = size.batch, size.sample_prompts
+    cfg.posttrain.prompts_per_step, cfg.posttrain.group_size = size.rl_prompts, size.rl_group
+    task = make_task(cfg.task)
+    need = 2 * estimate_bytes(cfg, task.prompt_len, task.long_response_len, task.vocab_size)
+    check_fits(need, f"--batch {size.batch} --sample-prompts {size.sample_prompts} --rl-prompts {size.rl_prompts} "
+               f"--rl-group {size.rl_group} at d up to {cfg.task.d}", "lower them")
+
+
 def run_bench(size: BenchSize = BenchSize(), flavours=("gpt2", "llama"), peers: bool = True, progress=print,
               device: torch.device = CPU) -> dict:
+    check_bench_memory(size)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     out = {"threads": torch.get_num_threads(), "device": str(device), "device_name": name, "size": size.__dict__}
     progress(f"matmul peak (fp32, bf16) on {name}")

@@ -10,16 +10,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cotmix.errors import CotmixError
+
+MAX_WORKERS, MAX_THREADS = 512, 1024  # far past any machine this runs on; more only exhausts processes
 
 
 def cmd_sweep(args) -> int:
     from cotmix.experiments.runner import grid_for, run_sweep, select_runs
 
-    if args.workers < 1 or args.threads < 1:
-        raise CotmixError(f"--workers {args.workers} --threads {args.threads}: both must be >= 1")
+    if not (1 <= args.workers <= MAX_WORKERS and 1 <= args.threads <= MAX_THREADS):
+        raise CotmixError(f"--workers {args.workers} --threads {args.threads}: need 1 <= workers <= {MAX_WORKERS} and "
+                          f"1 <= threads <= {MAX_THREADS} (this machine has {os.cpu_count()} CPUs)")
     grid = grid_for(args.grid, args.size)
     if args.list:
         specs = select_runs(grid.runs(), args.only)

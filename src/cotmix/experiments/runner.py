@@ -225,7 +225,7 @@ def _run_on_ray(todo: list[RunSpec], out: Path, workers: int, address: str | Non
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
-        ray.init(num_cpus=workers * threads, include_dashboard=False, log_to_driver=False)
+        ray.init(num_cpus=min(workers, len(todo)) * threads, include_dashboard=False, log_to_driver=False)
     try:
         remote = ray.remote(num_cpus=threads, max_retries=0)(execute_run)
         niceness = os.getpriority(os.PRIO_PROCESS, 0)
@@ -247,7 +247,7 @@ def _run_on_processes(todo: list[RunSpec], out: Path, workers: int, threads: int
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
+    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context, max_tasks_per_child=1) as pool:
         pending = {pool.submit(execute_run, s, str(out / "runs" / s.name), threads): s for s in todo}
         for future in as_completed(pending):
             spec = pending[future]
