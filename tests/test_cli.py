@@ -24,9 +24,9 @@ def cotmix(*args, timeout=300):
     (["task.d=1"], "task.d=1"),
     (["model.n_head=5"], "must divide model.d_model"),
     (["pretrain.steps=-2"], "pretrain.steps=-2"),
-    (["task.name=sorting"], "allowed values are parity"),
+    (["task.name=sorting"], "allowed: multiplication, parity"),
     (["--preset", "huge"], "unknown preset"),
-    (["posttrain.algorithm=ppo"], "allowed values are star, reinforce, rloo, grpo"),
+    (["posttrain.algorithm=ppo"], "allowed: reinforce, rloo, grpo, dr_grpo, dapo, star"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, fragment):
     out = tmp_path / "run"

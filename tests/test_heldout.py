@@ -10,7 +10,7 @@ import torch
 from cotmix.config import load_config
 from cotmix.eval.stats import wilson
 from cotmix.tasks import MultiplicationTask, ParityTask, make_task
-from cotmix.tasks.heldout import HeldoutCounter
+from cotmix.tasks.heldout import TEST, VALIDATION, HeldoutCounter
 from cotmix.train.ntp import train_ntp
 
 TASKS = [ParityTask(d=7, p_cot=0.3), ParityTask(d=9, p_cot=0.3, leap=2), MultiplicationTask(2, 2, p_cot=0.3),
@@ -148,5 +148,7 @@ def test_wilson_interval_covers_the_truth_about_95_percent_of_the_time():
 def test_make_task_applies_the_configured_partition():
     cfg = load_config(overrides=["task.d=10", "task.heldout_fraction=0.1", "task.heldout_seed=3"])
     task = make_task(cfg.task)
-    assert int(task.partition.table().sum()) == round(0.1 * 1024)
-    assert torch.equal(task.partition.table(), ParityTask(d=10, p_cot=0.2).set_heldout(0.1, 3).partition.table())
+    assert int((task.partition.table() == TEST).sum()) == round(0.1 * 1024)
+    assert int((task.partition.table() == VALIDATION).sum()) == round(cfg.task.validation_fraction * 1024)
+    same = ParityTask(d=10, p_cot=0.2).set_heldout(0.1, 3, cfg.task.validation_fraction).partition.table()
+    assert torch.equal(task.partition.table(), same)

@@ -38,7 +38,11 @@ class TaskConfig:
     heldout_fraction: float = opt(0.25, "share of the input space reserved for evaluation: no trainer ever sees "
                                   "those inputs, and every evaluation prompt is one of them", lo=0.0, lo_open=True,
                                   hi=0.5)
-    heldout_seed: int = opt(0, "seed of the partition into training and held-out inputs", lo=0, hi=MAX_SEED)
+    validation_fraction: float = opt(0.125, "share of the input space reserved for decisions (stop rules, the RL "
+                                     "preflight): disjoint from training and from the test inputs of "
+                                     "heldout_fraction, which only report; 0 = none (decisions then read the test "
+                                     "inputs, and summary.json says so)", lo=0.0, hi=0.5)
+    heldout_seed: int = opt(0, "seed of the partition into training, validation and test inputs", lo=0, hi=MAX_SEED)
     chain_noise: float = opt(0.0, "parity: probability that a long demonstration carries one wrong step (its "
                              "prefix parity is flipped there and the chain goes on correctly from the wrong value, "
                              "so the final answer is wrong too)", lo=0.0, hi=1.0)
@@ -129,10 +133,13 @@ class PosttrainConfig:
 
 @dataclass
 class EvalConfig:
-    n_prompts: int = opt(2048, "fresh held-out prompts per evaluation", lo=1)
+    n_prompts: int = opt(2048, "test prompts per evaluation (held out; every reported number is on these)", lo=1)
+    validation_prompts: int = opt(512, "validation prompts per evaluation: the inputs decisions read (stop rules, "
+                                  "the RL preflight), never a test or training input", lo=1)
     temperature: float = opt(1.0, "temperature of the sampled-decoding metrics", lo=MIN_TEMPERATURE, hi=10.0)
     pass_k_prompts: int = opt(256, "prompts for pass@k during post-training (8 samples each)", lo=1)
-    seed: int = opt(1234, "seed of the held-out prompts (same for every run, so runs are comparable)", lo=0,
+    seed: int = opt(1234, "seed of the held-out prompts (the same for every run, so runs are comparable; the "
+                    "sampled decoding draws also depend on the run's seed, so seeds differ in sampling noise)", lo=0,
                     hi=MAX_SEED)
     batch_size: int = opt(2048, "prompts decoded at once", lo=1)
 
@@ -173,6 +180,9 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"task.leap={t.leap}: must be < task.d={t.d} (otherwise long and short coincide)")
     if t.name != "parity" and t.chain_noise > 0:
         raise ConfigError(f"task.chain_noise={t.chain_noise}: only the parity task has noisy chains (use 0)")
+    if t.heldout_fraction + t.validation_fraction > 0.75:
+        raise ConfigError(f"task.heldout_fraction={t.heldout_fraction} + task.validation_fraction={t.validation_fraction}: "
+                          "at most 0.75 together (a quarter of the inputs stays for training)")
     if not DEVICE_PATTERN.fullmatch(cfg.device):
         raise ConfigError(f"device={cfg.device!r}: allowed values are auto, cpu, cuda, cuda:N")
     unknown = [n for n in cfg.logger.split(",") if n.strip() and n.strip() not in TRACKERS]

@@ -31,7 +31,7 @@ def cmd_eval(args) -> int:
     task = make_task(cfg.task)
     model = place(build_model(cfg.model, task), cfg)
     ckpt.load_model(model)
-    metrics = evaluate(model, task, cfg.eval, with_pass_k=args.pass_k)
+    metrics = evaluate(model, task, cfg.eval, with_pass_k=args.pass_k, run_seed=cfg.seed)
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:

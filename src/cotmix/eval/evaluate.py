@@ -17,6 +17,7 @@ from cotmix.model.device import model_device
 from cotmix.model.sampler import generate
 from cotmix.registry import STOP_RULES
 from cotmix.tasks import Task
+from cotmix.train.rng import seeded_generator
 
 PASS_K = (1, 2, 4, 8)
 
@@ -107,11 +108,17 @@ def chain_token_metrics(model, task: Task, batch) -> dict:
 
 
 @torch.no_grad()
-def evaluate(model, task: Task, cfg: EvalConfig, with_pass_k: bool = False) -> dict:
-    """All evaluation metrics of `model` on (up to) cfg.n_prompts held-out prompts."""
-    sample_gen = torch.Generator().manual_seed(cfg.seed + 1)
+def evaluate(model, task: Task, cfg: EvalConfig, with_pass_k: bool = False, split: str = "test",
+             run_seed: int | None = None) -> dict:
+    """All evaluation metrics of `model` on (up to) cfg.n_prompts test prompts, or on
+    cfg.validation_prompts validation prompts (split="validation": what decisions read). The
+    prompts depend on cfg.seed alone, so runs compare on the same ones; the sampled decoding draws
+    also on `run_seed`, so that seeds differ in sampling noise too (None: on cfg.seed alone)."""
+    sample_gen = (torch.Generator().manual_seed(cfg.seed + 1) if run_seed is None
+                  else seeded_generator(run_seed, f"eval/{cfg.seed}/{split}"))
     device = model_device(model)
-    prompts = task.heldout_prompts(cfg.n_prompts, cfg.seed)
+    n = cfg.n_prompts if split == "test" else cfg.validation_prompts
+    prompts = task.heldout_prompts(n, cfg.seed, split)
     greedy, greedy_len = _decode_in_chunks(model, task, prompts.to(device), cfg.batch_size, temperature=0.0)
     sampled, sampled_len = _decode_in_chunks(model, task, prompts.to(device), cfg.batch_size,
                                              temperature=cfg.temperature, generator=sample_gen)
@@ -121,17 +128,17 @@ def evaluate(model, task: Task, cfg: EvalConfig, with_pass_k: bool = False) -> d
                                task.classify(prompts, sampled))
     metrics.update(chain_token_metrics(model, task, task.long_demonstrations(prompts)))
     if with_pass_k:
-        metrics.update(sampled_pass_at_k(model, task, cfg, sample_gen))
+        metrics.update(sampled_pass_at_k(model, task, cfg, sample_gen, split))
     return metrics
 
 
 @torch.no_grad()
-def sampled_pass_at_k(model, task: Task, cfg: EvalConfig, generator: torch.Generator) -> dict:
+def sampled_pass_at_k(model, task: Task, cfg: EvalConfig, generator: torch.Generator, split: str = "test") -> dict:
     """Unbiased pass@k for k in PASS_K from max(PASS_K) samples per prompt (end-to-end correctness)
-    on cfg.pass_k_prompts held-out prompts."""
+    on cfg.pass_k_prompts prompts of `split`."""
     n = max(PASS_K)
     device = model_device(model)
-    prompts = task.heldout_prompts(cfg.pass_k_prompts, cfg.seed + 2).to(device)
+    prompts = task.heldout_prompts(cfg.pass_k_prompts, cfg.seed + 2, split).to(device)
     tokens, _ = _decode_in_chunks(model, task, prompts, max(1, cfg.batch_size // n), group_size=n,
                                   temperature=cfg.temperature, generator=generator)
     correct = task.answer_correct(prompts.cpu().repeat_interleave(n, dim=0), tokens.cpu())

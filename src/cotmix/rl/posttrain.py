@@ -27,6 +27,7 @@ from cotmix.train.rng import seeded_generator
 # The model, the task's shape and the held-out partition are fixed by the checkpoint.
 FROZEN_SECTIONS = ("model",)
 FROZEN_KEYS = ("task.name", "task.d", "task.leap", "task.digits_a", "task.digits_b", "task.heldout_fraction",
+               "task.validation_fraction",
                "task.heldout_seed")
 
 
@@ -70,7 +71,8 @@ def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, resume: bool = F
     if not (resume and phase.resume()):
         phase.evaluate(with_pass_k=True)  # step 0: the pre-trained model, where the RL curves start
         phase.save()
-    preflight = preflight_warnings(cfg, phase.last_eval if phase.step == 0 else start.state.get("last_eval", {}))
+    preflight = preflight_warnings(cfg, phase.decision_metrics(phase.last_eval if phase.step == 0
+                                                               else start.state.get("last_eval", {})))
     for line in preflight:
         warn(line)
     step_fn = ALGORITHMS[p.algorithm]
@@ -78,7 +80,7 @@ def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, resume: bool = F
 
     bar = tqdm(total=p.steps, initial=phase.step, desc=f"{phase_name} ({p.algorithm})", disable=not progress,
                dynamic_ncols=True, mininterval=0.5)
-    if rule_met(p.stop_when, phase.last_eval):
+    if rule_met(p.stop_when, phase.decision_metrics()):
         phase.stop_reason = p.stop_when
     while phase.step < p.steps and phase.stop_reason is None:
         metrics = step_fn(ctx)
@@ -88,7 +90,7 @@ def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, resume: bool = F
         phase.log({"lr": p.lr, **metrics})
         if phase.due(p.eval_interval, p.steps):
             phase.evaluate(with_pass_k=True)
-            if rule_met(p.stop_when, phase.last_eval):
+            if rule_met(p.stop_when, phase.decision_metrics()):
                 phase.stop_reason = p.stop_when
         if phase.due(p.ckpt_interval, p.steps) or phase.stop_reason:
             phase.save()

@@ -11,7 +11,7 @@ def make_task(cfg: TaskConfig) -> Task:
     """The task a run's `task` section names (a registered name or module:Class; cotmix.registry),
     with its held-out partition."""
     task = TASKS[cfg.name].from_config(cfg)
-    return task.set_heldout(cfg.heldout_fraction, cfg.heldout_seed)
+    return task.set_heldout(cfg.heldout_fraction, cfg.heldout_seed, cfg.validation_fraction)
 
 
 __all__ = ["make_task", "Task", "Batch", "ParityTask", "MultiplicationTask", "LONG", "SHORT", "MALFORMED", "Kind"]

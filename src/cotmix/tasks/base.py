@@ -72,9 +72,10 @@ class Task(ABC):
     input_space_size: int  # how many distinct inputs (prompts) there are
     partition: Partition  # which inputs are reserved for evaluation (set by set_heldout)
 
-    def set_heldout(self, fraction: float = 0.25, seed: int = 0) -> "Task":
-        """Reserve `fraction` of the input space for evaluation (see cotmix.tasks.heldout)."""
-        self.partition = Partition(self, fraction, seed)
+    def set_heldout(self, fraction: float = 0.25, seed: int = 0, validation_fraction: float = 0.0) -> "Task":
+        """Reserve `fraction` of the input space for the reported (test) numbers and
+        `validation_fraction` for decisions (see cotmix.tasks.heldout)."""
+        self.partition = Partition(self, fraction, seed, validation_fraction)
         return self
 
     @classmethod
@@ -127,9 +128,10 @@ class Task(ABC):
             wrong[wrong.clone()] = self.partition.reserved(self.input_keys(fresh.prompts)) != want_reserved
         return batch
 
-    def heldout_prompts(self, n: int, seed: int) -> torch.Tensor:
-        """(m, prompt_len): m = min(n, reserved inputs) distinct held-out prompts in a seeded order."""
-        return self.partition.eval_prompts(n, seed)
+    def heldout_prompts(self, n: int, seed: int, split: str = "test") -> torch.Tensor:
+        """(m, prompt_len): m = min(n, inputs of the split) distinct prompts of `split` (test, the
+        reported numbers; validation, the decisions) in a seeded order."""
+        return self.partition.eval_prompts(n, seed, split)
 
     @abstractmethod
     def answer_correct(self, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:

@@ -82,7 +82,7 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
             phase.log({"loss": loss.item(), "lr": lr, "grad_norm": grad_norm.item()})
         if phase.due(eval_every, steps):
             phase.evaluate()
-            if rule_met(stop_when, phase.last_eval):
+            if rule_met(stop_when, phase.decision_metrics()):
                 phase.stop_reason = stop_when
         bar.set_postfix(loss=f"{loss.item():.4f}", greedy_acc=phase.last_eval.get("greedy_accuracy", "-"),
                         chain=phase.last_eval.get("chain_exact_accuracy", "-"))
@@ -95,7 +95,8 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
     if stop_when in STOP_RULES and phase.stop_reason is None:
         key, bar = STOP_RULES[stop_when]
         warn(f"{phase_name}: pretrain.stop_when={stop_when} was not met within pretrain.steps={steps} "
-             f"({key} {phase.last_eval[key]:.3f}, the rule asks {bar}); raise pretrain.steps to let the rule end it")
+             f"(validation {key} {phase.decision_metrics().get(key, float('nan')):.3f}, the rule asks {bar}); raise "
+             "pretrain.steps to let the rule end it")
     return phase.finish(batch_size=p.batch_size, params=model.num_params(),
                         stop_reason=phase.stop_reason or "steps", stop_when=stop_when)
 

@@ -44,10 +44,16 @@ def run_heldout(summary: dict) -> dict:
     blocks = [entry["heldout"] for name, entry in summary.items() if name != "heldout" and "heldout" in entry]
     met = set().union(*(b["overlap_prompts"] for b in blocks))
     seen = [b["train_inputs_seen_fraction"] for b in blocks if b["train_inputs_seen_fraction"] is not None]
+    validation = [b.get("validation_overlap_count") for b in blocks if b.get("validation_overlap_count") is not None]
     return {"eval_prompts": blocks[-1]["eval_prompts"], "reserved_fraction": blocks[-1]["reserved_fraction"],
             "overlap_count": len(met), "reserved_hits": max(b["reserved_hits"] for b in blocks),
             "train_inputs_seen_fraction": max(seen) if seen else None,
-            "eval_prompts_tracked_from_start": all(b["eval_prompts_tracked_from_start"] for b in blocks)}
+            "eval_prompts_tracked_from_start": all(b["eval_prompts_tracked_from_start"] for b in blocks),
+            "validation_prompts": blocks[-1].get("validation_prompts"),
+            "validation_fraction": blocks[-1].get("validation_fraction"),
+            "validation_overlap_count": max(validation) if validation else None,
+            "decisions_read": blocks[-1].get("decisions_read"),
+            "decision_test_overlap": max(b.get("decision_test_overlap", 0) for b in blocks)}
 
 
 class Phase:
@@ -62,7 +68,9 @@ class Phase:
         self.started = time.perf_counter()
         self.last_eval: dict = {}
         self.stop_reason: str | None = None  # set by a loop that ends before its step budget
-        self.heldout = HeldoutCounter(task, task.heldout_prompts(cfg.eval.n_prompts, cfg.eval.seed))
+        self.validation_prompts = task.heldout_prompts(cfg.eval.validation_prompts, cfg.eval.seed, "validation")
+        self.heldout = HeldoutCounter(task, task.heldout_prompts(cfg.eval.n_prompts, cfg.eval.seed),
+                                      self.validation_prompts)
         self.resumed_at: int | None = None  # samples seen at the checkpoint resume() restored
         self.trackers: Trackers | None = None  # opened at the first record, once resume() has run
         if start is not None:
@@ -96,9 +104,19 @@ class Phase:
         return record
 
     def evaluate(self, with_pass_k: bool = False) -> dict:
-        self.last_eval = evaluate(self.model, self.task, self.cfg.eval, with_pass_k=with_pass_k)
+        """The test metrics (reported), with the validation metrics (for decisions) under `validation`."""
+        test = evaluate(self.model, self.task, self.cfg.eval, with_pass_k=with_pass_k, run_seed=self.cfg.seed)
+        validation = evaluate(self.model, self.task, self.cfg.eval, split="validation", run_seed=self.cfg.seed)
+        self.last_eval = {**test, "validation": validation}
         self.log({"eval": True, **self.last_eval})
         return self.last_eval
+
+    def decision_metrics(self, last_eval: dict | None = None) -> dict:
+        """What a decision (a stop rule, the RL preflight) may read: the validation metrics of the
+        last evaluation (or of `last_eval`), never the test ones; the prompts behind them are counted
+        (heldout.decision_test_overlap stays 0 unless the partition has no validation side)."""
+        self.heldout.decided(self.task.input_keys(self.validation_prompts))
+        return (self.last_eval if last_eval is None else last_eval).get("validation", {})
 
     # --- checkpoints -------------------------------------------------------------------
     def save(self) -> Path:
