@@ -37,6 +37,9 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     assert target.read_text() == "old" and leftovers(tmp_path) == []
     write_text_atomic(target, "new")
     assert target.read_text() == "new" and leftovers(tmp_path) == []
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask  # the usual mode, not mkstemp's private one
 
 
 def test_a_failed_folder_leaves_no_folder(tmp_path):
@@ -48,6 +51,9 @@ def test_a_failed_folder_leaves_no_folder(tmp_path):
     with atomic_dir(tmp_path / "model") as tmp:
         (tmp / "weights").write_text("x")
     assert [p.name for p in tmp_path.iterdir()] == ["model"] and (tmp_path / "model" / "weights").is_file()
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o777 & ~mask
 
 
 def test_only_a_file_this_command_made_is_replaced(tmp_path):

@@ -43,6 +43,7 @@ def atomic_file(path: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, usual_mode(folder=False))  # mkstemp makes it private; the file gets the usual mode
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -67,9 +68,18 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name[:200]}.", suffix=".tmp"))
     try:
         yield tmp
+        os.chmod(tmp, usual_mode(folder=True))  # mkdtemp makes it private; the folder gets the usual mode
         os.rename(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def usual_mode(folder: bool) -> int:
+    """The mode a plain open() or mkdir() would give under this process's umask (mkstemp and
+    mkdtemp make their files private)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if folder else 0o666) & ~mask
 
 
 def check_output_path(path: Path, flag: str) -> Path:

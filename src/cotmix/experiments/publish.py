@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 from cotmix.errors import CotmixError
-from cotmix.files import atomic_dir, check_output_path
+from cotmix.files import atomic_dir, check_output_path, usual_mode
 from cotmix.rundir import read_status
 
 RUN_FILES = ("config.json", "summary.json", "status.json")
@@ -91,6 +91,7 @@ def publish(name: str, src: Path, dest: Path, partial: bool = False) -> Path:
             _pack_metrics(run, into / "metrics.jsonl.gz")
         write_results(tmp)
         build_report(tmp, tmp / "report.html", partial=partial, shown_as=target)
+        tmp.chmod(usual_mode(folder=True))  # mkdtemp makes it private
         _swap_in(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
