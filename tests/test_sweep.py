@@ -50,8 +50,11 @@ def test_every_built_in_study_expands_to_valid_runs(size):
 def test_list_needs_no_out_and_names_the_fixed_settings_once(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["sweep", "fig-rare", "--size", "cpu", "--list"]) == 0
-    header, *names = capsys.readouterr().out.splitlines()
+    header, *lines = capsys.readouterr().out.splitlines()
+    criteria = [line for line in lines if line.startswith("# pre-registered: ")]
+    names = [line for line in lines if not line.startswith("#")]
     assert names == [f"task.p_cot=0.01,seed={s}" for s in STUDIES["fig-rare"].seeds]
+    assert criteria == [f"# pre-registered: {c.text()}" for c in STUDIES["fig-rare"].criteria] != []
     assert header.startswith("# fig-rare: cotmix run ") and "task.d=16" in header and "task.p_cot" not in header
     assert main(["sweep", "fig-rare"]) == 2
     error = capsys.readouterr().err.strip()
@@ -308,6 +311,8 @@ def test_html_report_shows_every_figure_in_headless_chromium(tiny_sweep, tmp_pat
     page = (root / "report.html").read_text()
     assert page.count("<img") == 2 and "src=\"data:image/png;base64," in page
     assert STUDIES["fig-temperature"].claim in page.replace("&#x27;", "'")
+    # The study's pre-registered criterion, judged over its runs (tiny runs do not generalise).
+    assert "Pre-registered verdict: not met." in page and "RL generalises at every temperature" in page
     assert (root / "report" / "mine.svg").is_file() and (root / "report" / "mine.png").is_file()
     probe = tmp_path / "probe.html"
     probe.write_text(page.replace("</body>", CHECK_IMAGES))

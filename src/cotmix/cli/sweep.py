@@ -31,6 +31,8 @@ def cmd_sweep(args) -> int:
         fixed = " ".join(f"{k}={v}" for k, v in grid.base.items() if k not in varying)
         preset = f" --preset {grid.preset}" if grid.preset else ""
         print(f"# {grid.name}: cotmix {grid.command}{preset} {fixed}".rstrip())
+        for criterion in study_criteria(grid.name):
+            print(f"# pre-registered: {criterion.text()}")
         for spec in specs:
             print(spec.name)
         return 0
@@ -43,6 +45,12 @@ def cmd_sweep(args) -> int:
     for status in failed:
         print(f"  {status.get('state', 'not run')}: {status['name']}: {status.get('error', '')}")
     return 1 if failed else 0
+
+
+def study_criteria(name: str) -> tuple:
+    from cotmix.experiments.studies import STUDIES
+
+    return STUDIES[name].criteria if name in STUDIES else ()
 
 
 def cmd_results(args) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cotmix.errors import ConfigError
+from cotmix.experiments.verdicts import Criterion as C
 
 SIZES = ("cpu", "paper")
 # The studies keep the schedule and RL budget they were designed with (the defaults of `cotmix run`
@@ -32,6 +33,10 @@ _PAPER = {"task.d": 50, "task.p_cot": 0.25, "model.n_layer": 4, "model.d_model":
           "eval.n_prompts": 4096, **_STUDY_RL, "posttrain.steps": 200}
 
 
+# Where seeds disagreed in the draw before the validation split, its rerun has five.
+FIVE_SEEDS = (0, 1, 2, 3, 4)
+
+
 @dataclass(frozen=True)
 class Study:
     claim: str  # the paper's claim, or the open question
@@ -44,33 +49,54 @@ class Study:
     paper_grid: dict | None = None
     cpu_base: dict | None = None  # extra fixed overrides at cpu size only
     arms: dict | None = None  # named bundles of overrides, each crossed with the grid (cotmix.experiments.grid)
+    # The claim as checkable criteria, fixed before the runs (cotmix.experiments.verdicts); the report
+    # computes the verdict from them. None for an open question that states no hypothesis.
+    criteria: tuple = ()
+    history: tuple = ()  # settings changed after a result had been seen, each with when and why
 
 
 STUDIES: dict[str, Study] = {
     "fig-headline": Study(
         "NTP alone stays at chance (greedy accuracy 0.5, 2-token answers); NTP+RL reaches 100% greedy "
         "accuracy as responses grow to d+1 tokens (paper: d = 50, p_cot = 0.25).",
-        "curves", "run", {}, cpu_base={"posttrain.steps": 40}),
+        "curves", "run", {}, cpu_base={"posttrain.steps": 40}, seeds=FIVE_SEEDS,
+        criteria=(C("NTP+RL generalises", "posttrain", "greedy_accuracy", ">=", 0.99),
+                  C("NTP+RL answers long", "posttrain", "greedy_length_median", ">=", "d+1"),
+                  C("NTP alone at chance", "baseline", "greedy_accuracy", "chance")),
+        history=("RL lr and steps were changed (to today's 1e-4 and 40) after seed 1 of an earlier draw ended at "
+                 "0.965 (docs/results-log.md, 2026-11-28)",)),
     "fig-threshold": Study(
         "After NTP, greedy decoding takes the long path, and is correct, only when p_cot > 1/3; below, "
         "greedy accuracy is a coin flip (paper: d = 25).",
         "threshold", "pretrain", {"task.p_cot": [0.2, 0.25, 0.3, 0.32, 0.34, 0.36, 0.4, 0.5]},
         base=_FIXED_BUDGET, cpu_base={"pretrain.steps": 1000},
-        paper_grid={"task.d": [25], "task.p_cot": [0.2, 0.25, 0.3, 0.32, 0.35, 0.37, 0.4, 0.5]}),
+        paper_grid={"task.d": [25], "task.p_cot": [0.2, 0.25, 0.3, 0.32, 0.35, 0.37, 0.4, 0.5]},
+        criteria=(C("chance below 1/3", "pretrain", "greedy_accuracy", "chance",
+                    where={"task.p_cot": [0.2, 0.25, 0.3, 0.32]}),
+                  C("right above 1/3", "pretrain", "greedy_accuracy", ">=", 0.99,
+                    where={"task.p_cot": [0.34, 0.36, 0.4, 0.5]}))),
     "fig-length": Study(
         "During RL the mean response length grows from 2 to d+1 tokens as the long fraction goes to 1.",
-        "length", "run", {"task.p_cot": [0.1, 0.25]}),
+        "length", "run", {"task.p_cot": [0.1, 0.25]}, seeds=FIVE_SEEDS,
+        criteria=(C("responses grow to d+1", "posttrain", "greedy_length_median", ">=", "d+1"),
+                  C("and are right", "posttrain", "greedy_accuracy", ">=", 0.99))),
     "fig-rl-start": Study(
         "RL started too early in pre-training (before the chain is learnt) lengthens responses without "
         "making them correct; started later, it generalises.",
-        "rl_start", "run", {"pretrain.steps": [100, 400, 1000]}, seeds=(0, 1, 2, 3),
+        "rl_start", "run", {"pretrain.steps": [100, 400, 1000]}, seeds=FIVE_SEEDS,
         # The end-to-end reward: a half-learnt chain ends right as often as a short answer, so RL can
         # lengthen it without generalising; the chain reward pays only perfect chains. (This reward
         # was chosen after a chain-reward version of the study had been seen: docs/results-log.md.)
-        base={"posttrain.reward": "e2e", **_FIXED_BUDGET}, paper_grid={"pretrain.steps": [1000, 5000, 20000]}),
+        base={"posttrain.reward": "e2e", **_FIXED_BUDGET}, paper_grid={"pretrain.steps": [1000, 5000, 20000]},
+        criteria=(C("too early: chance", "posttrain", "greedy_accuracy", "chance", where={"pretrain.steps": [100]}),
+                  C("later: generalises", "posttrain", "greedy_accuracy", ">=", 0.99,
+                    where={"pretrain.steps": [1000]})),
+        history=("the reward was switched from chain to e2e after the chain-reward version had been seen "
+                 "(docs/results-log.md)",)),
     "fig-temperature": Study(
         "RL works at sampling temperatures 0.75, 1.0 and 1.5; higher temperature explores more.",
-        "curves_by", "run", {"posttrain.temperature": [0.75, 1.0, 1.5]}),
+        "curves_by", "run", {"posttrain.temperature": [0.75, 1.0, 1.5]},
+        criteria=(C("RL generalises at every temperature", "posttrain", "greedy_accuracy", ">=", 0.99),)),
     "fig-algorithms": Study(
         "STaR, REINFORCE and GRPO all reach 100% with chain or end-to-end reward; the one combination that "
         "fails is STaR with the end-to-end reward at high temperature.",
@@ -79,7 +105,15 @@ STUDIES: dict[str, Study] = {
         base={"posttrain.star_epochs": 3}, also=({"posttrain.algorithm": "star", "posttrain.reward": "e2e",
                                                   "posttrain.temperature": 1.5},
                                                  {"posttrain.algorithm": "star", "posttrain.reward": "chain",
-                                                  "posttrain.temperature": 1.5})),
+                                                  "posttrain.temperature": 1.5}),
+        criteria=(C("every algorithm and reward at T = 1", "posttrain", "greedy_accuracy", ">=", 0.99,
+                    where={"posttrain.temperature": [1.0]}),
+                  C("STaR + e2e at T = 1.5 fails", "posttrain", "greedy_accuracy", "chance",
+                    where={"posttrain.algorithm": ["star"], "posttrain.reward": ["e2e"],
+                           "posttrain.temperature": [1.5]}),
+                  C("STaR + chain at T = 1.5 works", "posttrain", "greedy_accuracy", ">=", 0.99,
+                    where={"posttrain.algorithm": ["star"], "posttrain.reward": ["chain"],
+                           "posttrain.temperature": [1.5]}))),
     "fig-rare": Study(
         "Even with p_cot = 0.01 (1 long demonstration in 100) RL finds and amplifies the long answers.",
         "curves", "run", {"task.p_cot": [0.01]}, seeds=(0, 1, 2, 3),
@@ -90,35 +124,50 @@ STUDIES: dict[str, Study] = {
         # How these settings were found: docs/results-log.md.
         cpu_base={"task.d": 16, "model.flavour": "llama", "pretrain.steps": 30000,
                   "pretrain.schedule": "constant", "pretrain.eval_interval": 1000,
-                  "pretrain.ckpt_interval": 1000}),
+                  "pretrain.ckpt_interval": 1000},
+        criteria=(C("RL amplifies rare long answers", "posttrain", "greedy_accuracy", ">=", 0.99),),
+        history=("d = 16, RoPE, 30000 NTP steps and STaR at lr 3e-4 were chosen after earlier settings stalled "
+                 "(docs/results-log.md)",)),
     "fig-leap": Study(
         "With leap-2 chains (every second prefix parity) NTP alone generalises even below p_cot = 1/3 "
         "(paper, appendix); RL after NTP reaches 100% either way.",
-        "curves_by", "run", {"task.leap": [2], "task.p_cot": [0.15, 0.25]}, base=_FIXED_BUDGET,
+        "curves_by", "run", {"task.leap": [2], "task.p_cot": [0.15, 0.25]}, base=_FIXED_BUDGET, seeds=FIVE_SEEDS,
         # A fixed NTP budget: the claim is about what NTP alone learns in it, and the stopping rule
         # would end pre-training as soon as the chain is learnt. d = 10 at cpu size: each leap-2 step
         # XORs two new bits into the running parity, which a 2-layer model learns at d = 10 but not at
         # d = 20 within the budget (docs/results-log.md).
         cpu_base={"task.d": 10, "pretrain.steps": 10000, "pretrain.eval_interval": 1000,
-                  "pretrain.ckpt_interval": 1000}),
+                  "pretrain.ckpt_interval": 1000},
+        criteria=(C("NTP alone generalises below 1/3 with leap 2", "pretrain", "greedy_accuracy", ">=", 0.99),
+                  C("RL after NTP generalises", "posttrain", "greedy_accuracy", ">=", 0.99)),
+        history=("d = 10 was chosen after a d = 20 version failed (docs/results-log.md)",)),
     "fig-size": Study(
         "A bigger model does not rescue NTP: greedy accuracy stays at chance below 1/3 at every depth and width "
         "(paper: depth 2/4/8 x width 128/256).",
         "size", "pretrain", {"model.n_layer": [2, 4], "model.d_model": [64, 128]},
-        base=_FIXED_BUDGET, cpu_base={"pretrain.steps": 1000}, paper_grid={"model.n_layer": [2, 4, 8], "model.d_model": [128, 256]}),
+        base=_FIXED_BUDGET, cpu_base={"pretrain.steps": 1000}, paper_grid={"model.n_layer": [2, 4, 8], "model.d_model": [128, 256]},
+        criteria=(C("no size rescues NTP below 1/3", "pretrain", "greedy_accuracy", "chance"),)),
     "study-noisy-chains": Study(
         "Open question: if a fraction of the long demonstrations carry a wrong step (and so a wrong answer), "
         "does RL with the final-answer reward still find the long, correct answers?",
-        "by_value", "run", {"task.chain_noise": [0.0, 0.2, 0.5]}, base={"posttrain.reward": "e2e"}),
+        "by_value", "run", {"task.chain_noise": [0.0, 0.2, 0.5]}, base={"posttrain.reward": "e2e"},
+        criteria=(C("hypothesis: RL still generalises with some noise", "posttrain", "greedy_accuracy", ">=", 0.99,
+                    where={"task.chain_noise": [0.0, 0.2]}),)),
     "study-false-positive-reward": Study(
         "Open question: if the verifier rewards a wrong answer with probability q, how large can q be before "
         "RL stops generalising?",
-        "by_value", "run", {"posttrain.false_positive": [0.0, 0.2, 0.5]}, base={"posttrain.reward": "e2e"}),
+        "by_value", "run", {"posttrain.false_positive": [0.0, 0.2, 0.5]}, base={"posttrain.reward": "e2e"},
+        criteria=(C("hypothesis: RL tolerates a noisy verifier", "posttrain", "greedy_accuracy", ">=", 0.99,
+                    where={"posttrain.false_positive": [0.0, 0.2]}),)),
     "study-vanishing-cot": Study(
         "Open question: as p_cot -> 0 (and at 0), where does RL stop helping? The theory needs p_cot not "
         "exponentially small in d.",
         "by_value", "run", {"task.p_cot": [0.0, 0.005, 0.01, 0.02, 0.05]},
-        base={"posttrain.steps": 60, **_FIXED_BUDGET}, cpu_base={"pretrain.steps": 1000}),
+        base={"posttrain.steps": 60, **_FIXED_BUDGET}, cpu_base={"pretrain.steps": 1000},
+        criteria=(C("hypothesis: no long demonstrations, no generalisation", "posttrain", "greedy_accuracy",
+                    "chance", where={"task.p_cot": [0.0]}),
+                  C("hypothesis: 5% long demonstrations suffice", "posttrain", "greedy_accuracy", ">=", 0.99,
+                    where={"task.p_cot": [0.05]}))),
     "study-phase-diagram": Study(
         "Open question: over the (d, p_cot) plane, where does NTP alone succeed, and where does NTP+RL?",
         "phase", "run", {"task.d": [8, 12, 16, 20], "task.p_cot": [0.05, 0.1, 0.2, 0.3]},
@@ -128,23 +177,33 @@ STUDIES: dict[str, Study] = {
         "At d = 50, p_cot = 0.25, NTP alone stays at chance with a median greedy length of 2 after 1.28e7 "
         "samples (256 x 50k steps); NTP+RL reaches greedy accuracy >= 0.99 with greedy length d+1 = 51.",
         "curves", "run", {}, base=_PAPER_SCALE | {"task.d": 50, "task.p_cot": 0.25, "pretrain.steps": 50000,
-                                                  "posttrain.steps": 40, "posttrain.baseline_min_samples": 12_800_000}),
+                                                  "posttrain.steps": 40, "posttrain.baseline_min_samples": 12_800_000},
+        criteria=(C("NTP alone at chance", "baseline", "greedy_accuracy", "chance"),
+                  C("NTP alone answers short", "baseline", "greedy_length_median", "<=", 2),
+                  C("NTP+RL generalises", "posttrain", "greedy_accuracy", ">=", 0.99),
+                  C("NTP+RL answers long", "posttrain", "greedy_length_median", ">=", "d+1"))),
     "fig-threshold-paper": Study(
         "NTP alone at d = 25: greedy decoding takes the long path only for p_cot > 1/3 (the decision rule), "
         "or above 1/2 while the step c_2 is unlearnt (greedy splits the continue mass between 0 and 1).",
         "threshold", "pretrain", {"task.p_cot": [0.25, 0.30, 0.32, 0.34, 0.36, 0.40, 0.50]},
-        base=_PAPER_SCALE | _FIXED_BUDGET | {"task.d": 25, "pretrain.steps": 8000}),
+        base=_PAPER_SCALE | _FIXED_BUDGET | {"task.d": 25, "pretrain.steps": 8000},
+        criteria=(C("chance below 1/3", "pretrain", "greedy_accuracy", "chance",
+                    where={"task.p_cot": [0.25, 0.30, 0.32]}),
+                  C("right above 1/3", "pretrain", "greedy_accuracy", ">=", 0.99,
+                    where={"task.p_cot": [0.34, 0.36, 0.40, 0.50]}))),
     "study-star-rounds": Study(
         "Theorem 2 in transformers: with a full refit each round (from the pre-trained weights, several epochs), "
         "does STaR's long fraction follow p_{n+1} = 2 p_n / (1 + p_n), and does greedy generalise in the round "
         "the closed form predicts? And what does a partial refit (one epoch on the current model) do to it?",
-        "star_rounds", "run", {"task.p_cot": [0.02, 0.05, 0.1, 0.25]},
+        "star_rounds", "run", {"task.p_cot": [0.02, 0.05, 0.1, 0.25]}, seeds=FIVE_SEEDS,
         base={"task.d": 16, "model.flavour": "llama", "pretrain.steps": 30000, "pretrain.eval_interval": 500,
               "pretrain.ckpt_interval": 500, "posttrain.algorithm": "star", "posttrain.steps": 10,
               "posttrain.prompts_per_step": 512, "posttrain.group_size": 4, "posttrain.eval_interval": 1,
               "posttrain.ckpt_interval": 1, "posttrain.baseline_arm": False},
         arms={"refit": {"posttrain.star_restart": True, "posttrain.star_epochs": 6, "posttrain.lr": 1e-3},
-              "partial": {}}),
+              "partial": {}},
+        criteria=(C("a full refit generalises from p_0 >= 0.1", "posttrain", "greedy_accuracy", ">=", 0.99,
+                    where={"posttrain.star_restart": [True], "task.p_cot": [0.1, 0.25]}),)),
     "study-resource-gap": Study(
         "The abstract's resource gap: samples until held-out greedy accuracy >= 0.99 against d at p_cot = 0.1, "
         "for NTP alone (capped; runs that never get there are censored points) and for NTP+RL (NTP until the "
@@ -154,7 +213,11 @@ STUDIES: dict[str, Study] = {
               "posttrain.eval_interval": 1, "posttrain.ckpt_interval": 5, "posttrain.baseline_arm": False},
         arms={"ntp_only": {"pretrain.stop_when": "greedy_learnt", "pretrain.steps": 20000, "posttrain.steps": 0},
               "ntp_rl": {"pretrain.stop_when": "chain_learnt", "pretrain.steps": 20000, "posttrain.steps": 200,
-                         "posttrain.stop_when": "greedy_learnt"}}),
+                         "posttrain.stop_when": "greedy_learnt"}},
+        criteria=(C("NTP alone does not reach 0.99 in its budget", "pretrain", "greedy_accuracy", "<=", 0.99,
+                    where={"posttrain.steps": [0]}),
+                  C("NTP+RL does, from d = 10", "posttrain", "greedy_accuracy", ">=", 0.99,
+                    where={"posttrain.steps": [200], "task.d": [10, 12, 14, 16]}))),
 }
 
 

@@ -23,7 +23,7 @@ PAGE = """<!doctype html>
 body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
 h1 {{ font-size: 1.6em; }} h2 {{ font-size: 1.2em; margin-top: 2em; border-top: 1px solid #ddd; padding-top: 1em; }}
 img {{ max-width: 100%; }} .claim {{ color: #555; }} .measured {{ font-weight: 500; }}
-.failed {{ color: #a00; }} code {{ background: #f4f4f4; padding: 0 3px; }}
+.failed {{ color: #a00; }} .verdict {{ background: #f6f6f0; padding: 4px 8px; }} code {{ background: #f4f4f4; padding: 0 3px; }}
 </style></head><body>
 <h1>cotmix report</h1>
 <p>{root} &middot; {count} sweep(s) &middot; generated {when}. Bands and error bars: 95% confidence intervals over seeds.</p>
@@ -36,7 +36,7 @@ SECTION = """<section id="{anchor}">
 <p class="claim"><b>{claim_label}:</b> {claim}</p>
 <img alt="{name}" src="data:image/png;base64,{png}">
 <p class="measured"><b>Measured:</b> {measured}</p>
-<p>{runs} &middot; files: <code>{png_path}</code>, <code>{svg_path}</code></p>
+{verdict}<p>{runs} &middot; files: <code>{png_path}</code>, <code>{svg_path}</code></p>
 </section>"""
 
 
@@ -46,6 +46,25 @@ def _claim(name: str) -> tuple[str, str]:
     if name in STUDIES:
         return ("Question" if name.startswith("study-") else "Paper"), STUDIES[name].claim
     return "Sweep", "a user-defined sweep (no claim attached)"
+
+
+def _verdict_html(sweep) -> str:
+    """The pre-registered verdict of a built-in study, computed from every run of the sweep, and the
+    settings that changed after a result (cotmix.experiments.studies); nothing for a user's sweep."""
+    from cotmix.experiments.studies import STUDIES
+    from cotmix.experiments.verdicts import judge, verdict_line
+
+    study = STUDIES.get(sweep.name)
+    if study is None:
+        return ""
+    if not study.criteria:
+        return '<p class="verdict"><b>Pre-registered verdict:</b> none (an open question with no hypothesis)</p>\n'
+    result = judge(study.criteria, [(r.config, r.summary) for r in sweep.runs])
+    page = (f'<p class="verdict"><b>Pre-registered verdict: {html.escape(result["verdict"])}.</b> '
+            f'{html.escape(verdict_line(result))}</p>\n')
+    if study.history:
+        page += f'<p class="verdict">Settings changed after a result: {html.escape("; ".join(study.history))}</p>\n'
+    return page
 
 
 def build_report(root: Path, out: Path | None = None, partial: bool = False, shown_as: Path | None = None) -> Path:
@@ -86,7 +105,7 @@ def build_report(root: Path, out: Path | None = None, partial: bool = False, sho
         if failed:
             runs += f' <span class="failed">(failed: {html.escape(", ".join(failed))})</span>'
         label, claim = _claim(sweep.name)
-        sections.append(SECTION.format(anchor=html.escape(sweep.name), name=html.escape(sweep.name),
+        sections.append(SECTION.format(verdict=_verdict_html(sweep),anchor=html.escape(sweep.name), name=html.escape(sweep.name),
                                        claim_label=label, claim=html.escape(claim), measured=html.escape(measured),
                                        png=base64.b64encode(png.read_bytes()).decode(), runs=runs,
                                        png_path=html.escape(str(shown / png.relative_to(root))),

@@ -1,0 +1,116 @@
+"""Pre-registered verdicts: each built-in study states its claim as checkable criteria before it
+runs, and the report computes the verdict from the data.
+
+A criterion is one metric of one phase of every run in a set of settings, compared with a bar:
+
+    Criterion("NTP+RL generalises", "posttrain", "greedy_accuracy", ">=", 0.99)
+    Criterion("NTP alone at chance", "baseline", "greedy_accuracy", "chance")     # its interval holds 1/2
+    Criterion("long answers", "posttrain", "greedy_length_median", ">=", "d+1")   # a bar from the run's d
+    Criterion("above 1/3", "pretrain", "greedy_accuracy", ">=", 0.99, where={"task.p_cot": [0.36, 0.4, 0.5]})
+
+Each run meets it or not; over the k of n runs that meet it the criterion is `met` (k = n),
+`not met` (k = 0) or `mixed`, reported with k of n and a 95% Clopper-Pearson interval for the
+share. A study's verdict is `met` when all its criteria are, `not met` when any is not, else
+`mixed`; a run that has not reached the phase counts as not meeting it (a partial report says how
+many are missing). The criteria are data in the study's definition, fixed before its runs;
+a study whose settings changed after a result keeps that history beside them (Study.history).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+OPS = (">=", "<=", "chance")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    label: str
+    phase: str  # pretrain | posttrain | baseline
+    metric: str  # a key of the phase's eval metrics (cotmix.eval.metrics)
+    op: str  # >=, <=, or chance: the metric's 95% interval contains 1/2
+    bar: float | str | None = None  # a number, or "d+1" (the run's long length)
+    where: dict = field(default_factory=dict)  # only the runs whose config has these values (dotted key -> list)
+
+    def __post_init__(self):
+        if self.op not in OPS or (self.op != "chance" and self.bar is None):
+            raise ValueError(f"criterion {self.label!r}: op must be one of {', '.join(OPS)}, with a bar unless chance")
+
+    def text(self) -> str:
+        where = "; ".join(f"{k} in {v}" for k, v in self.where.items())
+        test = "95% interval holds 0.5" if self.op == "chance" else f"{self.op} {self.bar}"
+        return f"{self.label}: {self.phase} {self.metric} {test}" + (f" ({where})" if where else "")
+
+    def applies(self, config: dict) -> bool:
+        return all(_value_of(config, key) in values for key, values in self.where.items())
+
+    def met_by(self, config: dict, summary: dict) -> bool | None:
+        """Whether one run meets the criterion (None: the run has not reached the metric)."""
+        entry = summary.get(self.phase) or {}
+        if entry.get("unfinished"):  # a partial report: the phase is still running
+            return None
+        metrics = entry.get("eval") or {}
+        value = metrics.get(self.metric)
+        if value is None:
+            return None
+        if self.op == "chance":
+            interval = metrics.get(f"{self.metric}_ci95")
+            return interval is not None and interval[0] <= 0.5 <= interval[1]
+        bar = config["task"]["d"] + 1 if self.bar == "d+1" else float(self.bar)
+        return value >= bar if self.op == ">=" else value <= bar
+
+
+def _value_of(config: dict, dotted: str):
+    node = config
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> list[float] | None:
+    """The exact 95% interval for a share of k successes in n trials (bisection on the binomial
+    tail; n here is a count of seeds, so a few dozen at most)."""
+    if n <= 0:
+        return None
+
+    def tail_at_least(p: float, j: int) -> float:  # P(X >= j) for X ~ Bin(n, p)
+        return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(j, n + 1))
+
+    def solve(f, target: float) -> float:  # f increasing in p on [0, 1]
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if f(mid) < target else (lo, mid)
+        return (lo + hi) / 2
+
+    lower = 0.0 if k == 0 else solve(lambda p: tail_at_least(p, k), alpha / 2)
+    upper = 1.0 if k == n else solve(lambda p: tail_at_least(p, k + 1), 1 - alpha / 2)
+    return [lower, upper]
+
+
+def judge(criteria: tuple[Criterion, ...], runs: list[tuple[dict, dict]]) -> dict:
+    """The verdict of `criteria` over runs given as (config, summary) pairs:
+    {"verdict": met | mixed | not met | no data, "criteria": [{text, k, n, missing, ci95, verdict}]}."""
+    rows = []
+    for criterion in criteria:
+        outcomes = [criterion.met_by(config, summary) for config, summary in runs if criterion.applies(config)]
+        k, n = sum(o is True for o in outcomes), len(outcomes)
+        verdict = "no data" if n == 0 else "met" if k == n else "not met" if k == 0 else "mixed"
+        rows.append({"text": criterion.text(), "k": k, "n": n, "missing": sum(o is None for o in outcomes),
+                     "ci95": clopper_pearson(k, n), "verdict": verdict})
+    verdicts = {row["verdict"] for row in rows}
+    overall = ("no data" if not rows or verdicts == {"no data"} else "not met" if "not met" in verdicts
+               else "met" if verdicts <= {"met"} else "mixed")
+    return {"verdict": overall, "criteria": rows}
+
+
+def verdict_line(result: dict) -> str:
+    """One line per criterion, e.g. 'met (3 of 3 runs, 95% CI of the share [0.29, 1.00]): ...'."""
+    lines = []
+    for row in result["criteria"]:
+        ci = row["ci95"]
+        share = f", 95% CI of the share [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+        missing = f", {row['missing']} not there yet" if row["missing"] else ""
+        lines.append(f"{row['verdict']} ({row['k']} of {row['n']} runs{share}{missing}): {row['text']}")
+    return "; ".join(lines)
