@@ -164,3 +164,18 @@ def test_pretraining_that_hits_its_cap_says_so(tmp_path, capsys, tiny_cfg):
     entry = train_ntp(tiny_cfg("pretrain.stop_when=chain_learnt"), tmp_path, progress=False)
     assert entry["stop_reason"] == "steps" and entry["steps"] == 20
     assert "pretrain.stop_when=chain_learnt was not met within pretrain.steps=20" in capsys.readouterr().err
+
+
+def test_above_one_third_ntp_alone_greedy_goes_long_and_is_right(tmp_path):
+    """The other side of the threshold: at p_cot = 0.6 a calibrated model continues after y_1 with
+    probability 0.6 / (0.6 + 0.4 / 2) = 0.75 > 1/2, so greedy decoding writes the chain and is right.
+    Judged on the 256 test prompts of d = 10: the Wilson lower ends must clear 0.9."""
+    from conftest import CALIBRATION
+
+    from cotmix.train.ntp import train_ntp
+
+    cfg = load_config(overrides=CALIBRATION + ["task.p_cot=0.6"])
+    metrics = train_ntp(cfg, tmp_path, progress=False)["eval"]
+    assert metrics["n_prompts"] == 256
+    assert metrics["greedy_long_fraction_ci95"][0] > 0.9 and metrics["greedy_accuracy_ci95"][0] > 0.9
+    assert metrics["greedy_length_median"] == cfg.task.d + 1
