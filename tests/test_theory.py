@@ -322,3 +322,21 @@ def test_sample_complexity_of_the_linear_model_is_found_or_censored(tmp_path):
     cfg.complexity_max_steps = 2  # too few for anything: censored, never a made-up number
     capped = run_theory(cfg, tmp_path / "capped", progress=lambda _: None)["complexity"]
     assert [r["samples"] for r in capped["rows"]] == [None, None] and capped["growth"] == {"0.5": None}
+
+
+@pytest.mark.parametrize("form, better", [("power", "power"), ("exponential", "exponential")])
+def test_the_complexity_fits_tell_a_power_of_d_from_an_exponential(monkeypatch, form, better):
+    """An oracle whose budget grows as 8 d^1.5, or as 2^(d / 2), on a grid finer than a factor 2:
+    the fit of the right form wins, and its slope is the true one up to the grid's rounding (each
+    budget found is at most 10% above the true one)."""
+    from cotmix.theory import experiments
+    from cotmix.theory.config import TheoryConfig
+
+    need = (lambda d: 8 * d**1.5) if form == "power" else (lambda d: 2 ** (d / 2))
+    monkeypatch.setattr(experiments, "generalises_after_star", lambda cfg, d, p0, steps, gen: steps >= need(d))
+    cfg = TheoryConfig(complexity_d=[4, 6, 8, 12, 16, 20, 24], complexity_p=[0.1], complexity_max_steps=2**20,
+                       complexity_factor=1.1, batch=1)
+    fit = experiments.sample_complexity(cfg, torch.Generator(), progress=lambda _: None)["fits"]["0.1"]
+    assert fit["better"] == better
+    truth, chosen = (1.5, fit["power"]) if form == "power" else (math.log(2) / 2, fit["exponential"])
+    assert chosen["slope"] == pytest.approx(truth, rel=0.05) and chosen["ci95"][1] - chosen["ci95"][0] < 0.2

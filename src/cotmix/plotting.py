@@ -21,15 +21,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from cotmix.eval.stats import t95  # noqa: E402
 from cotmix.files import atomic_file, starts_with  # noqa: E402
 from cotmix.theory import closed_form as cf  # noqa: E402
 
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-
-# Two-sided 95% Student t quantiles by degrees of freedom (beyond 30: the normal's 1.96).
-_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045,
-        2.042]
 
 
 def mean_ci(values: list[float], n_prompts: int | None = None) -> tuple[float, float]:
@@ -44,7 +40,7 @@ def mean_ci(values: list[float], n_prompts: int | None = None) -> tuple[float, f
     half = 0.0
     if k > 1:
         sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (k - 1))
-        half = (_T95[k - 2] if k - 1 <= len(_T95) else 1.96) * sd / math.sqrt(k)
+        half = t95(k - 1) * sd / math.sqrt(k)
     if n_prompts:
         half = math.hypot(half, 1.96 * math.sqrt(max(0.0, mean * (1 - mean)) / n_prompts))
     return mean, half

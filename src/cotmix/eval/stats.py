@@ -20,3 +20,28 @@ def wilson(successes: float, n: int, z: float = Z95) -> list[float] | None:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+# Two-sided 95% Student t quantiles by degrees of freedom (beyond 30: the normal's 1.96).
+_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045,
+        2.042]
+
+
+def t95(dof: int) -> float:
+    """The two-sided 95% Student t quantile with `dof` degrees of freedom (>= 1)."""
+    return _T95[dof - 1] if dof <= len(_T95) else Z95
+
+
+def slope_fit(xs: list[float], ys: list[float]) -> dict | None:
+    """Least squares y = a + b x: the slope b with its 95% t interval (None with fewer than 3
+    points) and the residual sum of squares; None with fewer than 2 distinct x."""
+    n = len(xs)
+    if len(set(xs)) < 2:
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    rss = sum((y - my - slope * (x - mx)) ** 2 for x, y in zip(xs, ys))
+    half = t95(n - 2) * math.sqrt(rss / (n - 2) / sxx) if n > 2 else None
+    return {"slope": slope, "ci95": None if half is None else [slope - half, slope + half], "rss": rss, "points": n}

@@ -30,11 +30,13 @@ class TheoryConfig:
                                    "(about p_cot x steps x batch of them, as in Algorithm 3) instead of a separate "
                                    "stream of chain_steps minibatches of long demonstrations")
     complexity_d: list[int] = opt([], "sample complexity: these d (empty = skip) x complexity_p, the fewest "
-                                  "pre-training minibatches (a power of 2) after which STaR makes greedy right "
+                                  "pre-training minibatches (on the complexity_factor grid) after which STaR makes greedy right "
                                   ">= 0.99 of the time; implies chain_from_mixture", lo=2, hi=64, empty_ok=True)
     complexity_p: list[float] = opt([0.1, 0.25], "p_cot values of the sample-complexity measurement", lo=0.0,
                                     lo_open=True, hi=1.0)
     complexity_max_steps: int = opt(2**14, "cap of that search (minibatches); a setting that needs more is "
                                     "reported as '> cap'", lo=2, hi=2**30)
+    complexity_factor: float = opt(2.0, "grid of that search: each try multiplies the minibatches by this (2: "
+                                   "powers of 2 from 4; 1.41: twice as fine)", lo=1.05, hi=4.0)
     seeds: int = opt(1, "independent runs per setting", lo=1, hi=10_000)
     seed: int = opt(0, "seed of the first run", lo=0, hi=MAX_SEED)

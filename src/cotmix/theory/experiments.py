@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from cotmix.errors import CotmixError
+from cotmix.eval.stats import slope_fit
 from cotmix.files import read_json_file, write_json_atomic
 from cotmix.model.memory import check_fits
 from cotmix.options import check_fields
@@ -131,20 +132,22 @@ def generalises_after_star(cfg: TheoryConfig, d: int, p0: float, steps: int, gen
 
 
 def sample_complexity(cfg: TheoryConfig, gen: torch.Generator, progress=print) -> dict:
-    """For each d x p_cot: the fewest pre-training samples (minibatches of cfg.batch, doubling from 4)
-    after which STaR with the chain reward generalises; None when complexity_max_steps is not enough.
-    Theorem 2 says this grows polynomially in d while p_cot is not exponentially small in d."""
+    """For each d x p_cot: the fewest pre-training samples (minibatches of cfg.batch, from 4, each try
+    complexity_factor times the last) after which STaR with the chain reward generalises; None when
+    complexity_max_steps is not enough. Theorem 2 says this grows polynomially in d while p_cot is
+    not exponentially small in d; `fits` says whether a power of d or an exponential in d fits better."""
     rows = []
     for p0 in cfg.complexity_p:
         for d in cfg.complexity_d:
             steps = 4
             while steps <= cfg.complexity_max_steps and not generalises_after_star(cfg, d, p0, steps, gen):
-                steps *= 2
+                steps = max(steps + 1, round(steps * cfg.complexity_factor))
             found = steps if steps <= cfg.complexity_max_steps else None
             progress(f"sample complexity d = {d}, p_cot = {p0}: "
                      f"{'> cap' if found is None else f'{found * cfg.batch:,} samples'}")
             rows.append({"d": d, "p_cot": p0, "steps": found, "samples": found and found * cfg.batch})
-    return {"rows": rows, "growth": complexity_growth(rows), "cap_samples": cfg.complexity_max_steps * cfg.batch}
+    return {"rows": rows, "growth": complexity_growth(rows), "fits": complexity_fits(rows),
+            "cap_samples": cfg.complexity_max_steps * cfg.batch}
 
 
 def complexity_growth(rows: list[dict]) -> dict:
@@ -157,6 +160,24 @@ def complexity_growth(rows: list[dict]) -> dict:
             continue
         mx, my = sum(x for x, _ in pts) / len(pts), sum(y for _, y in pts) / len(pts)
         out[str(p0)] = sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
+    return out
+
+
+def complexity_fits(rows: list[dict]) -> dict:
+    """Per p_cot, both candidate forms fitted by least squares on the budgets found: samples ~ d^k
+    (log samples on log d) and samples ~ e^(r d) (log samples on d), each slope with its 95% t
+    interval, and which leaves the smaller residual (None with fewer than 3 points: two points fit
+    either form exactly). Censored d are left out, so they only bound the fits from below."""
+    out = {}
+    for p0 in sorted({r["p_cot"] for r in rows}):
+        found = [r for r in rows if r["p_cot"] == p0 and r["samples"]]
+        logs = [math.log(r["samples"]) for r in found]
+        power = slope_fit([math.log(r["d"]) for r in found], logs)
+        exponential = slope_fit([float(r["d"]) for r in found], logs)
+        better = None
+        if power and exponential and power["points"] >= 3:
+            better = "power" if power["rss"] <= exponential["rss"] else "exponential"
+        out[str(p0)] = {"power": power, "exponential": exponential, "better": better}
     return out
 
 
@@ -191,5 +212,12 @@ def format_theory_table(result: dict) -> str:
                          + (f"{r['samples']:>12,}" if r["samples"] else f"> {c['cap_samples']:,}"))
         lines.append("growth: " + ", ".join(f"p_cot={p}: " + ("-" if k is None else f"samples ~ d^{k:.2f}")
                                             for p, k in c["growth"].items()))
+        for p, fit in c.get("fits", {}).items():
+            power, exponential = fit["power"], fit["exponential"]
+            if power and power["ci95"]:
+                lines.append(f"  p_cot={p}: d^k with k {power['slope']:.2f} [{power['ci95'][0]:.2f}, "
+                             f"{power['ci95'][1]:.2f}]; e^(r d) with r {exponential['slope']:.3f} "
+                             f"[{exponential['ci95'][0]:.3f}, {exponential['ci95'][1]:.3f}]; better fit: {fit['better']} "
+                             f"({power['points']} points)")
     lines.append(f"wall time {result['wall_s']} s")
     return "\n".join(lines)
