@@ -15,3 +15,18 @@ llm/ (pretrained LMs through TRL). config.py, presets.py, errors.py and rundir.p
 """
 
 __version__ = "0.2.0"
+
+# The Python API (cotmix.api), imported on first use so that `import cotmix` and the CLI's parser stay
+# free of torch: cotmix.load_config, pretrain, posttrain, run, evaluate, load_results.
+API = ("load_config", "pretrain", "posttrain", "run", "evaluate", "load_results")
+
+
+def __getattr__(name: str):
+    if name in API:
+        from cotmix import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'cotmix' has no attribute {name!r}")
+
+
+__all__ = [*API, "__version__"]

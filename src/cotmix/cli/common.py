@@ -6,30 +6,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cotmix.config import Config, config_from_dict
+from cotmix.api import FINAL_MODEL  # noqa: F401 (a run directory given to eval/sample/export: its final model)
+from cotmix.config import Config
 from cotmix.errors import CotmixError
 from cotmix.presets import PRESETS
-from cotmix.rundir import read_config
-
-# A run directory given to eval/sample/export means its final model: after RL if it has one.
-FINAL_MODEL = ("posttrain", "pretrain")
 
 
 def setup(cfg: Config) -> None:
     """Torch threads, and the device and memory checked before anything is written (a run asking
     for a GPU on a machine without one, or for more memory than it has, stops here with nothing
     half-written)."""
-    import torch
+    from cotmix.api import prepare
 
-    from cotmix.model.device import resolve_device
-    from cotmix.model.memory import check_memory
-    from cotmix.tasks import make_task
-
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    if resolve_device(cfg.device).type == "cpu":
-        task = make_task(cfg.task)
-        check_memory(cfg, task.prompt_len, task.long_response_len, task.vocab_size)
+    prepare(cfg)
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
@@ -46,10 +35,9 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
 
 def saved_config(run_dir: Path) -> Config:
     """The config.json of a run, validated; one CotmixError line when it is missing or corrupt."""
-    try:
-        return config_from_dict(read_config(run_dir))
-    except CotmixError as exc:
-        raise CotmixError(f"{Path(run_dir) / 'config.json'}: {str(exc).splitlines()[0]}") from None
+    from cotmix.api import _saved_config
+
+    return _saved_config(run_dir)
 
 
 def resumed_config(out: Path, args) -> Config:

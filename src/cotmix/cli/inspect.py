@@ -11,31 +11,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cotmix.cli.common import FINAL_MODEL, add_config_args, print_metrics, setup
+from cotmix.cli.common import FINAL_MODEL, add_config_args, print_metrics
 from cotmix.config import MAX_SEED, MIN_TEMPERATURE, Config, load_config
 from cotmix.errors import CotmixError
 from cotmix.options import describe_fields
 
 
 def cmd_eval(args) -> int:
-    from cotmix.eval.evaluate import evaluate
-    from cotmix.model.device import place
-    from cotmix.model.transformer import build_model
-    from cotmix.rl.posttrain import posttrain_config
-    from cotmix.tasks import make_task
-    from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
+    from cotmix import api
+    from cotmix.train.checkpoint import resolve_checkpoint
 
-    ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint, FINAL_MODEL))
-    cfg = posttrain_config(ckpt.config, args.overrides)
-    setup(cfg)
-    task = make_task(cfg.task)
-    model = place(build_model(cfg.model, task), cfg)
-    ckpt.load_model(model)
-    metrics = evaluate(model, task, cfg.eval, with_pass_k=args.pass_k, run_seed=cfg.seed)
+    metrics = api.evaluate(args.checkpoint, args.overrides, pass_k=args.pass_k)
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
-        print_metrics(metrics, f"{ckpt.path} on {cfg.eval.n_prompts} held-out prompts")
+        print_metrics(metrics, f"{resolve_checkpoint(args.checkpoint, FINAL_MODEL)} on {metrics['n_prompts']} test prompts")
     return 0
 
 

@@ -9,34 +9,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cotmix.cli.common import add_config_args, add_run_args, print_metrics, resumed_config, saved_config, setup
+from cotmix.cli.common import add_config_args, add_run_args, print_metrics, resumed_config, saved_config
 from cotmix.config import load_config
 from cotmix.errors import CotmixError
 
 
 def cmd_pretrain(args) -> int:
-    from cotmix.rundir import prepare_run_dir
-    from cotmix.train.ntp import train_ntp
+    from cotmix import api
 
     cfg = load_config(args.preset, args.config, args.overrides)
     if args.resume:
         cfg = resumed_config(Path(args.out), args)
-    setup(cfg)
-    prepare_run_dir(Path(args.out), cfg.to_dict(), args.resume)
-    entry = train_ntp(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress)
+    entry = api.pretrain(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress)
     print_metrics(entry["eval"], f"pretrain: {entry['steps']} steps, {entry['samples']:,} samples, {entry['wall_s']:.0f} s")
     return 0
 
 
 def cmd_run(args) -> int:
+    from cotmix import api
     from cotmix.experiments.report.figures import plot_run
-    from cotmix.experiments.run import format_table, run_experiment
+    from cotmix.experiments.run import format_table
 
     cfg = load_config(args.preset, args.config, args.overrides)
     if args.resume:
         cfg = resumed_config(Path(args.out), args)
-    setup(cfg)
-    summary = run_experiment(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress)
+    summary = api.run(cfg, Path(args.out), resume=args.resume, progress=not args.no_progress)
     png = plot_run(Path(args.out))
     print()
     print(format_table(summary))
@@ -45,8 +42,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_posttrain(args) -> int:
-    from cotmix.rl.posttrain import posttrain, posttrain_config
-    from cotmix.rundir import prepare_run_dir
+    from cotmix import api
+    from cotmix.rl.posttrain import posttrain_config
     from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
 
     # --from takes several paths, so key=value items typed after it land there too. A sweep's run
@@ -69,9 +66,7 @@ def cmd_posttrain(args) -> int:
     if len({plan[0] for plan in plans}) != len(plans):
         raise CotmixError("--from names the same checkpoint twice")
     for run_dir, cfg, start, resuming in plans:
-        setup(cfg)
-        prepare_run_dir(run_dir, cfg.to_dict(), resuming)
-        entry = posttrain(cfg, run_dir, start, resume=args.resume, progress=not args.no_progress)
+        entry = api.posttrain(start.path, run_dir, args.overrides, resume=args.resume, progress=not args.no_progress)
         print_metrics(entry["eval"], f"posttrain from {start.path}: {entry['steps']} steps, "
                                       f"{entry['samples']:,} samples, {entry['wall_s']:.0f} s -> {run_dir}")
     return 0
