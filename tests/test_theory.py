@@ -340,3 +340,22 @@ def test_the_complexity_fits_tell_a_power_of_d_from_an_exponential(monkeypatch, 
     assert fit["better"] == better
     truth, chosen = (1.5, fit["power"]) if form == "power" else (math.log(2) / 2, fit["exponential"])
     assert chosen["slope"] == pytest.approx(truth, rel=0.05) and chosen["ci95"][1] - chosen["ci95"][0] < 0.2
+
+
+@pytest.mark.parametrize("symbols", [2, 3, 10])
+def test_the_greedy_threshold_over_many_symbols_by_enumerating_the_ntp_optimum(symbols):
+    """Sum mod `symbols` of d = 3 inputs, every demonstration of D(p) enumerated: the NTP-optimal
+    model's probability of continuing after y_1 = x_1 is read off the population, and greedy continues
+    exactly above p = 1/(symbols + 1) (parity's 1/3 when symbols = 2)."""
+    d = 3
+    for p in (0.5 / (symbols + 1), 0.9 / (symbols + 1), 1.1 / (symbols + 1), 2 / (symbols + 1)):
+        weight_first_is_x1_long = weight_first_is_x1_short = 0.0
+        for xs in itertools.product(range(symbols), repeat=d):
+            w = 1 / symbols**d
+            answer = sum(xs) % symbols
+            weight_first_is_x1_long += w * p  # a long demonstration starts with s_1 = x_1
+            weight_first_is_x1_short += w * (1 - p) * (answer == xs[0])  # a short one only by chance
+        continues = weight_first_is_x1_long / (weight_first_is_x1_long + weight_first_is_x1_short)
+        assert continues == pytest.approx(cf.continue_given_first(p, symbols))
+        assert (continues > 0.5) == (p > cf.greedy_threshold(symbols))
+    assert cf.greedy_threshold(2) == cf.GREEDY_THRESHOLD

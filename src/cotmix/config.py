@@ -27,9 +27,10 @@ DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d{1,3})?")  # values of the top-le
 
 @dataclass
 class TaskConfig:
-    name: str = opt("parity", "which task generates demonstrations: a registered name (parity, multiplication) or "
+    name: str = opt("parity", "which task generates demonstrations: a registered name (parity, multiplication, digitsum) "
+                    "or "
                     "module:Class for your own (docs/extending.md)", choices=TASKS)
-    d: int = opt(20, "parity: number of input bits", lo=2, hi=512)
+    d: int = opt(20, "parity: number of input bits; digitsum: number of input digits", lo=2, hi=512)
     p_cot: float = opt(0.2, "probability that a demonstration is long (chain of thought)", lo=0.0, hi=1.0)
     leap: int = opt(1, "parity: long chains write every leap-th prefix parity (1 = all of them); must be < d", lo=1)
     digits_a: int = opt(2, "multiplication: digits of the first factor", lo=1, hi=9)

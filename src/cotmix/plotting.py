@@ -107,18 +107,21 @@ def bars(ax, xs, per_x: list[list[float]], n_prompts: int | None = None, **kwarg
 
 # --- the theory, overlaid ---------------------------------------------------------------------
 
-def chance(ax, label="chance") -> None:
-    ax.axhline(0.5, color="grey", ls=":", lw=1, label=label)
+def chance(ax, label="chance", symbols: int = 2) -> None:
+    """Chance accuracy of an answer among `symbols` values: 1/2 for parity."""
+    ax.axhline(1 / symbols, color="grey", ls=":", lw=1, label=label)
 
 
-def threshold(ax, label="p_cot = 1/3") -> None:
-    ax.axvline(cf.GREEDY_THRESHOLD, color="grey", ls=":", lw=1, label=label)
+def threshold(ax, label=None, symbols: int = 2) -> None:
+    """The greedy threshold 1/(symbols + 1) of a calibrated model: 1/3 for parity."""
+    ax.axvline(cf.greedy_threshold(symbols), color="grey", ls=":", lw=1,
+               label=label or f"p_cot = 1/{symbols + 1}")
 
 
-def greedy_theory(ax, lo: float, hi: float, label="theory") -> None:
-    """Greedy accuracy of a calibrated model: 1/2 below the threshold, 1 above."""
-    t = cf.GREEDY_THRESHOLD
-    ax.step([lo, t, t, hi], [0.5, 0.5, 1, 1], where="post", color="k", ls="--", lw=1, label=label)
+def greedy_theory(ax, lo: float, hi: float, label="theory", symbols: int = 2) -> None:
+    """Greedy accuracy of a calibrated model: chance (1/symbols) below the threshold, 1 above."""
+    t = cf.greedy_threshold(symbols)
+    ax.step([lo, t, t, hi], [1 / symbols, 1 / symbols, 1, 1], where="post", color="k", ls="--", lw=1, label=label)
 
 
 def long_length(ax, d: int, label="d + 1 (long)") -> None:

@@ -133,7 +133,7 @@ def _is_callable(kind: str):
 
 # The registries. Each lists the modules that hold its built-in entries; none is imported before a
 # registry is read, so building the CLI parser imports no torch.
-TASKS = Registry("task.name", builtins=("cotmix.tasks.parity", "cotmix.tasks.multiplication"),
+TASKS = Registry("task.name", builtins=("cotmix.tasks.parity", "cotmix.tasks.multiplication", "cotmix.tasks.digitsum"),
                  group="cotmix.tasks", check=_is_task)
 ALGORITHMS = Registry("posttrain.algorithm", builtins=("cotmix.rl.algorithms",), group="cotmix.algorithms",
                       check=_is_callable("posttrain.algorithm"))

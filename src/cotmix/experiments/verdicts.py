@@ -5,6 +5,7 @@ A criterion is one metric of one phase of every run in a set of settings, compar
 
     Criterion("NTP+RL generalises", "posttrain", "greedy_accuracy", ">=", 0.99)
     Criterion("NTP alone at chance", "baseline", "greedy_accuracy", "chance")     # its interval holds 1/2
+    Criterion("at chance over 10", "baseline", "greedy_accuracy", "chance", 0.1)  # ... or another level
     Criterion("long answers", "posttrain", "greedy_length_median", ">=", "d+1")   # a bar from the run's d
     Criterion("above 1/3", "pretrain", "greedy_accuracy", ">=", 0.99, where={"task.p_cot": [0.36, 0.4, 0.5]})
 
@@ -29,8 +30,8 @@ class Criterion:
     label: str
     phase: str  # pretrain | posttrain | baseline
     metric: str  # a key of the phase's eval metrics (cotmix.eval.metrics)
-    op: str  # >=, <=, or chance: the metric's 95% interval contains 1/2
-    bar: float | str | None = None  # a number, or "d+1" (the run's long length)
+    op: str  # >=, <=, or chance: the metric's 95% interval contains the chance level
+    bar: float | str | None = None  # a number, or "d+1" (the run's long length); for chance its level (1/2)
     where: dict = field(default_factory=dict)  # only the runs whose config has these values (dotted key -> list)
 
     def __post_init__(self):
@@ -39,8 +40,11 @@ class Criterion:
 
     def text(self) -> str:
         where = "; ".join(f"{k} in {v}" for k, v in self.where.items())
-        test = "95% interval holds 0.5" if self.op == "chance" else f"{self.op} {self.bar}"
+        test = f"95% interval holds {self.chance_level():g}" if self.op == "chance" else f"{self.op} {self.bar}"
         return f"{self.label}: {self.phase} {self.metric} {test}" + (f" ({where})" if where else "")
+
+    def chance_level(self) -> float:
+        return 0.5 if self.bar is None else float(self.bar)
 
     def applies(self, config: dict) -> bool:
         return all(_value_of(config, key) in values for key, values in self.where.items())
@@ -56,7 +60,7 @@ class Criterion:
             return None
         if self.op == "chance":
             interval = metrics.get(f"{self.metric}_ci95")
-            return interval is not None and interval[0] <= 0.5 <= interval[1]
+            return interval is not None and interval[0] <= self.chance_level() <= interval[1]
         bar = config["task"]["d"] + 1 if self.bar == "d+1" else float(self.bar)
         return value >= bar if self.op == ">=" else value <= bar
 

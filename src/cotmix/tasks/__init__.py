@@ -3,6 +3,7 @@
 from cotmix.config import TaskConfig
 from cotmix.registry import TASKS
 from cotmix.tasks.base import LONG, MALFORMED, SHORT, Batch, Kind, Task
+from cotmix.tasks.digitsum import DigitSumTask
 from cotmix.tasks.multiplication import MultiplicationTask
 from cotmix.tasks.parity import ParityTask
 
@@ -14,4 +15,4 @@ def make_task(cfg: TaskConfig) -> Task:
     return task.set_heldout(cfg.heldout_fraction, cfg.heldout_seed, cfg.validation_fraction)
 
 
-__all__ = ["make_task", "Task", "Batch", "ParityTask", "MultiplicationTask", "LONG", "SHORT", "MALFORMED", "Kind"]
+__all__ = ["make_task", "Task", "Batch", "ParityTask", "MultiplicationTask", "DigitSumTask", "LONG", "SHORT", "MALFORMED", "Kind"]

@@ -69,6 +69,7 @@ class Task(ABC):
     long_response_len: int  # tokens of a long response including EOS: the default max_new_tokens
     decision_position: int  # response index where a long answer continues and a short one has EOS
     answer_len: int  # tokens of the final answer, the last ones before EOS
+    answer_symbols: int | None = None  # values a one-token answer takes (parity 2): chance is 1/answer_symbols
     input_space_size: int  # how many distinct inputs (prompts) there are
     partition: Partition  # which inputs are reserved for evaluation (set by set_heldout)
 
@@ -77,6 +78,11 @@ class Task(ABC):
         `validation_fraction` for decisions (see cotmix.tasks.heldout)."""
         self.partition = Partition(self, fraction, seed, validation_fraction)
         return self
+
+    @classmethod
+    def describe(cls, task: dict) -> str:
+        """A short name of the task a config's `task` section (a dict) sets, for titles: "parity d=20"."""
+        return cls.__name__
 
     @classmethod
     def from_config(cls, cfg) -> "Task":

@@ -39,6 +39,10 @@ class MultiplicationTask(Task):
     pad_id = PAD
     eos_id = EOS
 
+    @classmethod
+    def describe(cls, task: dict) -> str:
+        return f"multiplication {task['digits_a']}x{task['digits_b']} digits"
+
     def __init__(self, digits_a: int, digits_b: int, p_cot: float):
         self.n, self.m, self.p_cot = digits_a, digits_b, p_cot
         self.width = digits_a + digits_b

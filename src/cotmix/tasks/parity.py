@@ -46,9 +46,14 @@ def chain_positions(d: int, leap: int) -> list[int]:
 @TASKS.register("parity")
 class ParityTask(Task):
     token_text = TOKEN_TEXT
+    answer_symbols = 2
     vocab_size = 5
     pad_id = PAD
     eos_id = EOS
+
+    @classmethod
+    def describe(cls, task: dict) -> str:
+        return f"parity d={task['d']}"
 
     def __init__(self, d: int, p_cot: float, leap: int = 1, chain_noise: float = 0.0):
         self.d, self.p_cot, self.leap, self.chain_noise = d, p_cot, leap, chain_noise

@@ -65,3 +65,20 @@ def expected_advantage(p: float) -> dict:
     calibrated model: mean reward is (1+p)/2; a long sample is always right, a short one half the time."""
     mean_reward = (1 + p) / 2
     return {"long": 1 - mean_reward, "short": 0.5 - mean_reward, "mean_reward": mean_reward}
+
+
+# --- answers over more than two symbols (the digit-sum task: 10) --------------------------------
+
+def greedy_threshold(symbols: int) -> float:
+    """The p_cot above which greedy decoding of a calibrated model writes the chain, when the short
+    answer is one of `symbols` equally likely values the model cannot compute (parity: 2 -> 1/3).
+
+    The first response token is x_1 in every long demonstration and in the 1/symbols of short ones
+    whose answer happens to be x_1, so greedy writes x_1, and then continues with probability
+    p / (p + (1 - p) / symbols): above 1/2 exactly when p > 1 / (symbols + 1)."""
+    return 1 / (symbols + 1)
+
+
+def continue_given_first(p: float, symbols: int) -> float:
+    """P(continue | the first token is x_1) of a calibrated model: p / (p + (1 - p) / symbols)."""
+    return p / (p + (1 - p) / symbols)

@@ -38,9 +38,12 @@ class Run:
         return self.summary.get(phase, {}).get("eval", {}).get(key)
 
     def title(self) -> str:
+        from cotmix.registry import TASKS
+
         t, p = self.config["task"], self.config["posttrain"]
-        size = f"d={t['d']}" if t["name"] == "parity" else f"{t['digits_a']}x{t['digits_b']} digits"
-        return (f"{t['name']} {size}, p_cot={t['p_cot']}: NTP alone vs NTP + RL "
+        task = TASKS.resolve(t["name"], quiet=True)
+        name = task.describe(t) if task is not None else t["name"]
+        return (f"{name}, p_cot={t['p_cot']}: NTP alone vs NTP + RL "
                 f"({p['algorithm']}, {p['reward']} reward, T={p['temperature']})")
 
     def curve(self, phase: str, key: str, evals: bool = True) -> Curve:

@@ -17,7 +17,7 @@ from cotmix.experiments.report import paper_scale
 from cotmix.experiments.report.data import Curve, Sweep, hostile_files
 from cotmix.files import check_output_file
 from cotmix.plotting import COLORS, average_curves, band, bars, mean_ci
-from cotmix.registry import FIGURES
+from cotmix.registry import FIGURES, TASKS
 
 
 def _fmt(values: list[float], n_prompts: int | None = None) -> str:
@@ -37,6 +37,16 @@ def _fmt(values: list[float], n_prompts: int | None = None) -> str:
 
 def _d(sweep: Sweep) -> int:
     return sweep.done()[0].config["task"]["d"]
+
+
+def _symbols(sweep: Sweep) -> int:
+    """How many values the task's short answer takes (parity 2, digitsum 10): chance is its inverse."""
+    task = TASKS.resolve(sweep.done()[0].config["task"]["name"], quiet=True)
+    return getattr(task, "answer_symbols", None) or 2
+
+
+def _accuracy_floor(sweep: Sweep) -> float:
+    return min(0.4, 1 / _symbols(sweep) - 0.1)
 
 
 def _seeds(sweep: Sweep) -> str:
@@ -98,8 +108,8 @@ def curves(sweep: Sweep):
         pre.set_ylabel(label)
         if key == "greedy_accuracy":
             for ax in (pre, post):
-                plotting.chance(ax)
-                ax.set_ylim(0.4, 1.02)
+                plotting.chance(ax, symbols=_symbols(sweep))
+                ax.set_ylim(_accuracy_floor(sweep), 1.02)
         else:
             for ax in (pre, post):
                 plotting.long_length(ax, _d(sweep))
@@ -147,8 +157,9 @@ def curves_by(sweep: Sweep):
         for ax, key, top in ((axes[0], "greedy_accuracy", 1.0), (axes[1], "sampled_length_mean", None)):
             band(ax, [r.curve("posttrain", key) for r in runs], setting, color, n if top else None, top)
         lines.append(f"{setting}: {_fmt([r.metric('posttrain', 'greedy_accuracy') for r in runs], n)}")
-    plotting.chance(axes[0], label=None)
-    axes[0].set(xlabel="samples after pre-training", ylabel="greedy accuracy (NTP + RL)", ylim=(0.4, 1.02))
+    plotting.chance(axes[0], label=None, symbols=_symbols(sweep))
+    axes[0].set(xlabel="samples after pre-training", ylabel="greedy accuracy (NTP + RL)",
+                ylim=(_accuracy_floor(sweep), 1.02))
     axes[1].set(xlabel="samples after pre-training", ylabel="sampled response length (mean)")
     if aside:
         axes[-1].axis("off")
@@ -189,9 +200,10 @@ def threshold(sweep: Sweep):
     for ax, key, label in ((acc, "greedy_accuracy", "greedy accuracy after NTP"),
                            (cal, "long_fraction", "long fraction of samples after NTP")):
         bars(ax, ps, [[r.metric("pretrain", key) for r in by_p[p]] for p in ps], n, fmt="o-", label="measured")
-        plotting.threshold(ax)
-        ax.set(xlabel="p_cot", ylabel=label, ylim=(0.4, 1.05) if ax is acc else (0, min(1.0, max(ps) + 0.15)))
-    plotting.greedy_theory(acc, min(ps), max(ps))
+        plotting.threshold(ax, symbols=_symbols(sweep))
+        ax.set(xlabel="p_cot", ylabel=label,
+               ylim=(_accuracy_floor(sweep), 1.05) if ax is acc else (0, min(1.0, max(ps) + 0.15)))
+    plotting.greedy_theory(acc, min(ps), max(ps), symbols=_symbols(sweep))
     cal.plot([min(ps), max(ps)], [min(ps), max(ps)], "k--", lw=1, label="theory: = p_cot")
     acc.legend(fontsize=7), cal.legend(fontsize=7)
     cells = [f"{p}: {_fmt([r.metric('pretrain', 'greedy_accuracy') for r in by_p[p]], n)}" for p in ps]
@@ -211,8 +223,8 @@ def by_value(sweep: Sweep):
              color=color)
         bars(lf, xs, [[r.metric(phase, "long_fraction") for r in at[x]] for x in xs], n, fmt="o-", label=label,
              color=color)
-    plotting.chance(acc)
-    acc.set(xlabel=key, ylabel="final greedy accuracy", ylim=(0.4, 1.02))
+    plotting.chance(acc, symbols=_symbols(sweep))
+    acc.set(xlabel=key, ylabel="final greedy accuracy", ylim=(_accuracy_floor(sweep), 1.02))
     lf.set(xlabel=key, ylabel="long fraction of samples", ylim=(0, 1.02))
     acc.legend(fontsize=7), lf.legend(fontsize=7)
     for x in xs:

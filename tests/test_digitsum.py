@@ -1,0 +1,87 @@
+"""The digit-sum task (cotmix.tasks.digitsum): demonstrations are right, responses are judged by
+format and value, the short answer carries no trace of any d - 1 digits, the held-out split holds,
+and a small model learns the chain but not the short answer, greedy then going long exactly above
+the predicted threshold 1/11."""
+
+import itertools
+
+import pytest
+import torch
+
+from cotmix.config import load_config
+from cotmix.tasks import LONG, MALFORMED, SHORT, DigitSumTask, make_task
+from cotmix.tasks.digitsum import EOS, PAD, SEP
+from cotmix.theory import closed_form as cf
+
+
+def test_demonstrations_and_how_responses_are_judged():
+    task = DigitSumTask(d=4, p_cot=0.5)
+    prompts = torch.tensor([[3, 9, 4, 5, SEP]])  # running sums 3 2 6 1
+    long, short = task.long_demonstrations(prompts), task.short_demonstrations(prompts)
+    assert long.responses.tolist() == [[3, 2, 6, 1, EOS]] and short.responses.tolist() == [[1, EOS, PAD, PAD, PAD]]
+    cases = {  # response -> (kind, final answer right, exactly a correct demonstration)
+        (3, 2, 6, 1, EOS): (LONG, True, True), (1, EOS, PAD, PAD, PAD): (SHORT, True, True),
+        (7, EOS, PAD, PAD, PAD): (SHORT, False, False), (3, 2, 5, 1, EOS): (LONG, True, False),
+        (3, 2, 6, 1, 1): (MALFORMED, False, False), (3, SEP, EOS, PAD, PAD): (MALFORMED, False, False),
+        (3, 1, EOS, PAD, PAD): (MALFORMED, True, False)}
+    for response, (kind, right, exact) in cases.items():
+        r = torch.tensor([response])
+        assert int(task.classify(prompts, r)) == kind, response
+        assert bool(task.answer_correct(prompts, r)) == right and bool(task.chain_correct(prompts, r)) == exact
+
+
+def test_keys_round_trip_and_the_split_holds():
+    for d in (3, 8, 20):
+        task = DigitSumTask(d=d, p_cot=0.3).set_heldout(0.25, 1, 0.125)
+        batch = task.sample(500, torch.Generator().manual_seed(d))
+        keys = task.input_keys(batch.prompts)
+        if d <= 18:
+            assert torch.equal(task.prompts_at(keys), batch.prompts)
+        test = set(task.input_keys(task.heldout_prompts(200, 0)).tolist())
+        assert not task.partition.reserved(keys).any() and not test & set(keys.tolist())
+
+
+def test_the_short_answer_says_nothing_about_it_from_any_d_minus_1_digits():
+    """Enumerated at d = 3: given any two digits, the sum mod 10 is uniform over the ten values."""
+    d = 3
+    for fixed in itertools.combinations(range(d), d - 1):
+        for values in itertools.product(range(10), repeat=d - 1):
+            counts = [0] * 10
+            for free in range(10):
+                digits = [0] * d
+                for i, v in zip(fixed, values):
+                    digits[i] = v
+                digits[next(i for i in range(d) if i not in fixed)] = free
+                counts[sum(digits) % 10] += 1
+            assert counts == [1] * 10
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("p_cot, goes_long", [(0.05, False), (0.25, True)])
+def test_ntp_learns_the_chain_and_greedy_goes_long_only_above_one_eleventh(tmp_path, p_cot, goes_long):
+    """d = 6 (a million inputs: no memorising in this budget). Below 1/11 greedy answers short and is
+    right about 1 time in 10, above it writes the chain and is right; judged on 512 test prompts by
+    their Wilson intervals."""
+    from cotmix.train.ntp import train_ntp
+
+    assert (p_cot > cf.greedy_threshold(10)) == goes_long
+    cfg = load_config(overrides=["task.name=digitsum", "task.d=6", f"task.p_cot={p_cot}", "model.d_model=64",
+                                 "model.n_head=4", "pretrain.steps=3000", "pretrain.batch_size=128",
+                                 "pretrain.stop_when=none", "pretrain.eval_interval=3000",
+                                 "pretrain.ckpt_interval=3000", "eval.n_prompts=512", "eval.validation_prompts=64"])
+    metrics = train_ntp(cfg, tmp_path, progress=False)["eval"]
+    assert metrics["chain_token_accuracy_ci95"][0] > 0.95  # each step: one addition mod 10
+    lo, hi = metrics["short_accuracy_ci95"]
+    assert lo <= 0.1 <= hi  # the short answer is not learnt
+    if goes_long:
+        assert metrics["greedy_long_fraction_ci95"][0] > 0.9 and metrics["greedy_accuracy_ci95"][0] > 0.9
+    else:
+        assert metrics["greedy_long_fraction_ci95"][1] < 0.1
+        g_lo, g_hi = metrics["greedy_accuracy_ci95"]
+        assert g_lo <= 0.1 <= g_hi
+
+
+def test_make_task_builds_it_from_the_config():
+    task = make_task(load_config(overrides=["task.name=digitsum", "task.d=5", "task.p_cot=0.1"]).task)
+    assert isinstance(task, DigitSumTask) and task.d == 5 and task.input_space_size == 10**5
+    assert task.describe({"d": 5}) == "sum mod 10 of d=5 digits"
