@@ -24,7 +24,7 @@ def cotmix(*args, timeout=300):
     (["task.d=1"], "task.d=1"),
     (["model.n_head=5"], "must divide model.d_model"),
     (["pretrain.steps=-2"], "pretrain.steps=-2"),
-    (["task.name=sorting"], "allowed: multiplication, parity"),
+    (["task.name=sorting"], "allowed: digitsum, multiplication, parity"),
     (["--preset", "huge"], "unknown preset"),
     (["posttrain.algorithm=ppo"], "allowed: reinforce, rloo, grpo, dr_grpo, dapo, star"),
 ])

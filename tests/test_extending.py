@@ -17,6 +17,9 @@ def test_every_python_example_of_the_guide_runs(tmp_path, monkeypatch, capsys):
     for block in blocks:
         exec(compile(block, str(GUIDE), "exec"), namespace)
     assert "tensor(" in capsys.readouterr().out  # the reward example prints its rewards
-    assert TASKS["parity-leap3"].from_config(namespace["cfg"].task).leap == 3
+    from cotmix.config import load_config
+
+    leap = load_config(overrides=["task.name=parity-leapn", "task.d=9", "task.options.leap=4"]).task
+    assert TASKS["parity-leapn"].from_config(leap).leap == 4
     assert {"grpo_seq_mean"} <= set(ALGORITHMS.names()) and "e2e_or_short" in REWARDS.names()
     assert "final_accuracy" in FIGURES.names() and list(tmp_path.iterdir()) == []

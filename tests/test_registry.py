@@ -161,3 +161,42 @@ def test_loss_agg_auto_is_each_algorithms_own_and_changes_no_number(pretrained, 
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__]))
+
+
+def test_a_task_of_your_own_declares_its_options_and_the_checkpoint_fixes_its_shape(tmp_path, monkeypatch):
+    """task.options.* are typed and range-checked by the task's Options dataclass, unknown ones are
+    refused with the allowed names, a built-in task takes none, and post-training may change p_cot
+    but not an option that shapes the task."""
+    (tmp_path / "leapn.py").write_text(textwrap.dedent('''
+        from dataclasses import dataclass
+
+        from cotmix.options import opt
+        from cotmix.tasks import ParityTask
+
+
+        @dataclass
+        class LeapOptions:
+            leap: int = opt(3, "write every leap-th prefix parity", lo=1, hi=8)
+
+
+        class LeapN(ParityTask):
+            Options = LeapOptions
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from cotmix.rl.posttrain import posttrain_config
+    from cotmix.tasks import make_task
+
+    cfg = load_config(overrides=["task.name=leapn:LeapN", "task.d=9", "task.options.leap=4"])
+    assert cfg.task.options == {"leap": 4} and make_task(cfg.task).leap == 4
+    assert load_config(overrides=["task.name=leapn:LeapN"]).task.options == {"leap": 3}  # its default
+    for bad, fragment in (("task.options.leap=0", r"task.options.leap=0: must be in \[1, 8\]"),
+                          ("task.options.leep=2", "unknown config key 'task.options.leep': allowed leap"),
+                          ("task.options.leap=x", "expected an integer")):
+        with pytest.raises(ConfigError, match=fragment):
+            load_config(overrides=["task.name=leapn:LeapN", bad])
+    with pytest.raises(ConfigError, match="declares no options"):
+        load_config(overrides=["task.options.leap=2"])
+    assert posttrain_config(cfg, ["task.p_cot=0.4"]).task.p_cot == 0.4
+    for frozen in ("task.options.leap=2", "task.d=10", "task.validation_fraction=0.2", "model.n_layer=3"):
+        with pytest.raises(ConfigError, match=f"{frozen.split('=')[0]}: cannot change after pre-training"):
+            posttrain_config(cfg, [frozen])

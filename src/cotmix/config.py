@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cotmix.errors import ConfigError
-from cotmix.options import apply_mapping, apply_overrides, check_fields, opt, read_config_file
+from cotmix.options import apply_mapping, apply_overrides, check_fields, fill_options, opt, read_config_file
 from cotmix.presets import preset_overrides
 from cotmix.registry import AGGREGATIONS, ALGORITHMS, REWARDS, STOP_RULES, TASKS
 
@@ -44,6 +44,8 @@ class TaskConfig:
                                      "heldout_fraction, which only report; 0 = none (decisions then read the test "
                                      "inputs, and summary.json says so)", lo=0.0, hi=0.5)
     heldout_seed: int = opt(0, "seed of the partition into training, validation and test inputs", lo=0, hi=MAX_SEED)
+    options: dict = opt({}, "settings of a task of your own, declared by its Options dataclass (e.g. "
+                        "task.options.base=7; docs/extending.md); built-in tasks take none")
     chain_noise: float = opt(0.0, "parity: probability that a long demonstration carries one wrong step (its "
                              "prefix parity is flipped there and the chain goes on correctly from the wrong value, "
                              "so the final answer is wrong too)", lo=0.0, hi=1.0)
@@ -177,6 +179,7 @@ def validate(cfg: Config) -> Config:
     if m.flavour == "llama" and (m.d_model // m.n_head) % 2:
         raise ConfigError(f"model.n_head={m.n_head}: llama's RoPE needs an even head width "
                           f"(d_model / n_head = {m.d_model // m.n_head})")
+    task_options(t)
     if t.name == "parity" and t.leap >= t.d:
         raise ConfigError(f"task.leap={t.leap}: must be < task.d={t.d} (otherwise long and short coincide)")
     if t.name != "parity" and t.chain_noise > 0:
@@ -193,6 +196,16 @@ def validate(cfg: Config) -> Config:
     if p.algorithm == "rloo" and p.group_size < 2:
         raise ConfigError(f"posttrain.group_size={p.group_size}: rloo needs groups of >= 2")
     return cfg
+
+
+def task_options(t: TaskConfig) -> None:
+    """Type and check task.options against the task's own Options dataclass (in place)."""
+    declared = getattr(TASKS[t.name], "Options", None)
+    if declared is None:
+        if t.options:
+            raise ConfigError(f"task.options: task {t.name!r} declares no options (got {', '.join(map(str, t.options))})")
+        return
+    t.options = dataclasses.asdict(fill_options(declared, t.options, "task.options."))
 
 
 def load_config(preset: str | None = None, config_file: str | Path | None = None,

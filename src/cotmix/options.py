@@ -32,8 +32,8 @@ def opt(default, help: str, *, lo=None, hi=None, choices=None, lo_open=False, re
     `empty_ok`)."""
     meta = {"help": help, "lo": lo, "hi": hi, "choices": choices, "lo_open": lo_open, "required": required,
             "empty_ok": empty_ok}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -55,6 +55,17 @@ def coerce(key: str, value: Any, kind: str):
                 if not (isinstance(item, str) and not item.strip())]
     if value is None:
         return None
+    if kind == "dict":  # an open mapping (task.options): a YAML/JSON object, or {} on the command line
+        if isinstance(value, str):
+            import yaml
+
+            try:
+                value = yaml.load(value, Loader=_no_alias_loader()) if value.strip() else {}
+            except yaml.YAMLError:
+                value = None
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}={value!r}: expected a mapping such as {{}} (or set {key}.NAME=VALUE)")
+        return dict(value)
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -169,6 +180,8 @@ def _section(cfg, dotted: str):
                 raise ConfigError(f"config key '{dotted}' is a section; set one of its fields, e.g. {dotted}.<field>")
             return obj, f
         obj = getattr(obj, name)
+        if isinstance(obj, dict) and i == len(parts) - 2:  # an open mapping (task.options): its keys are free
+            return obj, parts[-1]
         if not dataclasses.is_dataclass(obj):
             raise ConfigError(f"unknown config key '{dotted}': '{'.'.join(parts[:i + 1])}' is not a section")
     raise AssertionError("unreachable")
@@ -176,7 +189,23 @@ def _section(cfg, dotted: str):
 
 def set_key(cfg, dotted: str, value: Any) -> None:
     obj, f = _section(cfg, dotted)
+    if isinstance(obj, dict):  # a key of an open mapping: typed and checked by whoever owns it (validate)
+        obj[f] = value
+        return
     setattr(obj, f.name, coerce(dotted, value, _kind(f)))
+
+
+def fill_options(cls, mapping: dict, prefix: str):
+    """An instance of the opt() dataclass `cls` from a mapping of its field names to values (typed and
+    range-checked; ConfigError names `prefix + key` for an unknown key or a bad value)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    obj = cls()
+    for key, value in mapping.items():
+        if key not in fields:
+            raise ConfigError(f"unknown config key '{prefix}{key}': allowed {', '.join(fields) or 'none'}")
+        setattr(obj, key, coerce(prefix + key, value, _kind(fields[key])))
+    check_fields(obj, prefix)
+    return obj
 
 
 def apply_overrides(cfg, overrides: list[str]):

@@ -15,6 +15,7 @@ from cotmix.cli.common import FINAL_MODEL, add_config_args, print_metrics
 from cotmix.config import MAX_SEED, MIN_TEMPERATURE, Config, load_config
 from cotmix.errors import CotmixError
 from cotmix.options import describe_fields
+from cotmix.registry import TASKS
 
 
 def cmd_eval(args) -> int:
@@ -87,6 +88,10 @@ def cmd_config(args) -> int:
         return 0
     for key, _, help_text in describe_fields(Config()):
         print(f"{key:<28} {values[key]!s:<12} {help_text}")
+    declared = getattr(TASKS[cfg.task.name], "Options", None)  # a task of your own: its settings too
+    if declared is not None:
+        for key, _, help_text in describe_fields(declared(), "task.options."):
+            print(f"{key:<28} {cfg.task.options[key.rsplit('.', 1)[1]]!s:<12} {help_text}")
     return 0
 
 

@@ -17,6 +17,7 @@ from cotmix.eval.evaluate import CHAIN_LEARNT, rule_met
 from cotmix.model.device import place
 from cotmix.model.transformer import build_model, max_new_tokens_limit
 from cotmix.options import apply_overrides
+from cotmix.registry import TASKS
 from cotmix.rl.algorithms import ALGORITHMS, RLContext, frozen_copy
 from cotmix.tasks import make_task
 from cotmix.train.checkpoint import Checkpoint
@@ -24,22 +25,25 @@ from cotmix.train.optim import make_optimizer
 from cotmix.train.phase import Phase
 from cotmix.train.rng import seeded_generator
 
-# The model, the task's shape and the held-out partition are fixed by the checkpoint.
-FROZEN_SECTIONS = ("model",)
-FROZEN_KEYS = ("task.name", "task.d", "task.leap", "task.digits_a", "task.digits_b", "task.heldout_fraction",
-               "task.validation_fraction",
-               "task.heldout_seed")
+# The model, the task's shape (cotmix.tasks.Task.shape) and the partition are fixed by the checkpoint.
+PARTITION_KEYS = ("name", "heldout_fraction", "validation_fraction", "heldout_seed")
 
 
 def posttrain_config(base: Config, overrides: list[str]) -> Config:
-    """The checkpoint's config with overrides applied; the model and the task's shape cannot change."""
+    """The checkpoint's config with overrides applied; the model and the task's shape cannot change
+    (compared by value, so no spelling of a key gets around it)."""
     cfg = validate(apply_overrides(config_from_dict(dataclasses.asdict(base)), overrides))
-    for key in overrides:
-        name = key.split("=", 1)[0].strip()
-        if name in FROZEN_KEYS or name.split(".", 1)[0] in FROZEN_SECTIONS:
-            raise ConfigError(f"{name}: cannot change after pre-training (the checkpoint fixes the model and "
-                              f"task shape); post-training accepts posttrain.*, eval.*, task.p_cot, seed, threads, "
-                              f"device, precision")
+    changed = [f"model.{k}" for k, v in dataclasses.asdict(base.model).items() if getattr(cfg.model, k) != v]
+    changed += [f"task.{k}" for k in PARTITION_KEYS if getattr(cfg.task, k) != getattr(base.task, k)]
+    if not changed:
+        task = TASKS[base.task.name]
+        before, after = task.shape(base.task), task.shape(cfg.task)
+        where = lambda k: f"task.options.{k}" if k in base.task.options else f"task.{k}"  # noqa: E731
+        changed = [where(k) for k in before if after.get(k) != before[k]]
+    if changed:
+        raise ConfigError(f"{changed[0]}: cannot change after pre-training (the checkpoint fixes the model and "
+                          f"the task's shape); post-training accepts posttrain.*, eval.*, task.p_cot, seed, threads, "
+                          f"device, precision")
     check_max_new_tokens(cfg)
     return cfg
 

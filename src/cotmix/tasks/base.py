@@ -84,12 +84,31 @@ class Task(ABC):
         """A short name of the task a config's `task` section (a dict) sets, for titles: "parity d=20"."""
         return cls.__name__
 
+    # Settings post-training may change: they shape the demonstrations, not the task's inputs and outputs.
+    mutable_fields: tuple[str, ...] = ("p_cot",)
+    # A task of your own declares its settings as an opt() dataclass (cotmix.options): they are read
+    # from task.options.*, typed and range-checked there, and shown by `cotmix config`.
+    Options = None
+
+    @classmethod
+    def settings(cls, cfg) -> dict:
+        """The parameters of __init__ from a `task` section: each from task.options when the task
+        declares it there, else from the section's field of the same name."""
+        params = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+        options = getattr(cfg, "options", None) or {}
+        return {name: options[name] if name in options else getattr(cfg, name) for name in params
+                if name in options or hasattr(cfg, name)}
+
     @classmethod
     def from_config(cls, cfg) -> "Task":
-        """The task of a run's `task` section: the parameters of __init__ taken from the section's
-        fields of the same names (override it when a task needs more than that)."""
-        params = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
-        return cls(**{name: getattr(cfg, name) for name in params if hasattr(cfg, name)})
+        """The task of a run's `task` section (override it when a task needs more than its settings)."""
+        return cls(**cls.settings(cfg))
+
+    @classmethod
+    def shape(cls, cfg) -> dict:
+        """The settings that fix the task's inputs and outputs, which a checkpoint fixes: all of
+        them but mutable_fields."""
+        return {name: value for name, value in cls.settings(cfg).items() if name not in cls.mutable_fields}
 
     @abstractmethod
     def draw(self, n: int, generator: torch.Generator, p_cot: float | None = None) -> Batch:

@@ -47,6 +47,7 @@ def chain_positions(d: int, leap: int) -> list[int]:
 class ParityTask(Task):
     token_text = TOKEN_TEXT
     answer_symbols = 2
+    mutable_fields = ("p_cot", "chain_noise")
     vocab_size = 5
     pad_id = PAD
     eos_id = EOS
