@@ -88,6 +88,19 @@ def _star_rounds(ax, star: dict, colors: dict | None = None) -> None:
     ax.legend(fontsize=7)
 
 
+def _rollout_curves(shares, entropy, runs) -> None:
+    """What RL's rollouts did at each step (TRL's names): the long share of the samples, the share of
+    groups whose rewards were all equal (frac_reward_zero_std: no gradient from them), and the policy's
+    entropy on its own samples."""
+    for key, label, color in (("completions/long_fraction", "long fraction of rollouts", COLORS[0]),
+                              ("frac_reward_zero_std", "groups with one reward (frac_reward_zero_std)", COLORS[2])):
+        band(shares, [r.curve("posttrain", key, evals=False) for r in runs], label, color, None, 1.0)
+    band(entropy, [r.curve("posttrain", "entropy", evals=False) for r in runs], "policy entropy", COLORS[3])
+    shares.set(xlabel="samples after pre-training", ylabel="share", ylim=(0, 1.02), title="RL rollouts")
+    entropy.set(xlabel="samples after pre-training", ylabel="entropy (nats per token)", title="RL policy entropy")
+    shares.legend(fontsize=7), entropy.legend(fontsize=7)
+
+
 def curves(sweep: Sweep):
     """Pre-training, then NTP+RL against the NTP-only arm: greedy accuracy (top) and greedy length
     (bottom) against samples; STaR's long fraction per round against the recursion when the runs
@@ -95,7 +108,7 @@ def curves(sweep: Sweep):
     pre-training, so one linear axis would squash it into a sliver."""
     star, n, runs = _star_groups(sweep), sweep.n_prompts(), sweep.done()
     columns = 3 if star else 2
-    fig, axes = plt.subplots(2, columns, figsize=(5 * columns, 6.5), squeeze=False)
+    fig, axes = plt.subplots(3, columns, figsize=(5 * columns, 9.5), squeeze=False)
     rows = (("greedy_accuracy", "greedy accuracy", 1.0, n), ("greedy_length_median", "greedy length (median)",
                                                                _d(sweep) + 1, None))
     for (key, label, top, n_key), (pre, post) in zip(rows, [axes[0][:2], axes[1][:2]]):
@@ -118,9 +131,10 @@ def curves(sweep: Sweep):
     axes[1][0].set_xlabel("pre-training samples (demonstrations)")
     axes[1][1].set_xlabel("samples after pre-training")
     axes[0][1].legend(fontsize=7), axes[1][1].legend(fontsize=7)
+    _rollout_curves(axes[2][0], axes[2][1], runs)
     if star:
         _star_rounds(axes[0][2], star)
-        axes[1][2].axis("off")
+        axes[1][2].axis("off"), axes[2][2].axis("off")
     rl = [r.metric("posttrain", "greedy_accuracy") for r in runs]
     ntp = [r.metric("baseline", "greedy_accuracy") or r.metric("pretrain", "greedy_accuracy") for r in runs]
     lengths = [r.metric("posttrain", "greedy_length_median") for r in runs]
