@@ -118,9 +118,10 @@ def _load_entry(spec: str, kind: str, name: str):
 
 
 def _is_task(name: str, obj) -> None:
-    from cotmix.tasks.base import Task
-
-    if not (isinstance(obj, type) and issubclass(obj, Task)):
+    # By the class's ancestry, not an import of cotmix.tasks (which itself reads this registry).
+    is_task = isinstance(obj, type) and any(f"{c.__module__}.{c.__qualname__}" == "cotmix.tasks.base.Task"
+                                            for c in obj.__mro__)
+    if not is_task:
         raise ConfigError(f"task.name={name!r}: {obj!r} is not a cotmix Task class (subclass cotmix.tasks.Task)")
 
 
