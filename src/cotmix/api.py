@@ -28,9 +28,14 @@ def load_config(preset: str | None = None, overrides: Mapping[str, object] | Ite
                 config_file: str | Path | None = None) -> Config:
     """Defaults, then a preset (demo, quick, tiny), then a YAML/JSON file, then overrides, given as
     {"task.d": 12} or ["task.d=12"]; validated (ConfigError names a bad key or value)."""
+    return _load_config(preset, config_file, _as_overrides(overrides))
+
+
+def _as_overrides(overrides) -> list[str]:
+    """{"task.d": 12} or ["task.d=12"] (or None) as the key=value strings the config reads."""
     if isinstance(overrides, Mapping):
-        overrides = [f"{key}={_text(value)}" for key, value in overrides.items()]
-    return _load_config(preset, config_file, list(overrides or []))
+        return [f"{key}={_text(value)}" for key, value in overrides.items()]
+    return list(overrides or [])
 
 
 def _text(value) -> str:
@@ -72,22 +77,20 @@ def pretrain(cfg: Config, out: str | Path, *, resume: bool = False, progress: bo
         release_run_dir(out)
 
 
-def posttrain(start: str | Path, out: str | Path, overrides: Mapping[str, object] | Iterable[str] = (), *,
+def posttrain(start, out: str | Path, overrides: Mapping[str, object] | Iterable[str] = (), *,
               resume: bool = False, progress: bool = True) -> dict:
-    """RL from `start` (a checkpoint, or a run directory: its last pre-training checkpoint) into
-    `out`, with the checkpoint's config and `overrides` (posttrain.*, eval.*, task.p_cot, seed, ...).
-    Returns the phase's summary entry."""
+    """RL from `start` (a checkpoint directory, a run directory: its last pre-training checkpoint,
+    or a loaded cotmix.train.checkpoint.Checkpoint) into `out`, with the checkpoint's config and
+    `overrides` (posttrain.*, eval.*, task.p_cot, seed, ...). Returns the phase's summary entry."""
     from cotmix.rl.posttrain import posttrain as run_posttrain
     from cotmix.rl.posttrain import posttrain_config
     from cotmix.rundir import prepare_run_dir, release_run_dir
-    from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
+    from cotmix.train.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint
 
-    if isinstance(overrides, Mapping):
-        overrides = [f"{key}={_text(value)}" for key, value in overrides.items()]
-    checkpoint = load_checkpoint(resolve_checkpoint(start))
+    checkpoint = start if isinstance(start, Checkpoint) else load_checkpoint(resolve_checkpoint(start))
     out = Path(out)
     cfg = _saved_config(out) if resume and (out / "config.json").is_file() else \
-        posttrain_config(checkpoint.config, list(overrides))
+        posttrain_config(checkpoint.config, _as_overrides(overrides))
     prepare(cfg)
     prepare_run_dir(out, cfg.to_dict(), resume and (out / "config.json").is_file())
     try:
@@ -121,10 +124,8 @@ def evaluate(checkpoint: str | Path, overrides: Mapping[str, object] | Iterable[
     from cotmix.tasks import make_task
     from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
 
-    if isinstance(overrides, Mapping):
-        overrides = [f"{key}={_text(value)}" for key, value in overrides.items()]
     ckpt = load_checkpoint(resolve_checkpoint(checkpoint, FINAL_MODEL))
-    cfg = posttrain_config(ckpt.config, list(overrides))
+    cfg = posttrain_config(ckpt.config, _as_overrides(overrides))
     prepare(cfg)
     task = make_task(cfg.task)
     model = place(build_model(cfg.model, task), cfg)

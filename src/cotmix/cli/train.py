@@ -66,7 +66,7 @@ def cmd_posttrain(args) -> int:
     if len({plan[0] for plan in plans}) != len(plans):
         raise CotmixError("--from names the same checkpoint twice")
     for run_dir, cfg, start, resuming in plans:
-        entry = api.posttrain(start.path, run_dir, args.overrides, resume=args.resume, progress=not args.no_progress)
+        entry = api.posttrain(start, run_dir, args.overrides, resume=args.resume, progress=not args.no_progress)
         print_metrics(entry["eval"], f"posttrain from {start.path}: {entry['steps']} steps, "
                                       f"{entry['samples']:,} samples, {entry['wall_s']:.0f} s -> {run_dir}")
     return 0

@@ -68,9 +68,8 @@ class Phase:
         self.started = time.perf_counter()
         self.last_eval: dict = {}
         self.stop_reason: str | None = None  # set by a loop that ends before its step budget
-        self.validation_prompts = task.heldout_prompts(cfg.eval.validation_prompts, cfg.eval.seed, "validation")
         self.heldout = HeldoutCounter(task, task.heldout_prompts(cfg.eval.n_prompts, cfg.eval.seed),
-                                      self.validation_prompts)
+                                      task.heldout_prompts(cfg.eval.validation_prompts, cfg.eval.seed, "validation"))
         self.resumed_at: int | None = None  # samples seen at the checkpoint resume() restored
         self.trackers: Trackers | None = None  # opened at the first record, once resume() has run
         if start is not None:
@@ -115,7 +114,7 @@ class Phase:
         """What a decision (a stop rule, the RL preflight) may read: the validation metrics of the
         last evaluation (or of `last_eval`), never the test ones; the prompts behind them are counted
         (heldout.decision_test_overlap stays 0 unless the partition has no validation side)."""
-        self.heldout.decided(self.task.input_keys(self.validation_prompts))
+        self.heldout.decided(self.heldout.validation_keys)
         return (self.last_eval if last_eval is None else last_eval).get("validation", {})
 
     # --- checkpoints -------------------------------------------------------------------
