@@ -39,3 +39,19 @@ def calibrated(tmp_path_factory):
     cfg = load_config(overrides=CALIBRATION + ["task.p_cot=0.25"])
     run = tmp_path_factory.mktemp("calibrated")
     return cfg, train_ntp(cfg, run, progress=False)["eval"], run
+
+
+TINY_SWEEP = {"name": "tiny", "preset": "tiny", "grid": {"task.p_cot": [0.2, 0.5]}, "seeds": [0, 1]}
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tmp_path_factory):
+    """Four tiny runs plus one that raises at run time (its response limit exceeds the model's).
+    Returns (sweep directory, statuses)."""
+    from cotmix.experiments.grid import grid_from_dict
+    from cotmix.experiments.runner import run_sweep
+
+    out = tmp_path_factory.mktemp("sweeps") / "tiny"
+    grid = grid_from_dict(TINY_SWEEP | {"also": [{"posttrain.max_new_tokens": 99}], "seeds": [0, 1]})
+    statuses = run_sweep(grid, out, progress=False, log=lambda *_: None)
+    return out, statuses

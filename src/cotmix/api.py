@@ -20,8 +20,11 @@ from pathlib import Path
 
 from cotmix.config import Config
 from cotmix.config import load_config as _load_config
+from cotmix.errors import CotmixError
 
 FINAL_MODEL = ("posttrain", "pretrain")  # what a run directory stands for: its RL model, else its NTP one
+# `--arm` of eval/sample/export: which model of a run directory (checkpoints/PHASE/, latest step)
+ARMS = {"final": FINAL_MODEL, "rl": ("posttrain",), "ntp-only": ("baseline",), "pretrained": ("pretrain",)}
 
 
 def load_config(preset: str | None = None, overrides: Mapping[str, object] | Iterable[str] | None = None,
@@ -114,9 +117,10 @@ def run(cfg: Config, out: str | Path, *, resume: bool = False, progress: bool = 
 
 
 def evaluate(checkpoint: str | Path, overrides: Mapping[str, object] | Iterable[str] = (), *,
-             pass_k: bool = False) -> dict:
-    """Every evaluation metric of a checkpoint (a run directory: its final model) on its config's
-    test prompts, eval.* overridable (e.g. {"eval.n_prompts": 4096}); pass@k on request."""
+             pass_k: bool = False, arm: str = "final") -> dict:
+    """Every evaluation metric of a checkpoint (a run directory: the model `arm` names, see ARMS)
+    on its config's test prompts, eval.* overridable (e.g. {"eval.n_prompts": 4096}); pass@k on
+    request."""
     from cotmix.eval.evaluate import evaluate as run_evaluate
     from cotmix.model.device import place
     from cotmix.model.transformer import build_model
@@ -124,13 +128,20 @@ def evaluate(checkpoint: str | Path, overrides: Mapping[str, object] | Iterable[
     from cotmix.tasks import make_task
     from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
 
-    ckpt = load_checkpoint(resolve_checkpoint(checkpoint, FINAL_MODEL))
+    ckpt = load_checkpoint(resolve_checkpoint(checkpoint, arm_phases(arm)))
     cfg = posttrain_config(ckpt.config, _as_overrides(overrides))
     prepare(cfg)
     task = make_task(cfg.task)
     model = place(build_model(cfg.model, task), cfg)
     ckpt.load_model(model)
     return run_evaluate(model, task, cfg.eval, with_pass_k=pass_k, run_seed=cfg.seed)
+
+
+def arm_phases(arm: str) -> tuple[str, ...]:
+    """The checkpoint phases a run directory's `arm` reads, first found wins (one line on a miss)."""
+    if arm not in ARMS:
+        raise CotmixError(f"arm {arm!r}: allowed: {', '.join(ARMS)}")
+    return ARMS[arm]
 
 
 def load_results(root: str | Path, where: str | None = None, columns: list[str] | None = None):

@@ -76,12 +76,14 @@ class PretrainConfig:
     warmup_steps: int = opt(50, "linear learning-rate warm-up steps", lo=0)
     schedule: str = opt("constant", "learning rate after warm-up: constant, or cosine down to min_lr_ratio at "
                         "pretrain.steps (with a stopping rule that cap is arbitrary, and a cosine tied to it "
-                        "once left a d = 20 chain one position short: docs/results-log.md, 2026-11-28)",
+                        "once left a d = 20 chain one position short: docs/lab/log.md, 2026-11-28)",
                         choices=("constant", "cosine"))
     min_lr_ratio: float = opt(0.01, "final lr / peak lr for the cosine schedule", lo=0.0, hi=1.0)
     grad_clip: float = opt(1.0, "clip the global gradient norm to this (0 = off)", lo=0.0)
     log_interval: int = opt(25, "steps between training-loss records in metrics.jsonl", lo=1)
     eval_interval: int = opt(250, "steps between evaluations (the last step is always evaluated)", lo=1)
+    eval_early: bool = opt(True, "also evaluate at steps 10, 20, 50, 100, 200, ... below eval_interval (a 1-2-5 "
+                                 "series), so the curves show the chain being learnt; no stop rule reads these")
     ckpt_interval: int = opt(250, "steps between checkpoints (the last step is always saved)", lo=1)
 
 
@@ -100,7 +102,7 @@ class PosttrainConfig:
     top_k: int = opt(0, "sample only among the k most likely tokens (0 = all)", lo=0)
     max_new_tokens: int = opt(0, "response token limit (0 = the task's long length, d+1)", lo=0)
     lr: float = opt(1e-4, "AdamW learning rate for RL updates (at 3e-4 GRPO eroded a learnt chain once nearly every "
-                    "sample was long: docs/results-log.md, 2026-11-28)", lo=0.0, lo_open=True, hi=1.0)
+                    "sample was long: docs/lab/log.md, 2026-11-28)", lo=0.0, lo_open=True, hi=1.0)
     loss_agg: str = opt("auto", "auto: the algorithm's own (token_mean; dr_grpo: seq_mean_token_sum_norm); "
                         "token_mean (DAPO): average over all tokens of the batch; "
                         "seq_mean_token_mean (original GRPO): average within each sequence first, which "

@@ -143,9 +143,16 @@ def check_choice(dotted: str, value, choices) -> None:
         except ConfigError as exc:
             raise ConfigError(f"{exc}{' (also: ' + allowed + ')' if allowed else ''}") from None
     names = [*map(str, plain), *(n for r in registries for n in r.names())]
-    close = difflib.get_close_matches(str(value), names, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ConfigError(f"{dotted}={value!r}: allowed values are {', '.join(names)}{hint}")
+    raise ConfigError(f"{dotted}={value!r}: allowed values are {', '.join(names)}{did_you_mean(value, names)}")
+
+
+def did_you_mean(name, allowed, dotted: str | None = None) -> str:
+    """' (did you mean 'task.p_cot'?)' for the closest allowed name, or '' when none is close.
+    With `dotted` (the mistyped key in full), the hint is that key with its last part corrected."""
+    close = difflib.get_close_matches(str(name), list(map(str, allowed)), n=1)
+    if not close:
+        return ""
+    return f" (did you mean {(dotted.rpartition('.')[0] + '.' if dotted and '.' in dotted else '') + close[0]!r}?)"
 
 
 def _as_tuple(choices) -> tuple:
@@ -173,7 +180,8 @@ def _section(cfg, dotted: str):
         if name not in fields:
             where = ".".join(parts[:i]) or "top level"
             allowed = ", ".join(sorted(fields))
-            raise ConfigError(f"unknown config key '{dotted}': {where} has {allowed}")
+            raise ConfigError(f"unknown config key '{dotted}'{did_you_mean(name, fields, '.'.join(parts[:i + 1]))}: "
+                              f"{where} has {allowed}")
         f = fields[name]
         if i == len(parts) - 1:
             if dataclasses.is_dataclass(getattr(obj, name)):
@@ -202,7 +210,8 @@ def fill_options(cls, mapping: dict, prefix: str):
     obj = cls()
     for key, value in mapping.items():
         if key not in fields:
-            raise ConfigError(f"unknown config key '{prefix}{key}': allowed {', '.join(fields) or 'none'}")
+            raise ConfigError(f"unknown config key '{prefix}{key}'{did_you_mean(key, fields, prefix + key)}: "
+                              f"allowed {', '.join(fields) or 'none'}")
         setattr(obj, key, coerce(prefix + key, value, _kind(fields[key])))
     check_fields(obj, prefix)
     return obj
@@ -298,8 +307,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple = ()) -> Non
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         extra = f" ({'one of ' + ', '.join(meta['choices']) if meta.get('choices') else allowed_range(meta)})" \
             if meta.get("choices") or meta.get("lo") is not None else ""
-        if kind == "bool":
-            parser.add_argument(flag, action="store_true", default=default, help=meta.get("help", "") + extra)
+        if kind == "bool":  # --flag / --no-flag; neither keeps the base's value (a tiny preset's, say)
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                                help=meta.get("help", "") + extra + f" [default: {'on' if default else 'off'}]")
         else:
             shown = ",".join(map(str, default)) if isinstance(default, list) else default
             help_text = meta.get("help", "") + extra + ("" if meta.get("required") else f" [default: {shown}]")

@@ -1,10 +1,14 @@
 """The one place figures get their conventions: uncertainty bands and bars, and the theory's overlays.
 
-Uncertainty, everywhere (sweep figures, a single run's curves, the linear model's points): the mean
-over seeds with a 95% interval from Student's t over the seeds, and, for an accuracy or a fraction
-measured on n prompts, the binomial error 1.96 sqrt(m (1 - m) / n) added in quadrature. Every seed is
-scored on the same held-out prompts, so seeds that agree exactly still leave that error, which the
-t interval alone would call zero. A single seed is the one-seed case of the same rule.
+Uncertainty, everywhere (sweep figures, a single run's curves, the linear model's points), is a 95%
+interval of the mean over seeds that stays inside what the quantity can be:
+- a fraction measured on n prompts (an accuracy, the long fraction), one seed: Wilson's interval;
+  several seeds: a bootstrap that resamples the seeds and, within each, its n prompts (a binomial
+  draw at the seed's value), so both the seed spread and the prompts' sampling error count, seeds
+  that agree exactly still leave the latter, and no end leaves [0, 1];
+- anything else (a length, a loss): a bootstrap over the seeds, which stays within the seeds' own
+  values (a length never below 2); one seed has no interval.
+The bootstrap draws from a fixed seed: a figure redrawn from the same data is the same figure.
 
 Theory overlays come from cotmix.theory.closed_form, never a number typed here: chance accuracy 1/2,
 the greedy threshold p_cot = 1/3, the long length d + 1, calibration (long fraction = p_cot), and
@@ -20,35 +24,40 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
-from cotmix.eval.stats import t95  # noqa: E402
+from cotmix.eval.stats import wilson  # noqa: E402
 from cotmix.files import atomic_file, starts_with  # noqa: E402
 from cotmix.theory import closed_form as cf  # noqa: E402
 
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+RESAMPLES = 2000
 
 
-def mean_ci(values: list[float], n_prompts: int | None = None) -> tuple[float, float]:
-    """(mean, half-width of the 95% interval) over seeds; with n_prompts, for a fraction measured on
-    that many prompts, the binomial half-width is added in quadrature. None (a run of a partial report
-    that has not reached the metric's phase) is left out; with nothing left the mean is nan."""
-    values = [v for v in values if v is not None]
+def interval(values: list[float], n_prompts: int | None = None) -> tuple[float, float, float]:
+    """(mean, low, high): the mean over seeds and its 95% interval (module docstring); n_prompts
+    given: a fraction measured on that many prompts. None (a run of a partial report that has not
+    reached the metric's phase) is left out; with nothing left the mean is nan."""
+    values = [float(v) for v in values if v is not None]
     if not values:
-        return math.nan, 0.0
-    k = len(values)
-    mean = sum(values) / k
-    half = 0.0
-    if k > 1:
-        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (k - 1))
-        half = t95(k - 1) * sd / math.sqrt(k)
+        return math.nan, math.nan, math.nan
+    mean = sum(values) / len(values)
+    if n_prompts and len(values) == 1:
+        low, high = wilson(round(mean * n_prompts), n_prompts)
+        return mean, min(low, mean), max(high, mean)
+    if len(values) == 1:
+        return mean, mean, mean
+    rng = np.random.default_rng(0)
+    picked = np.asarray(values)[rng.integers(0, len(values), (RESAMPLES, len(values)))]
     if n_prompts:
-        half = math.hypot(half, 1.96 * math.sqrt(max(0.0, mean * (1 - mean)) / n_prompts))
-    return mean, half
+        picked = rng.binomial(n_prompts, np.clip(picked, 0.0, 1.0)) / n_prompts
+    low, high = np.percentile(picked.mean(axis=1), [2.5, 97.5])
+    return mean, min(float(low), mean), max(float(high), mean)
 
 
 def average_curves(curves: list[list[tuple[float, float]]], n_prompts: int | None = None
-                   ) -> list[tuple[float, float, float]]:
-    """(x, mean, half-width) at the x values every curve has (seeds evaluate at the same sample counts).
+                   ) -> list[tuple[float, float, float, float]]:
+    """(x, mean, low, high) at the x values every curve has (seeds evaluate at the same sample counts).
     A curve marked `held` (a run that stopped once greedy decoding was learnt) counts with its last
     value beyond its end, so the mean does not end where the fastest seed stopped."""
     if not curves or not all(curves):
@@ -64,27 +73,35 @@ def average_curves(curves: list[list[tuple[float, float]]], n_prompts: int | Non
     for x in sorted({x for c in curves for x, _ in c}):
         ys = [at(i, x) for i in range(len(curves))]
         if None not in ys:
-            points.append((x, *mean_ci(ys, n_prompts)))
+            points.append((x, *interval(ys, n_prompts)))
     return points
 
 
-def band(ax, curves: list[list[tuple[float, float]]], label, color, n_prompts: int | None = None, top=None,
-         style="-") -> None:
-    """The mean of the seeds' curves with its 95% band, clipped to the quantity's range (>= 0, <= `top`).
-    With several seeds their own curves are drawn thin as well: seeds that split (some generalise,
-    some do not) give a mean no seed had."""
+def band(ax, curves: list[list[tuple[float, float]]], label, color, n_prompts: int | None = None,
+         style="-", marker="o") -> None:
+    """The mean of the seeds' curves with its 95% band (`interval`: a fraction on n_prompts stays in
+    [0, 1]). With several seeds their own curves are drawn thin as well: seeds that split (some
+    generalise, some do not) give a mean no seed had."""
     points = average_curves(curves, n_prompts)
     if len(curves) > 1:
-        for curve in curves:
+        for curve in curves:  # with markers where points are few: a seed that stopped early stays visible
             if curve:
-                ax.plot(*zip(*curve), "-", color=color, lw=0.6, alpha=0.45)
+                ax.plot(*zip(*curve), style, color=color, lw=0.6, alpha=0.45, marker=marker if len(curve) < 30 else None,
+                        markersize=2)
     if not points:
         return
-    xs, means, halves = zip(*points)
-    ax.plot(xs, means, style, color=color, label=label, lw=1.8, marker="o" if len(xs) < 30 else None, markersize=3)
-    lows = [max(0.0, m - h) for m, h in zip(means, halves)]
-    highs = [m + h if top is None else min(top, m + h) for m, h in zip(means, halves)]
+    xs, means, lows, highs = zip(*points)
+    ax.plot(xs, means, style, color=color, label=label, lw=1.8, marker=marker if len(xs) < 30 else None, markersize=3)
     ax.fill_between(xs, lows, highs, color=color, alpha=0.18, lw=0)
+
+
+def tidy(fig) -> None:
+    """Sample counts as 5k, 1.3M rather than 130000 (long tick labels ran into each other)."""
+    from matplotlib.ticker import EngFormatter
+
+    for ax in fig.axes:
+        if "samples" in ax.get_xlabel():
+            ax.xaxis.set_major_formatter(EngFormatter(sep=""))
 
 
 def spread_x(ax, curves: list[list[tuple[float, float]]], ratio: float = 100.0) -> None:
@@ -95,13 +112,15 @@ def spread_x(ax, curves: list[list[tuple[float, float]]], ratio: float = 100.0) 
         ax.set_xscale("symlog", linthresh=min(xs))
 
 
-def bars(ax, xs, per_x: list[list[float]], n_prompts: int | None = None, **kwargs) -> list[tuple[float, float]]:
-    """Mean and 95% interval (mean_ci) at each x, as points with error bars, clipped to [0, 1] for a
-    fraction (n_prompts given); returns the (mean, half)."""
-    stats = [mean_ci(values, n_prompts) for values in per_x]
-    low = [min(h, m) if n_prompts else h for m, h in stats]
-    high = [min(h, 1 - m) if n_prompts else h for m, h in stats]
-    ax.errorbar(xs, [m for m, _ in stats], yerr=[low, high], capsize=3, **kwargs)
+def bars(ax, xs, per_x: list[list[float]], n_prompts: int | None = None, **kwargs) -> list[tuple[float, float, float]]:
+    """Mean and 95% interval (`interval`) at each x, as points with error bars; returns the
+    (mean, low, high). A fraction (n_prompts given) never has a bar past 0 or 1."""
+    stats = [interval(values, n_prompts) for values in per_x]
+    seeds = [(x, v) for x, values in zip(xs, per_x) for v in values if v is not None]
+    if any(len(values) > 1 for values in per_x):  # each seed as a dot: seeds that split are seen as such
+        ax.scatter(*zip(*seeds), s=9, color=kwargs.get("color", COLORS[0]), alpha=0.45, lw=0, zorder=3)
+    ax.errorbar(xs, [m for m, _, _ in stats], yerr=[[m - lo for m, lo, _ in stats], [hi - m for m, _, hi in stats]],
+                capsize=3, **kwargs)
     return stats
 
 

@@ -18,11 +18,13 @@ PRESETS: dict[str, dict] = {
     # and the demo shows the answers growing.
     "demo": {"task": {"d": 20, "p_cot": 0.25}, "pretrain": {"steps": 800, "eval_interval": 200, "ckpt_interval": 200},
              "posttrain": {"steps": 40, "stop_when": "none"}},
-    # A few seconds end to end: for smoke tests and for trying the CLI.
+    # A few seconds end to end: a smoke test of the plumbing, for tests and for trying the CLI. Too
+    # small to learn the chain, so it runs its 60 NTP steps (no stop rule to miss) and RL's preflight
+    # warns that the chain is not learnt, which is true.
     "tiny": {
         "task": {"d": 6, "p_cot": 0.25},
         "model": {"d_model": 32, "n_head": 2},
-        "pretrain": {"steps": 60, "batch_size": 64, "eval_interval": 30, "ckpt_interval": 30, "log_interval": 10},
+        "pretrain": {"steps": 60, "stop_when": "none", "batch_size": 64, "eval_interval": 30, "ckpt_interval": 30, "log_interval": 10},
         "posttrain": {"steps": 4, "prompts_per_step": 16, "group_size": 4, "eval_interval": 2, "ckpt_interval": 2},
         "eval": {"n_prompts": 128, "pass_k_prompts": 16},
     },

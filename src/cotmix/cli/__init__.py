@@ -34,7 +34,8 @@ class Parser(argparse.ArgumentParser):
     usage too; `--help` still shows it)."""
 
     def error(self, message: str):
-        self.exit(2, f"cotmix: error: {shortened(one_line(f'{self.prog}: {message}'))}\n")
+        where = "" if self.prog == "cotmix" else f"{self.prog}: "  # `cotmix: error: cotmix: ...` said it twice
+        self.exit(2, f"cotmix: error: {shortened(one_line(where + message))}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     # `run key=v --out DIR key2=v` would leave key2=v unrecognised; collect them wherever they are.
     args, extra = parser.parse_known_args(argv)
     stray = [a for a in extra if a.startswith("-") or "=" not in a or not hasattr(args, "overrides")]
+    if stray and not hasattr(args, "overrides") and all("=" in a and not a.startswith("-") for a in stray):
+        parser.error(f"cotmix {args.command} takes no key=value settings (got {' '.join(stray)}); see cotmix {args.command} -h")
     if stray:
         parser.error(f"unrecognized arguments: {' '.join(stray)}")
     if extra:

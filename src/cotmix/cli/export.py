@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cotmix.cli.common import FINAL_MODEL, add_config_args
+from cotmix.api import arm_phases
+from cotmix.cli.common import add_arm_arg, add_config_args
 from cotmix.config import load_config
 from cotmix.errors import CotmixError
 from cotmix.files import atomic_dir, check_output_path
@@ -31,7 +32,7 @@ def cmd_export(args) -> int:
     from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
 
     quiet_transformers()
-    ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint, FINAL_MODEL))
+    ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint, arm_phases(args.arm)))
     out = check_new_dir(Path(args.out))
     task = make_task(ckpt.config.task)
     model = build_model(ckpt.config.model, task)
@@ -76,7 +77,8 @@ def cmd_data(args) -> int:
 def add_parsers(sub) -> None:
     p = sub.add_parser("export", help="a run's model as a Hugging Face model folder, with its tokenizer")
     p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
-                   help="checkpoint directory, or run directory (its RL model if any, else its last NTP checkpoint)")
+                   help="checkpoint directory, or run directory (its model by --arm)")
+    add_arm_arg(p)
     p.add_argument("--out", required=True, help="new directory for the model folder")
     p.set_defaults(func=cmd_export)
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cotmix.cli.common import FINAL_MODEL, add_config_args, print_metrics
+from cotmix.api import arm_phases
+from cotmix.cli.common import add_arm_arg, add_config_args, print_metrics
 from cotmix.config import MAX_SEED, MIN_TEMPERATURE, Config, load_config
 from cotmix.errors import CotmixError
 from cotmix.options import describe_fields
@@ -22,11 +23,11 @@ def cmd_eval(args) -> int:
     from cotmix import api
     from cotmix.train.checkpoint import resolve_checkpoint
 
-    metrics = api.evaluate(args.checkpoint, args.overrides, pass_k=args.pass_k)
+    metrics = api.evaluate(args.checkpoint, args.overrides, pass_k=args.pass_k, arm=args.arm)
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
-        print_metrics(metrics, f"{resolve_checkpoint(args.checkpoint, FINAL_MODEL)} on {metrics['n_prompts']} test prompts")
+        print_metrics(metrics, f"{resolve_checkpoint(args.checkpoint, arm_phases(args.arm))} on {metrics['n_prompts']} test prompts")
     return 0
 
 
@@ -36,21 +37,26 @@ MAX_SAMPLES = 100_000
 def cmd_sample(args) -> int:
     import torch
 
+    from cotmix.api import prepare
     from cotmix.model.device import model_device, place
     from cotmix.model.sampler import generate
     from cotmix.model.transformer import build_model
+    from cotmix.rl.posttrain import posttrain_config
     from cotmix.tasks import Kind, make_task
     from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
 
+    overrides = runtime_overrides(args.overrides)
     if not 1 <= args.n <= MAX_SAMPLES:
         raise CotmixError(f"-n {args.n}: must be in [1, {MAX_SAMPLES:,}] (each sample is printed)")
     if not (args.temperature == 0 or MIN_TEMPERATURE <= args.temperature <= 10):
         raise CotmixError(f"--temperature {args.temperature}: must be 0 (greedy) or in [{MIN_TEMPERATURE}, 10]")
     if not 0 <= args.seed <= MAX_SEED:
         raise CotmixError(f"--seed {args.seed}: must be in [0, {MAX_SEED}]")
-    ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint, FINAL_MODEL))
-    task = make_task(ckpt.config.task)
-    model = place(build_model(ckpt.config.model, task), ckpt.config)
+    ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint, arm_phases(args.arm)))
+    cfg = posttrain_config(ckpt.config, overrides)
+    prepare(cfg)
+    task = make_task(cfg.task)
+    model = place(build_model(cfg.model, task), cfg)
     ckpt.load_model(model)
     gen = torch.Generator().manual_seed(args.seed)
     prompts = task.heldout_prompts(args.n, args.seed)  # never a training input
@@ -64,8 +70,20 @@ def cmd_sample(args) -> int:
     for i in range(len(prompts)):
         prompt_text, response_text = task.decode(prompts[i], tokens[i])
         verdict = "correct" if correct[i] else "wrong"
-        print(f"{prompt_text} -> {response_text:<{task.long_response_len + 5}}  {str(Kind(int(kinds[i]))):<9} {verdict}")
+        print(f"{prompt_text} {response_text:<{task.long_response_len + 5}}  {str(Kind(int(kinds[i]))):<9} {verdict}")
     return 0
+
+
+RUNTIME_KEYS = ("threads", "device", "precision")
+
+
+def runtime_overrides(overrides: list[str]) -> list[str]:
+    """`sample` changes where and how fast a model runs, never what it is: threads, device, precision."""
+    for item in overrides:
+        if item.partition("=")[0] not in RUNTIME_KEYS:
+            raise CotmixError(f"{item!r}: sample takes only {', '.join(k + '=' for k in RUNTIME_KEYS)} "
+                              "(the model's own config is fixed; eval takes eval.* too)")
+    return overrides
 
 
 def cmd_plot(args) -> int:
@@ -99,6 +117,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a checkpoint on held-out prompts")
     p.add_argument("--checkpoint", required=True,
                    help="checkpoint directory, or run directory (its RL model if any, else its last NTP checkpoint)")
+    add_arm_arg(p)
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. eval.n_prompts=4096")
     p.add_argument("--pass-k", action="store_true", help="also compute pass@1,2,4,8")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -107,6 +126,8 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("sample", help="print readable samples of a checkpoint on held-out prompts")
     p.add_argument("--checkpoint", required=True,
                    help="checkpoint directory, or run directory (its RL model if any, else its last NTP checkpoint)")
+    add_arm_arg(p)
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="threads=, device= or precision= only")
     p.add_argument("-n", type=int, default=8, help="number of prompts")
     p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
     p.add_argument("--seed", type=int, default=0)

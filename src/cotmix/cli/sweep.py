@@ -75,12 +75,17 @@ def cmd_report(args) -> int:
 
 
 def cmd_publish(args) -> int:
+    from cotmix.experiments.index import write_index
     from cotmix.experiments.publish import check_name, publish
 
+    if not args.names and not args.index:
+        raise CotmixError("publish: name at least one sweep (cotmix publish NAME), or give --index to rewrite the index only")
     for name in args.names:  # every name is checked before the first is published
         check_name(name)
     for name in args.names:
         print(f"published {publish(name, Path(args.src), Path(args.dest), partial=args.partial)}")
+    if Path(args.dest).is_dir():
+        print(f"wrote {write_index(Path(args.dest))} (the index: one line per study, its computed verdict)")
     return 0
 
 
@@ -132,7 +137,9 @@ def add_parsers(sub) -> None:
 
     p = sub.add_parser("publish", help="copy finished sweeps' small files (no checkpoints) into docs/results/NAME "
                                        "with their table and report")
-    p.add_argument("names", nargs="+", metavar="NAME", help="sweep folder names under --src")
+    p.add_argument("names", nargs="*", metavar="NAME", help="sweep folder names under --src")
+    p.add_argument("--index", action="store_true", help="(re)write DEST/README.md, the index of the publications, "
+                                                       "which publishing a sweep also does")
     p.add_argument("--src", default="runs/sweeps", help="where the sweeps are")
     p.add_argument("--dest", default="docs/results", help="where publications go (an existing one is replaced "
                                                           "only if it holds nothing but what publish writes)")

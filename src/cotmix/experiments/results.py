@@ -23,11 +23,13 @@ from cotmix.errors import CotmixError, one_line
 from cotmix.files import atomic_file, check_output_file, read_parquet
 from cotmix.rundir import SHARED_PRETRAIN, read_config, read_status, read_summary
 
-FIXED = ("sweep", "name", "state", "error", "wall_s", "path")
+FIXED = ("sweep", "name", "state", "error", "wall_s", "path")  # and warnings, from the summary
 # What `cotmix results` prints without --columns (`--columns all` prints every column).
-DEFAULT_COLUMNS = ("sweep", "name", "state", "wall_s", "pretrain_steps", "pretrain_greedy_accuracy",
-                   "pretrain_long_fraction", "posttrain_greedy_accuracy", "posttrain_greedy_accuracy_ci95_lo",
-                   "posttrain_greedy_length_median", "baseline_greedy_accuracy", "heldout_overlap_count")
+MAX_VARYING = 6
+# The config values that differ between the rows come first, in place of the run's long name.
+DEFAULT_COLUMNS = ("state", "pretrain_steps", "pretrain_long_fraction", "pretrain_greedy_accuracy",
+                   "posttrain_greedy_accuracy", "posttrain_greedy_accuracy_ci95_lo", "posttrain_greedy_length_median",
+                   "baseline_greedy_accuracy", "heldout_overlap_count", "warnings")
 
 
 def column(*parts: str) -> str:
@@ -69,8 +71,10 @@ def run_row(run_dir: Path) -> dict:
     except CotmixError as exc:
         return {"sweep": sweep, "name": run_dir.name, "state": "corrupt", "error": str(exc), "path": str(run_dir)}
     state = status.get("state") or ("done" if summary else "unknown")
+    warnings = sum(len(e.get("warnings") or ()) for e in summary.values() if isinstance(e, dict))
     return {"sweep": sweep, "name": run_dir.name, "state": state, "error": status.get("error"),
-            "wall_s": status.get("wall_s"), "path": str(run_dir)} | _flatten(config) | _summary_columns(summary)
+            "wall_s": status.get("wall_s"), "path": str(run_dir), "warnings": warnings} \
+        | _flatten(config) | _summary_columns(summary)
 
 
 def natural_key(name: str) -> tuple:
@@ -154,6 +158,20 @@ def load_table(root: Path):
     return _rows_table(rows)  # one type per column over all of them, as for the runs' own rows
 
 
+def varying_columns(table) -> list[str]:
+    """The sweep (when there are several) and the config columns whose value differs between rows:
+    what tells the runs apart (the swept values, the seed), in config order."""
+    from cotmix.config import Config
+    from cotmix.options import describe_fields
+
+    keys = [column(key) for key, _, _ in describe_fields(Config())]
+    varies = lambda c: c in table.column_names and len(set(map(str, table.column(c).to_pylist()))) > 1  # noqa: E731
+    found = [c for c in keys if varies(c) and c not in DEFAULT_COLUMNS]
+    if len(found) > MAX_VARYING:  # several unrelated sweeps: their names say it shorter
+        return ["sweep", "name"]
+    return ["sweep"] * varies("sweep") + found
+
+
 def _schema(rows: list[dict], columns: list[str]):
     """One type per column: float if any run has a float there (ints widen), else the value's type."""
     import pyarrow as pa
@@ -185,7 +203,7 @@ def query(root: Path, where: str | None = None, columns: list[str] | None = None
     table = load_table(root)
     present = set(table.column_names)
     if not columns:
-        columns = [c for c in DEFAULT_COLUMNS if c in present]
+        columns = varying_columns(table) + [c for c in DEFAULT_COLUMNS if c in present]
     columns = [c.replace(".", "_") for c in columns]  # a config key as typed elsewhere: task.p_cot
     unknown = [c for c in columns if c not in present and columns != ["all"]]
     if unknown:

@@ -64,7 +64,7 @@ STUDIES: dict[str, Study] = {
                   C("NTP+RL answers long", "posttrain", "greedy_length_median", ">=", "d+1"),
                   C("NTP alone at chance", "baseline", "greedy_accuracy", "chance")),
         history=("RL lr and steps were changed (to today's 1e-4 and 40) after seed 1 of an earlier draw ended at "
-                 "0.965 (docs/results-log.md, 2026-11-28)",)),
+                 "0.965 (docs/lab/log.md, 2026-11-28)",)),
     "fig-threshold": Study(
         "After NTP, greedy decoding takes the long path, and is correct, only when p_cot > 1/3; below, "
         "greedy accuracy is a coin flip (paper: d = 25).",
@@ -86,13 +86,13 @@ STUDIES: dict[str, Study] = {
         "rl_start", "run", {"pretrain.steps": [100, 400, 1000]}, seeds=FIVE_SEEDS,
         # The end-to-end reward: a half-learnt chain ends right as often as a short answer, so RL can
         # lengthen it without generalising; the chain reward pays only perfect chains. (This reward
-        # was chosen after a chain-reward version of the study had been seen: docs/results-log.md.)
+        # was chosen after a chain-reward version of the study had been seen: docs/lab/log.md.)
         base={"posttrain.reward": "e2e", **_FIXED_BUDGET}, paper_grid={"pretrain.steps": [1000, 5000, 20000]},
         criteria=(C("too early: chance", "posttrain", "greedy_accuracy", "chance", where={"pretrain.steps": [100]}),
                   C("later: generalises", "posttrain", "greedy_accuracy", ">=", 0.99,
                     where={"pretrain.steps": [1000]})),
         history=("the reward was switched from chain to e2e after the chain-reward version had been seen "
-                 "(docs/results-log.md)",)),
+                 "(docs/lab/log.md)",)),
     "fig-temperature": Study(
         "RL works at sampling temperatures 0.75, 1.0 and 1.5; higher temperature explores more.",
         "curves_by", "run", {"posttrain.temperature": [0.75, 1.0, 1.5]},
@@ -121,13 +121,13 @@ STUDIES: dict[str, Study] = {
         # STaR, the algorithm of Theorem 2. At cpu size: d = 16 and RoPE, whose single relative offset
         # serves every chain step (with learned positions each chain position is learnt on its own,
         # far too slowly at p_cot = 0.01); at d <= 10 NTP alone starts learning the parity itself.
-        # How these settings were found: docs/results-log.md.
+        # How these settings were found: docs/lab/log.md.
         cpu_base={"task.d": 16, "model.flavour": "llama", "pretrain.steps": 30000,
                   "pretrain.schedule": "constant", "pretrain.eval_interval": 1000,
                   "pretrain.ckpt_interval": 1000},
         criteria=(C("RL amplifies rare long answers", "posttrain", "greedy_accuracy", ">=", 0.99),),
         history=("d = 16, RoPE, 30000 NTP steps and STaR at lr 3e-4 were chosen after earlier settings stalled "
-                 "(docs/results-log.md)",)),
+                 "(docs/lab/log.md)",)),
     "fig-leap": Study(
         "With leap-2 chains (every second prefix parity) NTP alone generalises even below p_cot = 1/3 "
         "(paper, appendix); RL after NTP reaches 100% either way.",
@@ -135,12 +135,12 @@ STUDIES: dict[str, Study] = {
         # A fixed NTP budget: the claim is about what NTP alone learns in it, and the stopping rule
         # would end pre-training as soon as the chain is learnt. d = 10 at cpu size: each leap-2 step
         # XORs two new bits into the running parity, which a 2-layer model learns at d = 10 but not at
-        # d = 20 within the budget (docs/results-log.md).
+        # d = 20 within the budget (docs/lab/log.md).
         cpu_base={"task.d": 10, "pretrain.steps": 10000, "pretrain.eval_interval": 1000,
                   "pretrain.ckpt_interval": 1000},
         criteria=(C("NTP alone generalises below 1/3 with leap 2", "pretrain", "greedy_accuracy", ">=", 0.99),
                   C("RL after NTP generalises", "posttrain", "greedy_accuracy", ">=", 0.99)),
-        history=("d = 10 was chosen after a d = 20 version failed (docs/results-log.md)",)),
+        history=("d = 10 was chosen after a d = 20 version failed (docs/lab/log.md)",)),
     "fig-size": Study(
         "A bigger model does not rescue NTP: greedy accuracy stays at chance below 1/3 at every depth and width "
         "(paper: depth 2/4/8 x width 128/256).",

@@ -12,7 +12,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from cotmix.config import Config, config_from_dict, validate
-from cotmix.errors import ConfigError, warn
+from cotmix.errors import ConfigError
 from cotmix.eval.evaluate import CHAIN_LEARNT, rule_met
 from cotmix.model.device import place
 from cotmix.model.transformer import build_model, max_new_tokens_limit
@@ -78,7 +78,7 @@ def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, resume: bool = F
     preflight = preflight_warnings(cfg, phase.decision_metrics(phase.last_eval if phase.step == 0
                                                                else start.state.get("last_eval", {})))
     for line in preflight:
-        warn(line)
+        phase.warn(line)
     step_fn = ALGORITHMS[p.algorithm]
     samples_per_step = p.prompts_per_step * p.group_size
 
@@ -101,6 +101,7 @@ def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, resume: bool = F
         bar.set_postfix(reward=f"{metrics['reward']:.3f}", length=f"{metrics['completions/mean_length']:.1f}",
                         greedy_acc=phase.last_eval.get("greedy_accuracy", "-"))
     bar.close()
+    phase.say_stopped(p.steps, "posttrain.stop_when")
     return phase.finish(algorithm=p.algorithm, reward=p.reward, loss_agg=p.loss_agg, samples_per_step=samples_per_step,
                         preflight=preflight, stop_reason=phase.stop_reason or "steps", stop_when=p.stop_when)
 

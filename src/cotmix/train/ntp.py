@@ -16,7 +16,6 @@ import torch
 from tqdm.auto import tqdm
 
 from cotmix.config import Config
-from cotmix.errors import warn
 from cotmix.eval.evaluate import STOP_RULES, rule_met
 from cotmix.model.device import model_device, place
 from cotmix.model.transformer import build_model
@@ -26,6 +25,11 @@ from cotmix.train.losses import ntp_loss
 from cotmix.train.optim import lr_at, make_optimizer
 from cotmix.train.phase import Phase
 from cotmix.train.rng import seeded_generator
+
+
+def early_steps(interval: int) -> set[int]:
+    """10, 20, 50, 100, 200, 500, ... below `interval`: where pre-training is evaluated early."""
+    return {m * 10**k for k in range(1, 12) for m in (1, 2, 5) if m * 10**k < interval}
 
 
 def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps: int | None = None,
@@ -84,17 +88,20 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
             phase.evaluate()
             if rule_met(stop_when, phase.decision_metrics()):
                 phase.stop_reason = stop_when
+        elif p.eval_early and start is None and phase.step in early_steps(eval_every):
+            phase.evaluate()  # for the curves only: a decision reads the regular evaluations alone
         bar.set_postfix(loss=f"{loss.item():.4f}", greedy_acc=phase.last_eval.get("greedy_accuracy", "-"),
                         chain=phase.last_eval.get("chain_exact_accuracy", "-"))
         if phase.due(p.ckpt_interval, steps) or phase.stop_reason:
             phase.save()
     bar.close()
+    phase.say_stopped(steps, "pretrain.stop_when")
     if not phase.last_eval:  # zero steps, or resumed after the last checkpoint: still report the model
         phase.evaluate()
         phase.save()
     if stop_when in STOP_RULES and phase.stop_reason is None:
         key, bar = STOP_RULES[stop_when]
-        warn(f"{phase_name}: pretrain.stop_when={stop_when} was not met within pretrain.steps={steps} "
+        phase.warn(f"pretrain.stop_when={stop_when} was not met within pretrain.steps={steps} "
              f"(validation {key} {phase.decision_metrics().get(key, float('nan')):.3f}, the rule asks {bar}); raise "
              "pretrain.steps to let the rule end it")
     return phase.finish(batch_size=p.batch_size, params=model.num_params(),

@@ -14,6 +14,7 @@ held-out inputs (cotmix.tasks.heldout); the count goes on from the phase's start
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import torch
 
 from cotmix.config import Config
 from cotmix.errors import CotmixError, warn
-from cotmix.eval.evaluate import evaluate
+from cotmix.eval.evaluate import STOP_RULES, evaluate
 from cotmix.model.device import describe_machine, model_device
 from cotmix.rundir import append_metrics, read_metrics, read_summary, rewrite_metrics, write_summary
 from cotmix.tasks.heldout import HeldoutCounter
@@ -68,6 +69,7 @@ class Phase:
         self.started = time.perf_counter()
         self.last_eval: dict = {}
         self.stop_reason: str | None = None  # set by a loop that ends before its step budget
+        self.warnings: list[str] = []  # printed, and kept in summary.json (a sweep's report shows them)
         self.heldout = HeldoutCounter(task, task.heldout_prompts(cfg.eval.n_prompts, cfg.eval.seed),
                                       task.heldout_prompts(cfg.eval.validation_prompts, cfg.eval.seed, "validation"))
         self.resumed_at: int | None = None  # samples seen at the checkpoint resume() restored
@@ -161,12 +163,27 @@ class Phase:
             rewrite_metrics(self.run_dir, [r for r in read_metrics(self.run_dir)
                                            if r.get("phase") != self.name or r["step"] <= step])
 
+    def say_stopped(self, cap: int, setting: str) -> None:
+        """One line when a stop rule ended the phase before its cap, so a bar left at 400/800 is
+        not read as a crash: which rule, at which step, on which validation value."""
+        if self.stop_reason is None or self.stop_reason == "steps":
+            return
+        key, bar = STOP_RULES[self.stop_reason]
+        value = self.decision_metrics().get(key, float("nan"))
+        print(f"{self.name}: stopped at step {self.step} of {cap} by {setting}={self.stop_reason} "
+              f"(validation {key} {value:.3f} >= {bar}), as configured", file=sys.stderr)
+
+    def warn(self, message: str) -> None:
+        """`cotmix: warning: ...` on stderr, and the same line in this phase's summary entry."""
+        warn(f"{self.name}: {message}")
+        self.warnings.append(message)
+
     def finish(self, **extra) -> dict:
         """Write this phase's summary entry (after the final evaluation and checkpoint)."""
         if self.trackers is not None:
             self.trackers.close()
         entry = {"steps": self.step, "samples": self.samples, "samples_seen": self.samples_seen,
                  "wall_s": round(self.wall_s, 3), "eval": self.last_eval, "heldout": self.heldout.report(),
-                 "machine": describe_machine(model_device(self.model)), **extra}
+                 "machine": describe_machine(model_device(self.model)), "warnings": self.warnings, **extra}
         update_summary(self.run_dir, self.name, entry)
         return entry

@@ -7,6 +7,7 @@ prompts combined. `plot_run` draws a single run as the one-seed case of the `cur
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -16,23 +17,23 @@ from cotmix import plotting
 from cotmix.experiments.report import paper_scale
 from cotmix.experiments.report.data import Curve, Sweep, hostile_files
 from cotmix.files import check_output_file
-from cotmix.plotting import COLORS, average_curves, band, bars, mean_ci
+from cotmix.plotting import COLORS, average_curves, band, bars, interval
 from cotmix.registry import FIGURES, TASKS
 
 
 def _fmt(values: list[float], n_prompts: int | None = None) -> str:
-    """Mean ± 95% CI (over seeds, and the prompts' binomial error for a fraction measured on
-    n_prompts), then each seed's value when they differ: seeds that split (1.00, 1.00, 0.88, 0.49)
-    give a mean and a wide interval that describe no seed. Runs that have not reached the metric's
-    phase (a partial report) are left out; "-" when none has."""
+    """Mean and 95% interval (cotmix.plotting.interval: over seeds, and the prompts' binomial error for
+    a fraction measured on n_prompts), then each seed's value when they differ: seeds that split
+    (1.00, 1.00, 0.88, 0.49) give a mean and a wide interval that describe no seed. Runs that have not
+    reached the metric's phase (a partial report) are left out; "-" when none has."""
     values = [v for v in values if v is not None]
     if not values:
         return "-"
-    mean, ci = mean_ci(values, n_prompts)
+    mean, low, high = interval(values, n_prompts)
     if len(values) == 1 and not n_prompts:
         return f"{values[0]:.2f}"
     each = [f"{v:.2f}" for v in values]
-    return f"{mean:.2f} ± {ci:.2f}" + (f" (seeds: {', '.join(each)})" if len(set(each)) > 1 else "")
+    return f"{mean:.2f} [{low:.2f}, {high:.2f}]" + (f" (seeds: {', '.join(each)})" if len(set(each)) > 1 else "")
 
 
 def _d(sweep: Sweep) -> int:
@@ -45,16 +46,45 @@ def _symbols(sweep: Sweep) -> int:
     return getattr(task, "answer_symbols", None) or 2
 
 
-def _accuracy_floor(sweep: Sweep) -> float:
-    return min(0.4, 1 / _symbols(sweep) - 0.1)
-
-
 def _seeds(sweep: Sweep) -> str:
     counts = sorted({len(runs) for runs in sweep.settings().values()})
-    seeds = "one seed per setting" if counts == [1] else f"{'/'.join(map(str, counts))} seeds per setting"
     n = sweep.n_prompts()
-    prompts = f" x {n} held-out prompts" if n else ""
-    return f"n = {seeds}{prompts}; ± is a 95% CI of seed spread and binomial error combined"
+    prompts = f" x {n} test prompts" if n else ""
+    if counts == [1]:
+        return f"n = one seed per setting{prompts}; [ ] is a 95% Wilson interval over the prompts"
+    return (f"n = {'/'.join(map(str, counts))} seeds per setting{prompts}; [ ] is a 95% interval "
+            "(bootstrap over seeds and prompts)")
+
+
+def setting_line(sweep: Sweep) -> str:
+    """What every run of the sweep shares, for the figure's title: the task, p_cot, the model, the
+    RL algorithm and reward, seeds and prompts; and the paper's setting where the study names one
+    (its claim's "(paper: ...)"). Values that differ between runs are the figure's axes or legend."""
+    from cotmix.experiments.studies import STUDIES
+
+    runs = sweep.done()
+    if not runs:
+        return ""
+    same = lambda get: len({repr(get(r.config)) for r in runs}) == 1  # noqa: E731
+    first, parts = runs[0].config, []
+    task = TASKS.resolve(first["task"]["name"], quiet=True)
+    if same(lambda c: (c["task"]["name"], c["task"].get("d"), c["task"].get("digits_a"), c["task"].get("digits_b"))):
+        parts.append(task.describe(first["task"]) if task is not None else first["task"]["name"])
+    if same(lambda c: c["task"]["p_cot"]):
+        parts.append(f"p_cot = {first['task']['p_cot']}")
+    m = first["model"]
+    if same(lambda c: c["model"]):
+        parts.append(f"{m['flavour']} {m['n_layer']} x {m['d_model']}")
+    post = first["posttrain"]
+    if sweep.spec.get("command", "run") == "run" and same(lambda c: (c["posttrain"]["algorithm"], c["posttrain"]["reward"])):
+        parts.append(f"{post['algorithm']}, {post['reward']} reward")
+    counts = sorted({len(group) for group in sweep.settings().values()})
+    parts.append(f"{'/'.join(map(str, counts))} seed{'s' if counts != [1] else ''}")
+    if sweep.n_prompts():
+        parts.append(f"n = {sweep.n_prompts()} test prompts")
+    study = STUDIES.get(sweep.name)
+    paper = re.search(r"\((paper[^)]*)\)", study.claim) if study else None
+    return " · ".join(parts) + (f"  ({paper.group(1)})" if paper else "")
 
 
 def _star_groups(sweep: Sweep) -> dict:
@@ -79,7 +109,7 @@ def _star_rounds(ax, star: dict, colors: dict | None = None) -> None:
             label = setting if len(star) > 1 else (f"measured ({len(runs)} seeds, thin: each)" if len(runs) > 1
                                                    else "measured")
             color = COLORS[i % len(COLORS)]
-        band(ax, per_seed, label, color, top=1.0)
+        band(ax, per_seed, label, color, _rollouts(runs[0]))
         measured = average_curves(per_seed)
         if measured:
             plotting.star_recursion(ax, measured[0][1], len(measured), start_round=1,
@@ -88,60 +118,94 @@ def _star_rounds(ax, star: dict, colors: dict | None = None) -> None:
     ax.legend(fontsize=7)
 
 
+def _rollouts(run) -> int:
+    """Samples per RL step (prompts x group): the n behind a rollout share."""
+    p = run.config["posttrain"]
+    return p["prompts_per_step"] * p["group_size"]
+
+
 def _rollout_curves(shares, entropy, runs) -> None:
     """What RL's rollouts did at each step (TRL's names): the long share of the samples, the share of
     groups whose rewards were all equal (frac_reward_zero_std: no gradient from them), and the policy's
     entropy on its own samples."""
-    for key, label, color in (("completions/long_fraction", "long fraction of rollouts", COLORS[0]),
-                              ("frac_reward_zero_std", "groups with one reward (frac_reward_zero_std)", COLORS[2])):
-        band(shares, [r.curve("posttrain", key, evals=False) for r in runs], label, color, None, 1.0)
+    n, groups = _rollouts(runs[0]), runs[0].config["posttrain"]["prompts_per_step"]
+    for key, label, color, count in (("completions/long_fraction", "long fraction of rollouts", COLORS[0], n),
+                                     ("frac_reward_zero_std", "groups with one reward (frac_reward_zero_std)",
+                                      COLORS[2], groups)):
+        band(shares, [r.curve("posttrain", key, evals=False) for r in runs], label, color, count)
     band(entropy, [r.curve("posttrain", "entropy", evals=False) for r in runs], "policy entropy", COLORS[3])
     shares.set(xlabel="samples after pre-training", ylabel="share", ylim=(0, 1.02), title="RL rollouts")
     entropy.set(xlabel="samples after pre-training", ylabel="entropy (nats per token)", title="RL policy entropy")
+    entropy.set_ylim(bottom=0)
     shares.legend(fontsize=7), entropy.legend(fontsize=7)
 
 
+ARMS = (("baseline", "NTP only", COLORS[1], "--", "s"), ("posttrain", "NTP + RL", COLORS[0], "-", "o"))
+
+
+def _arms(ax, runs, key: str, n_prompts: int | None) -> None:
+    """NTP only (dashed, squares, drawn first) and NTP + RL (solid, circles) on one panel: where the two
+    arms lie on each other both stay visible."""
+    curves_of = [(name, color, style, marker, [r.curve(phase, key) for r in runs])
+                 for phase, name, color, style, marker in ARMS]
+    for name, color, style, marker, arm in curves_of:
+        band(ax, arm, name, color, n_prompts, style=style, marker=marker)
+    plotting.spread_x(ax, [curve for *_, arm in curves_of for curve in arm])
+
+
 def curves(sweep: Sweep):
-    """Pre-training, then NTP+RL against the NTP-only arm: greedy accuracy (top) and greedy length
-    (bottom) against samples; STaR's long fraction per round against the recursion when the runs
-    are STaR. Pre-training and the arms get their own columns: RL uses far fewer samples than
-    pre-training, so one linear axis would squash it into a sliver."""
+    """Three columns. Pre-training: greedy accuracy, the exact-chain accuracy of long answers and the
+    sampled long fraction (the chain being learnt, calibration), the NTP loss, and the greedy length.
+    After pre-training, NTP + RL against the NTP-only arm: greedy accuracy, greedy length and the
+    sampled long fraction. RL's rollouts: their long fraction and zero-variance groups, the policy
+    entropy, and STaR's long fraction per round against the recursion when the runs are STaR. Each
+    column has its own x axis: RL uses far fewer samples than pre-training."""
     star, n, runs = _star_groups(sweep), sweep.n_prompts(), sweep.done()
-    columns = 3 if star else 2
-    fig, axes = plt.subplots(3, columns, figsize=(5 * columns, 9.5), squeeze=False)
-    rows = (("greedy_accuracy", "greedy accuracy", 1.0, n), ("greedy_length_median", "greedy length (median)",
-                                                               _d(sweep) + 1, None))
-    for (key, label, top, n_key), (pre, post) in zip(rows, [axes[0][:2], axes[1][:2]]):
-        band(pre, [r.curve("pretrain", key) for r in runs], "NTP pre-training", "0.35", n_key, top)
-        arms = [(name, color, [r.curve(phase, key) for r in runs])
-                for phase, name, color in (("posttrain", "NTP + RL", COLORS[0]), ("baseline", "NTP only", COLORS[1]))]
-        for name, color, arm in arms:
-            band(post, arm, name, color, n_key, top)
-        plotting.spread_x(post, [curve for _, _, arm in arms for curve in arm])
-        pre.set_ylabel(label)
-        if key == "greedy_accuracy":
-            for ax in (pre, post):
-                plotting.chance(ax, symbols=_symbols(sweep))
-                ax.set_ylim(_accuracy_floor(sweep), 1.02)
-        else:
-            for ax in (pre, post):
-                plotting.long_length(ax, _d(sweep))
-    axes[0][0].set_title("NTP pre-training", fontsize=10)
-    axes[0][1].set_title("after pre-training: RL vs NTP only", fontsize=10)
-    axes[1][0].set_xlabel("pre-training samples (demonstrations)")
-    axes[1][1].set_xlabel("samples after pre-training")
-    axes[0][1].legend(fontsize=7), axes[1][1].legend(fontsize=7)
-    _rollout_curves(axes[2][0], axes[2][1], runs)
+    d, symbols = _d(sweep), _symbols(sweep)
+    p_cot = runs[0].config["task"]["p_cot"]
+    fig, axes = plt.subplots(3, 3, figsize=(15, 10.5))
+    (pre_acc, arm_acc, shares), (pre_loss, arm_len, entropy), (pre_len, arm_long, star_ax) = axes
+
+    for key, label, color in (("greedy_accuracy", "greedy accuracy", "0.25"),
+                              ("chain_exact_accuracy", "long answers right end to end (chain)", COLORS[2]),
+                              ("long_fraction", "sampled long fraction", COLORS[4])):
+        band(pre_acc, [r.curve("pretrain", key) for r in runs], label, color, n)
+    plotting.chance(pre_acc, symbols=symbols)
+    pre_acc.axhline(p_cot, color=COLORS[4], ls=":", lw=1, label=f"p_cot = {p_cot} (calibrated)")
+    pre_acc.set(title="NTP pre-training", ylabel="share of test prompts", ylim=(0, 1.02))
+    band(pre_loss, [r.curve("pretrain", "loss", evals=False) for r in runs], "NTP loss (training batches)", "0.25")
+    pre_loss.set(ylabel="loss (nats per token)", yscale="log")
+    band(pre_len, [r.curve("pretrain", "greedy_length_median") for r in runs], "greedy length (median)", "0.25")
+    pre_len.set(xlabel="pre-training samples (demonstrations)", ylabel="tokens")
+    for ax in (pre_acc, pre_len):  # one x axis for the column, from 0: a lone evaluation is not a range
+        ax.sharex(pre_loss)
+    pre_loss.set_xlim(left=0)
+
+    _arms(arm_acc, runs, "greedy_accuracy", n)
+    plotting.chance(arm_acc, symbols=symbols)
+    arm_acc.set(title="after pre-training: NTP + RL vs NTP only", ylabel="greedy accuracy", ylim=(0, 1.02))
+    _arms(arm_len, runs, "greedy_length_median", None)
+    arm_len.set(ylabel="greedy length (median tokens)")
+    _arms(arm_long, runs, "long_fraction", n)
+    arm_long.axhline(p_cot, color="grey", ls=":", lw=1, label=f"p_cot = {p_cot}")
+    arm_long.set(xlabel="samples after pre-training", ylabel="sampled long fraction", ylim=(0, 1.02))
+    for ax in (pre_len, arm_len):
+        plotting.long_length(ax, d)
+        ax.set_ylim(0, d + 2)
+    for ax in (pre_acc, pre_loss, pre_len, arm_acc, arm_len, arm_long):
+        ax.legend(fontsize=7)
+    _rollout_curves(shares, entropy, runs)
     if star:
-        _star_rounds(axes[0][2], star)
-        axes[1][2].axis("off"), axes[2][2].axis("off")
+        _star_rounds(star_ax, star)
+    else:
+        star_ax.axis("off")
     rl = [r.metric("posttrain", "greedy_accuracy") for r in runs]
     ntp = [r.metric("baseline", "greedy_accuracy") or r.metric("pretrain", "greedy_accuracy") for r in runs]
     lengths = [r.metric("posttrain", "greedy_length_median") for r in runs]
     if None in rl:
         return fig, f"NTP only: greedy accuracy {_fmt(ntp, n)} ({_seeds(sweep)})."
     return fig, (f"Final greedy accuracy: NTP only {_fmt(ntp, n)}, NTP+RL {_fmt(rl, n)}; NTP+RL greedy length "
-                 f"{_fmt(lengths)} (d+1 = {_d(sweep) + 1}); {_seeds(sweep)}.")
+                 f"{_fmt(lengths)} (d+1 = {d + 1}); {_seeds(sweep)}.")
 
 
 def plot_run(run_dir: Path, path: Path | None = None) -> Path:
@@ -151,7 +215,9 @@ def plot_run(run_dir: Path, path: Path | None = None) -> Path:
     with hostile_files(run_dir):
         sweep = Sweep.of_run(run_dir)
         fig, measured = curves(sweep)
-    fig.suptitle(sweep.runs[0].title() + "\n" + "\n".join(textwrap.wrap(measured, 110)), fontsize=9)
+    fig.suptitle(sweep.runs[0].title() + "\n" + setting_line(sweep) + "\n" + "\n".join(textwrap.wrap(measured, 140)),
+                 fontsize=9)
+    plotting.tidy(fig)
     fig.tight_layout()
     plotting.save(fig, path)
     return path
@@ -169,12 +235,13 @@ def curves_by(sweep: Sweep):
     for i, (setting, runs) in enumerate(groups.items()):
         color = COLORS[i % len(COLORS)]
         for ax, key, top in ((axes[0], "greedy_accuracy", 1.0), (axes[1], "sampled_length_mean", None)):
-            band(ax, [r.curve("posttrain", key) for r in runs], setting, color, n if top else None, top)
+            band(ax, [r.curve("posttrain", key) for r in runs], setting, color, n if top else None)
         lines.append(f"{setting}: {_fmt([r.metric('posttrain', 'greedy_accuracy') for r in runs], n)}")
     plotting.chance(axes[0], label=None, symbols=_symbols(sweep))
     axes[0].set(xlabel="samples after pre-training", ylabel="greedy accuracy (NTP + RL)",
-                ylim=(_accuracy_floor(sweep), 1.02))
+                ylim=(0, 1.02))
     axes[1].set(xlabel="samples after pre-training", ylabel="sampled response length (mean)")
+    axes[1].set_ylim(bottom=0)
     if aside:
         axes[-1].axis("off")
         axes[-1].legend(*axes[0].get_legend_handles_labels(), fontsize=7, loc="center left", frameon=False)
@@ -193,7 +260,7 @@ def length(sweep: Sweep):
         color = COLORS[i % len(COLORS)]
         band(ln, [r.curve("posttrain", "completions/mean_length", evals=False) for r in runs], setting, color)
         band(lf, [r.curve("posttrain", "completions/long_fraction", evals=False) for r in runs], setting, color,
-             top=1.0)
+             _rollouts(runs[0]))
         lf.axhline(runs[0].config["task"]["p_cot"], color=color, ls=":", lw=1)
         lines.append(f"{setting}: long fraction {_fmt([r.metric('pretrain', 'long_fraction') for r in runs], n)} "
                      f"after NTP -> {_fmt([r.metric('posttrain', 'long_fraction') for r in runs], n)} after RL")
@@ -213,10 +280,11 @@ def threshold(sweep: Sweep):
     fig, (acc, cal) = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, key, label in ((acc, "greedy_accuracy", "greedy accuracy after NTP"),
                            (cal, "long_fraction", "long fraction of samples after NTP")):
-        bars(ax, ps, [[r.metric("pretrain", key) for r in by_p[p]] for p in ps], n, fmt="o-", label="measured")
+        values = [[r.metric("pretrain", key) for r in by_p[p]] for p in ps]
+        stats = bars(ax, ps, values, n, fmt="o-", label="measured")
         plotting.threshold(ax, symbols=_symbols(sweep))
-        ax.set(xlabel="p_cot", ylabel=label,
-               ylim=(_accuracy_floor(sweep), 1.05) if ax is acc else (0, min(1.0, max(ps) + 0.15)))
+        highest = max([max(ps), *(hi for _, _, hi in stats), *(v for vs in values for v in vs if v is not None)])
+        ax.set(xlabel="p_cot", ylabel=label, ylim=(0, 1.02) if ax is acc else (0, min(1.02, highest + 0.1)))
     plotting.greedy_theory(acc, min(ps), max(ps), symbols=_symbols(sweep))
     cal.plot([min(ps), max(ps)], [min(ps), max(ps)], "k--", lw=1, label="theory: = p_cot")
     acc.legend(fontsize=7), cal.legend(fontsize=7)
@@ -238,7 +306,7 @@ def by_value(sweep: Sweep):
         bars(lf, xs, [[r.metric(phase, "long_fraction") for r in at[x]] for x in xs], n, fmt="o-", label=label,
              color=color)
     plotting.chance(acc, symbols=_symbols(sweep))
-    acc.set(xlabel=key, ylabel="final greedy accuracy", ylim=(_accuracy_floor(sweep), 1.02))
+    acc.set(xlabel=key, ylabel="final greedy accuracy", ylim=(0, 1.02))
     lf.set(xlabel=key, ylabel="long fraction of samples", ylim=(0, 1.02))
     acc.legend(fontsize=7), lf.legend(fontsize=7)
     for x in xs:
@@ -253,9 +321,9 @@ def size(sweep: Sweep):
     labels = list(groups)
     fig, ax = plt.subplots(figsize=(8, 3.8))
     for j, (key, name) in enumerate((("greedy_accuracy", "greedy accuracy"), ("long_fraction", "long fraction"))):
-        stats = [mean_ci([r.metric("pretrain", key) for r in groups[s]], n) for s in labels]
-        ax.bar([i + 0.4 * j for i in range(len(labels))], [m for m, _ in stats], 0.4,
-               yerr=[c for _, c in stats], label=name, color=COLORS[j])
+        stats = [interval([r.metric("pretrain", key) for r in groups[s]], n) for s in labels]
+        ax.bar([i + 0.4 * j for i in range(len(labels))], [m for m, _, _ in stats], 0.4, label=name, color=COLORS[j],
+               yerr=[[m - lo for m, lo, _ in stats], [hi - m for m, _, hi in stats]])
     p_cot = next(iter(groups.values()))[0].config["task"]["p_cot"]
     plotting.chance(ax)
     ax.axhline(p_cot, color="black", ls="--", lw=1, label=f"p_cot = {p_cot}")
@@ -280,7 +348,7 @@ def phase(sweep: Sweep):
     for ax, phase_name, title in zip(axes, ("baseline", "posttrain"), ("NTP only", "NTP + RL")):
         cells = {(d, p): [v for r in runs if r.config["task"]["d"] == d and r.config["task"]["p_cot"] == p
                           and (v := r.metric(phase_name, "greedy_accuracy")) is not None] for d in ds for p in ps}
-        grid = [[mean_ci(cells[d, p])[0] for p in ps] for d in ds]
+        grid = [[interval(cells[d, p])[0] for p in ps] for d in ds]
         image = ax.imshow(grid, vmin=0.0, vmax=1.0, cmap="viridis", origin="lower", aspect="auto")
         ax.set_xticks(range(len(ps)), [str(p) for p in ps])
         ax.set_yticks(range(len(ds)), [str(d) for d in ds])

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from cotmix.errors import CotmixError
 from cotmix.experiments.report.data import find_sweeps, hostile_files
-from cotmix.experiments.report.figures import kind_for
+from cotmix.experiments.report.figures import kind_for, setting_line
 from cotmix.files import check_output_file, starts_with, write_text_atomic
-from cotmix.plotting import is_figure, save
+from cotmix.plotting import is_figure, save, tidy
 from cotmix.registry import FIGURES
 
 PAGE = """<!doctype html>
@@ -26,7 +26,7 @@ img {{ max-width: 100%; }} .claim {{ color: #555; }} .measured {{ font-weight: 5
 .failed {{ color: #a00; }} .verdict {{ background: #f6f6f0; padding: 4px 8px; }} code {{ background: #f4f4f4; padding: 0 3px; }}
 </style></head><body>
 <h1>cotmix report</h1>
-<p>{root} &middot; {count} sweep(s) &middot; generated {when}. Bands and error bars: 95% confidence intervals over seeds.</p>
+<p>{root} &middot; {count} sweep(s) &middot; generated {when}. Bands and error bars: 95% intervals of the mean (one seed: Wilson over the prompts; several: a bootstrap over seeds and prompts), never outside the quantity's range.</p>
 {sections}
 </body></html>
 """
@@ -91,7 +91,8 @@ def build_report(root: Path, out: Path | None = None, partial: bool = False, sho
     for sweep in sweeps:
         with hostile_files(sweep.path):
             fig, measured = FIGURES[kind_for(sweep)](sweep)
-        fig.suptitle(sweep.name)
+        fig.suptitle(f"{sweep.name}\n{setting_line(sweep)}", fontsize=10)
+        tidy(fig)
         fig.tight_layout()
         png, svg = figures / f"{sweep.name}.png", figures / f"{sweep.name}.svg"
         save(fig, png, dpi=110, close=False)

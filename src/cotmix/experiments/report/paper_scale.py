@@ -110,7 +110,7 @@ def star_rounds(sweep: Sweep):
             p_cot = runs[0].config["task"]["p_cot"]
             color = colors.setdefault(p_cot, COLORS[len(colors) % len(COLORS)])
             per_seed = [_by_round(r, "long_fraction") for r in runs]
-            plotting.band(lf, per_seed, f"p_cot = {p_cot}", color, top=1.0)
+            plotting.band(lf, per_seed, f"p_cot = {p_cot}", color, sweep.n_prompts())
             starts = [c[0][1] for c in per_seed if c and c[0][0] == 0]
             if not starts:
                 continue

@@ -1,0 +1,66 @@
+"""Sweep grids and built-in studies: expansion into named, validated runs, --list, arms."""
+
+
+import pytest
+from conftest import TINY_SWEEP
+
+from cotmix.cli import main
+from cotmix.errors import ConfigError
+from cotmix.experiments.grid import grid_from_dict
+from cotmix.experiments.studies import SIZES, STUDIES, study_grid
+
+
+def test_grid_expands_to_named_runs_and_validates_every_config():
+    grid = grid_from_dict(TINY_SWEEP | {"also": [{"task.d": 5}]})
+    assert [r.name for r in grid.runs()] == [
+        "task.p_cot=0.2,seed=0", "task.p_cot=0.2,seed=1", "task.p_cot=0.5,seed=0", "task.p_cot=0.5,seed=1",
+        "task.d=5,seed=0", "task.d=5,seed=1"]
+    assert grid.runs()[4].config().task.d == 5 and grid.runs()[1].config().seed == 1
+    with pytest.raises(ConfigError, match=r"sweep run task.p_cot=1.5,seed=0: task.p_cot=1.5: must be in \[0.0, 1.0\]"):
+        grid_from_dict(TINY_SWEEP | {"grid": {"task.p_cot": [0.2, 1.5]}})
+    with pytest.raises(ConfigError, match="unknown key"):
+        grid_from_dict(TINY_SWEEP | {"gird": {}})
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_built_in_study_expands_to_valid_runs(size):
+    for name in STUDIES:
+        grid = grid_from_dict(study_grid(name, size))
+        assert grid.runs(), name
+    assert grid_from_dict(study_grid("fig-headline", "paper")).runs()[0].config().task.d == 50
+    assert grid_from_dict(study_grid("fig-threshold", "paper")).runs()[0].config().task.d == 25
+
+
+def test_list_needs_no_out_and_names_the_fixed_settings_once(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "fig-rare", "--size", "cpu", "--list"]) == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    criteria = [line for line in lines if line.startswith("# pre-registered: ")]
+    names = [line for line in lines if not line.startswith("#")]
+    assert names == [f"task.p_cot=0.01,seed={s}" for s in STUDIES["fig-rare"].seeds]
+    assert criteria == [f"# pre-registered: {c.text()}" for c in STUDIES["fig-rare"].criteria] != []
+    assert header.startswith("# fig-rare: cotmix run ") and "task.d=16" in header and "task.p_cot" not in header
+    assert main(["sweep", "fig-rare"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == "cotmix: error: --out DIR is required to run a sweep; only --list works without it"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_arms_cross_every_setting_and_name_their_runs():
+    grid = grid_from_dict({"preset": "tiny", "grid": {"task.d": [5, 6]}, "seeds": [0, 1],
+                           "arms": {"ntp_only": {"posttrain.steps": 0}, "ntp_rl": {"posttrain.stop_when": "greedy_learnt"}}})
+    runs = grid.runs()
+    assert len(runs) == 2 * 2 * 2
+    assert runs[0].name == "task.d=5,arm=ntp_only,seed=0" and runs[0].arm == "ntp_only"
+    assert runs[0].config().posttrain.steps == 0 and runs[-1].config().posttrain.stop_when == "greedy_learnt"
+    assert grid.to_dict()["arms"] and "arms" not in grid_from_dict({"preset": "tiny"}).to_dict()  # old sweeps unchanged
+
+
+def test_the_ntp_only_arm_runs_to_its_minimum_samples():
+    from cotmix.config import load_config
+    from cotmix.experiments.run import baseline_schedule
+
+    cfg = load_config(overrides=["posttrain.baseline_min_samples=100000", "pretrain.batch_size=256"])
+    steps, every = baseline_schedule(cfg, rl_samples=5_000, pretrain_samples=20_000)
+    assert steps == 313 and every >= 4  # (100000 - 20000) / 256, rounded up; at most 100 evaluations
+    assert baseline_schedule(load_config(), rl_samples=5_000, pretrain_samples=20_000)[0] == 20  # RL's samples
