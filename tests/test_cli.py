@@ -93,7 +93,7 @@ def test_sample_and_eval_read_a_run(tiny_run):
     assert result.returncode == 0
     assert "checkpoints/posttrain/step_000004" in result.stdout.splitlines()[0]  # a run means its RL model
     rows = result.stdout.strip().splitlines()[1:]
-    assert len(rows) == 5 and all("->" in r and ("correct" in r or "wrong" in r) for r in rows)
+    assert len(rows) == 5 and all(r.split()[0].endswith("=") and ("correct" in r or "wrong" in r) for r in rows)
     result = cotmix("eval", "--checkpoint", str(out), "eval.n_prompts=32", "--json")
     assert result.returncode == 0
     metrics = json.loads(result.stdout)
@@ -150,3 +150,43 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
         return json.loads((Path(path) / "summary.json").read_text())["pretrain"]["eval"]
 
     assert final(killed) == final(tmp_path / "straight")
+
+
+def test_sample_eval_and_export_pick_a_runs_arm(tiny_run, tmp_path):
+    """--arm names which model of a run: the NTP-only arm without knowing its checkpoint's step."""
+    out, _ = tiny_run
+    baseline = sorted((out / "checkpoints" / "baseline").iterdir())[-1]
+    result = cotmix("sample", "--checkpoint", str(out), "--arm", "ntp-only", "-n", "2", "threads=1")
+    assert result.returncode == 0 and str(baseline) in result.stdout.splitlines()[0], result.stderr
+    result = cotmix("eval", "--checkpoint", str(out), "--arm", "pretrained", "eval.n_prompts=16")
+    assert result.returncode == 0 and "checkpoints/pretrain/" in result.stdout.splitlines()[0]
+    result = cotmix("sample", "--checkpoint", str(out), "task.d=7")
+    assert result.returncode == 2 and "sample takes only threads=" in result.stderr
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["pretrain", "--out", "x", "task.pcot=0.2"], "(did you mean 'task.p_cot'?)"),
+    (["frobnicate"], "cotmix: error: argument command: invalid choice"),
+    (["plot", "somewhere", "threads=2"], "cotmix plot takes no key=value settings (got threads=2)"),
+])
+def test_usage_errors_say_it_once_and_suggest_the_fix(tmp_path, args, expected):
+    result = subprocess.run(COTMIX + args, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 2 and expected in result.stderr and result.stderr.count("cotmix:") == 1, result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stop_rule_that_ends_pre_training_says_so(tmp_path):
+    """A bar left at 400/800 is not a crash: the stop is announced, with the value the rule read."""
+    result = cotmix("pretrain", *TINY, "pretrain.stop_when=chain_learnt", "pretrain.steps=20", "--out",
+                    str(tmp_path / "r"), "--no-progress")
+    assert result.returncode == 0 and "was not met within pretrain.steps=20" in result.stderr
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert any("was not met" in w for w in summary["pretrain"]["warnings"])  # kept for the sweep's report
+
+
+def test_plot_compares_several_runs_in_one_figure(tiny_run, tmp_path):
+    out, _ = tiny_run
+    result = cotmix("plot", str(out), str(out), "--out", str(tmp_path / "both.png"))
+    assert result.returncode == 0 and (tmp_path / "both.png").read_bytes()[:4] == b"\x89PNG"
+    result = cotmix("plot", str(out), str(out))
+    assert result.returncode == 2 and "--out" in result.stderr

@@ -145,7 +145,7 @@ def test_continue_probability_matches_theory(calibrated):
     assert p_continue == pytest.approx(2 * p / (1 + p), abs=0.05)
 
 
-def test_pretraining_stops_when_the_chain_is_learnt(tmp_path):
+def test_pretraining_stops_when_the_chain_is_learnt(tmp_path, capsys):
     """The default rule: the first evaluation with held-out long answers right end to end >= 0.99
     ends pre-training, well before the cap, and the summary says where and why."""
     from conftest import CALIBRATION
@@ -158,6 +158,29 @@ def test_pretraining_stops_when_the_chain_is_learnt(tmp_path):
     evals = [r for r in read_metrics(tmp_path) if r.get("eval")]
     assert all(r["chain_exact_accuracy"] < 0.99 for r in evals[:-1])  # it stopped at the first one
     assert resolve_checkpoint(tmp_path).name == f"step_{entry['steps']:06d}"  # and saved the model there
+    said = capsys.readouterr().err  # a bar left short of its cap is explained, with the value the rule read
+    assert f"pretrain: stopped at step {entry['steps']} of 3000 by pretrain.stop_when=chain_learnt" in said
+    assert all(r["step"] % 100 == 0 for r in evals if r["step"] >= 100)  # early evaluations only below the interval
+
+
+def test_early_evaluations_change_no_training_number(tmp_path, tiny_cfg):
+    """pretrain.eval_early adds evaluations at 10, 20, 50, ... for the curves: the training stream,
+    the losses and the weights are the same as without them."""
+    import torch
+
+    from cotmix.train.checkpoint import load_checkpoint
+
+    runs = {}
+    for early in (True, False):
+        cfg = tiny_cfg(f"pretrain.eval_early={early}", "pretrain.steps=60", "pretrain.eval_interval=60",
+                       "pretrain.ckpt_interval=60")
+        train_ntp(cfg, tmp_path / str(early), progress=False)
+        records = read_metrics(tmp_path / str(early))
+        runs[early] = ([(r["step"], r["loss"]) for r in records if "loss" in r and not r.get("eval")],
+                       [r["step"] for r in records if r.get("eval")],
+                       load_checkpoint(resolve_checkpoint(tmp_path / str(early))).model_tensors)
+    assert runs[True][0] == runs[False][0] and runs[True][1] == [10, 20, 50, 60] and runs[False][1] == [60]
+    assert all(torch.equal(runs[True][2][k], runs[False][2][k]) for k in runs[False][2])
 
 
 def test_pretraining_that_hits_its_cap_says_so(tmp_path, capsys, tiny_cfg):

@@ -53,7 +53,7 @@ def test_publish_keeps_small_files_only_and_redraws_in_place(sweeps, published, 
     again = snapshot(published / "pub")
     assert sorted(again) == sorted(files)
     assert all(again[k] == files[k] for k in files if k.startswith("runs/") or k == "sweep.json")
-    assert [p.name for p in published.iterdir()] == ["pub"]  # no temporary folder left beside it
+    assert sorted(p.name for p in published.iterdir()) == ["README.md", "pub"]  # the index, no temporary folder
     assert (sweeps / "pub" / "runs" / run / "checkpoints").is_dir()  # the source is never touched
 
 
@@ -130,3 +130,15 @@ def test_restore_refuses_a_different_sweep(published, tmp_path, capsys):
     assert "holds a different sweep" in one_error_line(capsys, code)
     assert sorted(p.name for p in other.iterdir()) == ["sweep.json"]
     shutil.rmtree(other)
+
+
+def test_publish_writes_an_index_of_every_publication_and_leaves_a_foreign_readme(sweeps, published, capsys):
+    """DEST/README.md: one row per publication with its run count and report; rewritten by every
+    publish (and by --index alone), but never over a README.md that cotmix did not write."""
+    index = (published / "README.md").read_text()
+    rows = [line for line in index.splitlines() if line.startswith("| [")]
+    assert len(rows) == 1 and rows[0].startswith("| [pub](pub/report.html)") and "1 of 1 done" in rows[0]
+    (published / "README.md").write_text("# my notes\n")
+    assert main(["publish", "--index", "--dest", str(published)]) == 0
+    assert (published / "README.md").read_text() == "# my notes\n"
+    assert one_error_line(capsys, main(["publish", "--dest", str(published)])).endswith("rewrite the index only")

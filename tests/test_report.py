@@ -252,3 +252,11 @@ def test_report_partial_draws_an_unfinished_run_where_it_stopped_and_names_it(ti
     assert main(["report", str(out), "--partial"]) == 0
     page = (out / "report.html").read_text()
     assert "3/6 runs done; " in page and f"1 unfinished, drawn where they stopped: {run.name}" in page
+
+
+def test_the_report_shows_each_runs_warnings(tiny_sweep, tmp_path):
+    """In a sweep a run's warnings went to a worker's stderr; the report lists them under its runs."""
+    from cotmix.experiments.report.html import build_report
+
+    page = build_report(tiny_sweep[0], tmp_path / "report.html").read_text()
+    assert "warning(s) in 4 run(s)" in page and "RL starts from a model whose held-out long answers" in page

@@ -60,3 +60,12 @@ def test_report_and_results_order_runs_by_value_not_by_name(tmp_path):
     assert [r[0] for r in rows] == [f"pretrain.steps={s},seed=0" for s in (100, 300, 1000)]
     names, rows = query(tmp_path, columns=["name"], order_by="name")  # an explicit ORDER BY is SQL's
     assert [r[0] for r in rows] == [f"pretrain.steps={s},seed=0" for s in (100, 1000, 300)]
+
+
+def test_the_default_columns_show_the_swept_values_and_the_warnings(tiny_sweep):
+    """Without --columns the table leads with what tells the runs apart (the swept p_cot, the seed),
+    not the long run name, and counts each run's warnings (a tiny run's RL preflight warns)."""
+    out, _ = tiny_sweep
+    names, rows = query(out, "state = 'done'")
+    assert names[:2] == ["seed", "task_p_cot"] and "name" not in names and "warnings" in names
+    assert all(row[names.index("warnings")] >= 1 for row in rows)

@@ -2,6 +2,7 @@
 against a plain scalar loop, and calibration of the linear model on a tiny config."""
 
 import itertools
+import json
 import math
 
 import pytest
@@ -359,3 +360,19 @@ def test_the_greedy_threshold_over_many_symbols_by_enumerating_the_ntp_optimum(s
         assert continues == pytest.approx(cf.continue_given_first(p, symbols))
         assert (continues > 0.5) == (p > cf.greedy_threshold(symbols))
     assert cf.greedy_threshold(2) == cf.GREEDY_THRESHOLD
+
+
+def test_theory_says_when_the_linear_model_did_not_converge(tmp_path, capsys):
+    """Too few steps leave the long fraction far from p_cot: the run says so (a warning line and
+    theory.json's warnings) instead of printing a table that reads as a failed theorem. With
+    enough steps it says nothing."""
+    from cotmix.cli import main
+
+    flags = ["theory", "--d", "6", "--calibration-grid", "0.25", "--threshold-grid", "0.25", "--star-rounds", "0",
+             "--eval-samples", "4096", "--batch", "128", "--chain-steps", "300", "--seeds", "1", "--no-progress"]
+    assert main(flags + ["--out", str(tmp_path / "short"), "--steps", "1", "--lam", "1"]) == 0
+    warned = json.loads((tmp_path / "short" / "theory.json").read_text())["warnings"]
+    assert len(warned) == 1 and "did not converge" in warned[0] and "raise --steps" in capsys.readouterr().err
+    assert main(flags + ["--out", str(tmp_path / "long"), "--steps", "10000", "--lam", "1e-3"]) == 0
+    assert json.loads((tmp_path / "long" / "theory.json").read_text())["warnings"] == []
+    assert "warning" not in capsys.readouterr().err

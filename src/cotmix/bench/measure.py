@@ -57,6 +57,7 @@ def pretrained_weights(cfg: Config, steps: int, device: torch.device) -> dict:
 
     cfg = copy.deepcopy(cfg)
     cfg.pretrain.steps = cfg.pretrain.eval_interval = cfg.pretrain.ckpt_interval = steps
+    cfg.pretrain.stop_when = "none"  # a fixed number of steps to time: no rule to miss and warn about
     cfg.eval.n_prompts, cfg.device = 256, str(device)
     with tempfile.TemporaryDirectory() as tmp:
         train_ntp(cfg, Path(tmp), progress=False)
@@ -289,9 +290,25 @@ def check_bench_memory(size: BenchSize) -> None:
                f"--rl-group {size.rl_group} at d up to {cfg.task.d}", "lower them")
 
 
+def quiet_peers() -> None:
+    """The peers' own chatter (transformers' advice, deprecation FutureWarnings, TRL's progress bar
+    and its log dict) would land between the benchmark's lines; their numbers are what is kept."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|trl)\b")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(transformers|trl)\b")
+    try:
+        from transformers.utils import logging
+    except ImportError:  # --no-peers without the bench extra
+        return
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
 def run_bench(size: BenchSize = BenchSize(), flavours=("gpt2", "llama"), peers: bool = True, progress=print,
               device: torch.device = CPU) -> dict:
     check_bench_memory(size)
+    quiet_peers()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     out = {"threads": torch.get_num_threads(), "device": str(device), "device_name": name, "size": size.__dict__}
     progress(f"matmul peak (fp32, bf16) on {name}")

@@ -2,7 +2,7 @@
 
     cotmix eval      --checkpoint PATH [eval.key=value ...] [--pass-k] [--json]
     cotmix sample    --checkpoint PATH [-n 8] [--temperature 1.0] [--seed 0]
-    cotmix plot      RUN_DIR [--out FILE.png]
+    cotmix plot      RUN_DIR [RUN_DIR ...] [--out FILE.png]   (several: one comparison figure)
     cotmix config    [--preset NAME] [key=value ...]   (every key, its value and its help)
 """
 
@@ -87,12 +87,22 @@ def runtime_overrides(overrides: list[str]) -> list[str]:
 
 
 def cmd_plot(args) -> int:
-    from cotmix.experiments.report.figures import plot_run
+    from cotmix.experiments.report.figures import compare_runs, plot_run
 
-    run_dir = Path(args.run_dir)
-    if not any((run_dir / name).is_file() for name in ("metrics.jsonl", "metrics.jsonl.gz")):
-        raise CotmixError(f"{run_dir}: not a run directory (no metrics.jsonl)")
-    print(plot_run(run_dir, args.out))
+    settings = [d for d in args.run_dirs if "=" in d and "/" not in d and not Path(d).exists()]
+    if settings:  # a sweep's run folders have '=' in their names too: only a path that is not there is a setting
+        raise CotmixError(f"cotmix plot takes no key=value settings (got {' '.join(settings)}); it draws from "
+                          "metrics files")
+    run_dirs = [Path(d) for d in args.run_dirs]
+    for run_dir in run_dirs:
+        if not any((run_dir / name).is_file() for name in ("metrics.jsonl", "metrics.jsonl.gz")):
+            raise CotmixError(f"{run_dir}: not a run directory (no metrics.jsonl)")
+    if len(run_dirs) == 1:
+        print(plot_run(run_dirs[0], args.out))
+    elif not args.out:
+        raise CotmixError("plot with several runs draws one comparison: name its file with --out FILE.png")
+    else:
+        print(compare_runs(run_dirs, Path(args.out)))
     return 0
 
 
@@ -133,9 +143,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("plot", help="draw curves.png of a run directory")
-    p.add_argument("run_dir")
-    p.add_argument("--out", help="output PNG (default RUN_DIR/curves.png)")
+    p = sub.add_parser("plot", help="draw curves.png of a run directory, or compare several runs in one figure")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--out", help="output PNG (default RUN_DIR/curves.png; with several runs, required)")
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("config", help="print every config key with its value and help")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cotmix.errors import warn
 from cotmix.options import add_arguments, from_arguments
 from cotmix.theory.config import TheoryConfig
 
@@ -19,6 +20,8 @@ def cmd_theory(args) -> int:
     cfg = from_arguments(TheoryConfig, args)
     result = run_theory(cfg, Path(args.out), progress=(lambda msg: None) if args.no_progress else print)
     print(format_theory_table(result))
+    for line in result["warnings"]:
+        warn(line)
     print(f"\nwrote {Path(args.out) / 'theory.json'} and calibration.png, threshold.png, star.png")
     return 0
 

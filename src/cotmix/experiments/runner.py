@@ -222,10 +222,14 @@ def _run_on_ray(todo: list[RunSpec], out: Path, workers: int, address: str | Non
         import ray
     except ImportError:
         raise CotmixError("--workers > 1 needs Ray: pip install 'ray>=2.30' (or use --workers 1)") from None
+    import logging
+
+    logging.getLogger("ray").setLevel(logging.ERROR)  # its start-up lines landed inside the progress bar
+    quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
     if address:
-        ray.init(address=address, log_to_driver=False)
+        ray.init(address=address, **quiet)
     else:
-        ray.init(num_cpus=min(workers, len(todo)) * threads, include_dashboard=False, log_to_driver=False)
+        ray.init(num_cpus=min(workers, len(todo)) * threads, include_dashboard=False, **quiet)
     try:
         remote = ray.remote(num_cpus=threads, max_retries=0)(execute_run)
         niceness = os.getpriority(os.PRIO_PROCESS, 0)

@@ -126,5 +126,5 @@ class DigitSumTask(Task):
         return mask & batch.is_long[:, None]
 
     def decode(self, prompt: torch.Tensor, response: torch.Tensor) -> tuple[str, str]:
-        digits = "".join(TOKEN_TEXT[int(t)] for t in prompt[: self.d])
-        return digits, response_text(response, TOKEN_TEXT, EOS, PAD)
+        prompt_text = "".join(TOKEN_TEXT[int(t)] for t in prompt)  # ends with "=", as a model is prompted
+        return prompt_text, response_text(response, TOKEN_TEXT, EOS, PAD)

@@ -170,5 +170,5 @@ class ParityTask(Task):
         return {"after_0": mask & (previous == ZERO), "after_1": mask & (previous == ONE)}
 
     def decode(self, prompt: torch.Tensor, response: torch.Tensor) -> tuple[str, str]:
-        bits = "".join(TOKEN_TEXT[int(t)] for t in prompt[: self.d])
-        return bits, response_text(response, TOKEN_TEXT, EOS, PAD)
+        prompt_text = "".join(TOKEN_TEXT[int(t)] for t in prompt)  # ends with "=", as a model is prompted
+        return prompt_text, response_text(response, TOKEN_TEXT, EOS, PAD)

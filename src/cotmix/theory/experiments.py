@@ -111,6 +111,7 @@ def run_theory(cfg: TheoryConfig, out: Path, progress=print) -> dict:
     if cfg.complexity_d:
         result["complexity"] = sample_complexity(cfg, gen, progress)
     result["wall_s"] = round(time.perf_counter() - started, 1)
+    result["warnings"] = convergence_warnings(result)
     write_json_atomic(out / "theory.json", result)
     from cotmix.theory.figures import plot_theory
 
@@ -179,6 +180,37 @@ def complexity_fits(rows: list[dict]) -> dict:
             better = "power" if power["rss"] <= exponential["rss"] else "exponential"
         out[str(p0)] = {"power": power, "exponential": exponential, "better": better}
     return out
+
+
+# A measured long fraction further than this from the closed form is not sampling noise (at the default
+# 16,384 evaluation samples, 3 sd of a fraction is under 0.012): the fit had too few steps to converge.
+NOT_CONVERGED = 0.1
+
+
+def convergence_warnings(result: dict) -> list[str]:
+    """One line per part of the run whose measurement is far from what a converged model does:
+    Algorithm 3's long fraction against p_cot, and STaR's last round against 2p/(1+p)."""
+    cfg, lines = result["config"], []
+    off = [(row["p_cot"], sum(m := row["measured"]["long_fraction"]) / len(m), row["predicted"]["long_correct"])
+           for row in result["pretrain"]]
+    off = [(p, got, want) for p, got, want in off if abs(got - want) > NOT_CONVERGED]
+    if off:
+        p, got, want = off[0]
+        lines.append(f"Algorithm 3 did not converge at {len(off)} of {len(result['pretrain'])} p_cot values (p_cot = {p}: "
+                     f"long fraction {got:.3f}, a converged model's {want:.3f}); raise --steps and --chain-steps "
+                     f"(now {cfg['steps']} and {cfg['chain_steps']})")
+    star = result["star"]
+    if star["rounds"]:
+        last = star["rounds"][-1]
+        behind = [(p0, sum(v) / len(v), star["predicted"][i][last["round"]])
+                  for i, (p0, v) in enumerate(zip(star["p0"], last["long_fraction"]))]
+        behind = [(p0, got, want) for p0, got, want in behind if want - got > NOT_CONVERGED]
+        if behind:
+            p0, got, want = behind[0]
+            lines.append(f"STaR lags its recursion at {len(behind)} of {len(star['p0'])} p0 values (p0 = {p0}, round "
+                         f"{last['round']}: long fraction {got:.3f}, 2p/(1+p) gives {want:.3f}); raise --star-samples "
+                         f"(now {cfg['star_samples']:,}) or --chain-steps")
+    return lines
 
 
 def format_theory_table(result: dict) -> str:

@@ -67,6 +67,20 @@ def _verdict_html(sweep) -> str:
     return page
 
 
+def _warnings_html(sweep) -> str:
+    """The warnings each run printed (kept in its summary.json), folded under the run count: in a
+    sweep they went to a worker's stderr, where nobody reads them."""
+    items = [f"<li><code>{html.escape(run.name)}</code> {html.escape(phase)}: {html.escape(message)}</li>"
+             for run in sweep.runs for phase, entry in run.summary.items() if isinstance(entry, dict)
+             for message in entry.get("warnings") or ()]
+    if not items:
+        return ""
+    warned = len({run.name for run in sweep.runs for entry in run.summary.values()
+                  if isinstance(entry, dict) and entry.get("warnings")})
+    return (f'<details class="failed"><summary>{len(items)} warning(s) in {warned} run(s)</summary>'
+            f'<ul>{"".join(items)}</ul></details>')
+
+
 def build_report(root: Path, out: Path | None = None, partial: bool = False, shown_as: Path | None = None) -> Path:
     """Draw every sweep under `root` and write the HTML page (atomically); returns its path. The page
     names its files under `shown_as` (default: root), where they will be read."""
@@ -105,6 +119,7 @@ def build_report(root: Path, out: Path | None = None, partial: bool = False, sho
                      f'{html.escape(", ".join(r.name for r in unfinished))}</span>')
         if failed:
             runs += f' <span class="failed">(failed: {html.escape(", ".join(failed))})</span>'
+        runs += _warnings_html(sweep)
         label, claim = _claim(sweep.name)
         sections.append(SECTION.format(verdict=_verdict_html(sweep),anchor=html.escape(sweep.name), name=html.escape(sweep.name),
                                        claim_label=label, claim=html.escape(claim), measured=html.escape(measured),
