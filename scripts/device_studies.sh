@@ -8,7 +8,7 @@
 #   DEADLINE=500 bash scripts/device_studies.sh WORK OUT STUDY:WORKERS [...]
 # Each STUDY:WORKERS gets a GPU lane of its own.
 # Before the lanes start, WORK/STUDY is seeded with its finished runs published under
-# docs/in-progress/ and docs/results/, so only the rest is run.
+# docs/lab/in-progress/ and docs/results/, so only the rest is run.
 set -u
 USAGE="usage: device_studies.sh WORK OUT STUDY:WORKERS [...], e.g. fig-headline-paper:3"
 WORK=${1:?$USAGE}
@@ -58,7 +58,7 @@ running() { local pid; for pid in $lanes; do kill -0 "$pid" 2>/dev/null && retur
 
 for item in "$@"; do
   sweep=$(basename "${item%%:*}" .yaml)
-  for src in docs/in-progress docs/results; do
+  for src in docs/lab/in-progress docs/results; do
     [ -f "$src/$sweep/sweep.json" ] && "$PY" -m cotmix.cli restore "$sweep" --src "$src" --dest "$WORK"
   done
   lane "$sweep" "$item"

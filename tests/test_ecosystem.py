@@ -11,10 +11,10 @@ import torch
 
 from cotmix.cli import main
 from cotmix.config import load_config
+from cotmix.rng import seeded_generator
 from cotmix.rundir import read_metrics, release_run_dir
 from cotmix.tasks import make_task
 from cotmix.train.phase import Phase
-from cotmix.train.rng import seeded_generator
 from cotmix.train.tracking import scalars
 
 TINY = ["task.d=6", "task.p_cot=0.25", "model.d_model=32", "model.n_head=2", "pretrain.steps=12",

@@ -1,13 +1,15 @@
 """Sweep grids and built-in studies: expansion into named, validated runs, --list, arms."""
 
 
+from pathlib import Path
+
 import pytest
 from conftest import TINY_SWEEP
 
 from cotmix.cli import main
 from cotmix.errors import ConfigError
 from cotmix.experiments.grid import grid_from_dict
-from cotmix.experiments.studies import SIZES, STUDIES, study_grid
+from cotmix.experiments.studies import STUDIES, study_grid
 
 
 def test_grid_expands_to_named_runs_and_validates_every_config():
@@ -22,20 +24,20 @@ def test_grid_expands_to_named_runs_and_validates_every_config():
         grid_from_dict(TINY_SWEEP | {"gird": {}})
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_every_built_in_study_expands_to_valid_runs(size):
+def test_every_built_in_study_expands_to_valid_runs():
     for name in STUDIES:
-        grid = grid_from_dict(study_grid(name, size))
+        grid = grid_from_dict(study_grid(name))
         assert grid.runs(), name
-    assert grid_from_dict(study_grid("fig-headline", "paper")).runs()[0].config().task.d == 50
-    assert grid_from_dict(study_grid("fig-threshold", "paper")).runs()[0].config().task.d == 25
+    assert grid_from_dict(study_grid("fig-headline-paper")).runs()[0].config().task.d == 50
+    assert grid_from_dict(study_grid("fig-threshold-paper")).runs()[0].config().task.d == 25
 
 
 def test_list_needs_no_out_and_names_the_fixed_settings_once(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["sweep", "fig-rare", "--size", "cpu", "--list"]) == 0
+    assert main(["sweep", "fig-rare", "--list"]) == 0
     header, *lines = capsys.readouterr().out.splitlines()
     criteria = [line for line in lines if line.startswith("# pre-registered: ")]
+    assert "# expected CPU time: unknown" in lines[len(criteria)]  # no published table in this folder
     names = [line for line in lines if not line.startswith("#")]
     assert names == [f"task.p_cot=0.01,seed={s}" for s in STUDIES["fig-rare"].seeds]
     assert criteria == [f"# pre-registered: {c.text()}" for c in STUDIES["fig-rare"].criteria] != []
@@ -64,3 +66,13 @@ def test_the_ntp_only_arm_runs_to_its_minimum_samples():
     steps, every = baseline_schedule(cfg, rl_samples=5_000, pretrain_samples=20_000)
     assert steps == 313 and every >= 4  # (100000 - 20000) / 256, rounded up; at most 100 evaluations
     assert baseline_schedule(load_config(), rl_samples=5_000, pretrain_samples=20_000)[0] == 20  # RL's samples
+
+
+def test_the_expected_time_is_the_published_runs_measured_time():
+    from cotmix.cli.sweep import expected_time
+    from cotmix.files import read_parquet
+
+    published = Path(__file__).parents[1] / "docs" / "results"
+    walls = read_parquet(published / "fig-headline" / "results.parquet").column("wall_s").to_pylist()
+    line = expected_time("fig-headline", 10, published)
+    assert f"about {2 * sum(walls) / 3600:.1f} core-hours for 10 runs" in line

@@ -68,7 +68,7 @@ def test_every_study_with_a_claim_has_criteria_that_name_real_phases_and_keys():
             assert study.criteria == ()
             continue
         assert study.criteria, name
-        spec = study_grid(name, "cpu")
+        spec = study_grid(name)
         keys = set(spec["grid"]) | set(spec["base"]) | {k for extra in spec["also"] for k in extra} | \
             {k for arm in (spec.get("arms") or {}).values() for k in arm}
         for criterion in study.criteria:

@@ -1,17 +1,19 @@
 """cotmix: how RL after next-token prediction lets autoregressive models learn what NTP alone cannot.
 
-The pipeline, one package per stage, each importing only the ones above it:
+The pipeline, one package per stage, each importing only the ones above it (tests/test_layout.py
+checks it):
 
-    tasks/        parity and multiplication mixtures of long and short demonstrations; the held-out split
+    tasks/        parity, multiplication and digit-sum mixtures of long and short demonstrations; the held-out split
     model/        the transformer, its KV-cache sampler, length buckets, device placement
-    train/        NTP: loss, optimizer, seeded generators, checkpoints, the phase bookkeeping, the NTP loop
     eval/         held-out metrics with their intervals
+    train/        NTP: loss, optimizer, checkpoints, the phase bookkeeping, the NTP loop
     rl/           advantage estimators and losses, the algorithms (STaR, REINFORCE, RLOO, GRPO), the RL loop
     experiments/  `cotmix run`, built-in studies, sweeps, the results table and the report
     cli/          the `cotmix` command, one module per command group
 
 Beside them: theory/ (the paper's linear model and closed forms), bench/ (speed against Hugging Face),
-llm/ (pretrained LMs through TRL). config.py, presets.py, errors.py and rundir.py sit under all of it.
+llm/ (pretrained LMs through TRL). The modules at the top (config, options, registry, errors, files,
+rundir, rng, plotting, ...) sit under all of it.
 """
 
 __version__ = "0.2.0"

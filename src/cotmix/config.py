@@ -20,7 +20,7 @@ from cotmix.presets import preset_overrides
 from cotmix.registry import AGGREGATIONS, ALGORITHMS, REWARDS, STOP_RULES, TASKS
 
 MIN_TEMPERATURE = 0.01  # below it logits / T overflow float32 (softmax of inf - inf is NaN); 0 is greedy, by name
-MAX_SEED = 2**32 - 1  # seeds are mixed into 64-bit generator seeds (cotmix.train.rng): they must leave room
+MAX_SEED = 2**32 - 1  # seeds are mixed into 64-bit generator seeds (cotmix.rng): they must leave room
 TRACKERS = ("tensorboard", "wandb")  # values of the top-level `logger` key (cotmix.train.tracking)
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d{1,3})?")  # values of the top-level `device` key
 

@@ -23,9 +23,9 @@ from cotmix.config import Config
 from cotmix.files import atomic_file, write_text_atomic
 from cotmix.hf import token_texts
 from cotmix.model.memory import check_fits
+from cotmix.rng import seeded_generator
 from cotmix.tasks import Batch, Task, make_task
 from cotmix.tasks.base import LONG, SHORT, response_lengths
-from cotmix.train.rng import seeded_generator
 
 FORMATS = ("parquet", "jsonl")
 

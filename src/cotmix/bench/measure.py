@@ -161,13 +161,13 @@ def bench_training(cfg: Config, size: BenchSize, peers: bool, device: torch.devi
         steps["hf"] = (hf_model(ours, task.eos_id, task.pad_id), _hf_ntp_step)
         steps["hf_same_loss"] = (LogitsOnly(hf_model(ours, task.eos_id, task.pad_id)), _ntp_step)
         bf16 = build_model(cfg.model, task)
-        bf16.autocast_dtype = torch.bfloat16  # as `precision=bf16` sets it (cotmix.device.place)
+        bf16.autocast_dtype = torch.bfloat16  # as `precision=bf16` sets it (cotmix.model.device.place)
         steps["cotmix_bf16"] = (bf16, _ntp_step)
     timed = {name: synced(partial(step, model.to(device), make_optimizer(model, 1e-4), task, batch), device)
              for name, (model, step) in steps.items()}
     seconds = interleaved_medians(timed, size.repeats)
     result = {name: {"tokens_per_s": tokens / s, "step_s": s} for name, s in seconds.items()}
-    # Positions cotmix computes: each row up to its last real token (cotmix.buckets), minus the last.
+    # Positions cotmix computes: each row up to its last real token (cotmix.model.buckets), minus the last.
     computed = tokens - size.batch
     flops = model_flops_per_token(ours, sequences.shape[1] / 2, training=True) * computed / result["cotmix"]["step_s"]
     result["cotmix"]["flop_per_s"] = flops

@@ -1,7 +1,7 @@
 """`cotmix sweep`, `cotmix results` and `cotmix report`: grids of runs, one table, one HTML page.
 
-    cotmix sweep     GRID.yaml|STUDY --out DIR [--size cpu|paper] [--workers N] [--engine E] [--address ADDR] [--only GLOB]
-    cotmix sweep     GRID.yaml|STUDY --list [--size cpu|paper]
+    cotmix sweep     GRID.yaml|STUDY --out DIR [--workers N] [--engine E] [--address ADDR] [--only GLOB]
+    cotmix sweep     GRID.yaml|STUDY --list
     cotmix results   DIR [--where SQL] [--columns a,b|all] [--sort SQL] [--csv] [--list-columns]
     cotmix report    DIR [--out report.html] [--partial]
     cotmix publish   NAME... [--src runs/sweeps] [--dest docs/results] [--partial]
@@ -24,7 +24,7 @@ def cmd_sweep(args) -> int:
     if not (1 <= args.workers <= MAX_WORKERS and 1 <= args.threads <= MAX_THREADS):
         raise CotmixError(f"--workers {args.workers} --threads {args.threads}: need 1 <= workers <= {MAX_WORKERS} and "
                           f"1 <= threads <= {MAX_THREADS} (this machine has {os.cpu_count()} CPUs)")
-    grid = grid_for(args.grid, args.size)
+    grid = grid_for(args.grid)
     if args.list:
         specs = select_runs(grid.runs(), args.only)
         varying = set(grid.grid).union(*grid.also)
@@ -33,6 +33,7 @@ def cmd_sweep(args) -> int:
         print(f"# {grid.name}: cotmix {grid.command}{preset} {fixed}".rstrip())
         for criterion in study_criteria(grid.name):
             print(f"# pre-registered: {criterion.text()}")
+        print(f"# {expected_time(grid.name, len(specs))}")
         for spec in specs:
             print(spec.name)
         return 0
@@ -45,6 +46,21 @@ def cmd_sweep(args) -> int:
     for status in failed:
         print(f"  {status.get('state', 'not run')}: {status['name']}: {status.get('error', '')}")
     return 1 if failed else 0
+
+
+def expected_time(name: str, runs: int, published: Path = Path("docs/results")) -> str:
+    """What the sweep cost when it was last published here (its table's wall_s per run), scaled to
+    `runs`: the only estimate that is a measurement. Run times vary with the machine and with each
+    run's stop rule; a run that shared its pre-training with others counts only its own part."""
+    from cotmix.files import read_parquet
+
+    table = published / name / "results.parquet"
+    walls = sorted(w for w in (read_parquet(table).column("wall_s").to_pylist() if table.is_file() else ()) if w)
+    if not walls:
+        return f"expected CPU time: unknown ({table} holds no measured run times)"
+    total = sum(walls) / len(walls) * runs
+    return (f"expected CPU time: about {total / 3600:.1f} core-hours for {runs} runs (median {walls[len(walls) // 2] / 60:.0f} "
+            f"min a run at --threads 1, as measured in {table}); 2 workers take about half that in wall time")
 
 
 def study_criteria(name: str) -> tuple:
@@ -103,9 +119,8 @@ def cmd_restore(args) -> int:
 def add_parsers(sub) -> None:
     p = sub.add_parser("sweep", help="run a grid of runs (a sweep file or a built-in study) in parallel on Ray")
     p.add_argument("grid", help="sweep YAML file, or a built-in study: fig-headline, fig-threshold, ... "
-                   "(see cotmix.sweep.studies)")
+                   "(see cotmix.experiments.studies)")
     p.add_argument("--out", help="sweep directory (rerun the same command to resume); not needed with --list")
-    p.add_argument("--size", default="cpu", choices=["cpu", "paper"], help="size of a built-in study")
     p.add_argument("--workers", type=int, default=1, help="parallel runs; > 1 starts a local Ray instance "
                    "(or a local process pool: --engine)")
     p.add_argument("--engine", default="auto", choices=["auto", "ray", "processes"],

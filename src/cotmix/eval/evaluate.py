@@ -16,8 +16,8 @@ from cotmix.eval.metrics import fraction, mean, pass_at_k_metrics, response_metr
 from cotmix.model.device import model_device
 from cotmix.model.sampler import generate
 from cotmix.registry import STOP_RULES
+from cotmix.rng import seeded_generator
 from cotmix.tasks import Task
-from cotmix.train.rng import seeded_generator
 
 PASS_K = (1, 2, 4, 8)
 

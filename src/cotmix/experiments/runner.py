@@ -103,7 +103,7 @@ def _check_same_grid(out: Path, grid: Grid) -> None:
             name = before.get("name") if isinstance(before, dict) else None
             differ = ", ".join(_differing_keys(before, grid.to_dict())[:6])
             raise CotmixError(f"--out {out}: holds a different sweep ({name!r}; differs in {differ}: "
-                              "another --size or file?); use a new --out, or the same sweep to resume it")
+                              "another file?); use a new --out, or the same sweep to resume it")
         return
     create_empty_dir(out, "they are not a sweep; choose an empty or new directory")
     write_json_atomic(path, grid.to_dict())
@@ -261,13 +261,13 @@ def _run_on_processes(todo: list[RunSpec], out: Path, workers: int, threads: int
                 report(_worker_died(out, spec, exc))
 
 
-def grid_for(name_or_file: str, size: str) -> Grid:
-    """A sweep file path, or the name of a built-in study (see cotmix.sweep.studies)."""
+def grid_for(name_or_file: str) -> Grid:
+    """A sweep file path, or the name of a built-in study (see cotmix.experiments.studies)."""
     from cotmix.experiments.grid import load_grid
     from cotmix.experiments.studies import STUDIES, study_grid
 
     if name_or_file in STUDIES:
-        return grid_from_dict(study_grid(name_or_file, size), default_name=name_or_file)
+        return grid_from_dict(study_grid(name_or_file), default_name=name_or_file)
     if not Path(name_or_file).exists() and not name_or_file.endswith((".yaml", ".yml", ".json")):
         raise CotmixError(f"sweep {name_or_file!r}: not a file and not a built-in study; "
                           f"studies: {', '.join(STUDIES)}")

@@ -1,12 +1,12 @@
 """Built-in sweeps: one per result of the paper (`fig-*`) and four studies beyond it (`study-*`).
 
-    cotmix sweep fig-threshold --size cpu --out runs/sweeps/fig-threshold
+    cotmix sweep fig-threshold --out runs/sweeps/fig-threshold
     cotmix report runs/sweeps
 
-Each comes in two sizes. `cpu` fits a 2-core laptop (d = 20, a width-64 2-layer GPT-2, NTP in
-batches of 256 until the chain is learnt, unless the study varies these or its `cpu_base` says
-otherwise). `paper` uses the paper's d (50 for the headline, 25 for the threshold) and a model and
-budget meant for a GPU. Every entry says what the paper claims (or, for a study, what question it
+Each fits a 2-core machine: d = 20, a width-64 2-layer GPT-2, NTP in batches of 256 until the chain
+is learnt, unless the study varies these or its `setting` says otherwise. The paper's own sizes are
+studies of their own (`*-paper`: d = 50 for the headline, d = 25 for the threshold), so a result's
+name says its scale. Every entry says what the paper claims (or, for a study, what question it
 asks) and which figure `cotmix report` draws from it. Studies whose question is about a fixed NTP
 budget (how far NTP alone gets, or RL from an unfinished chain) turn the stopping rule off.
 """
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from cotmix.errors import ConfigError
 from cotmix.experiments.verdicts import Criterion as C
 
-SIZES = ("cpu", "paper")
 # The studies keep the schedule and RL budget they were designed with (the defaults of `cotmix run`
 # became a constant rate and an RL stopping rule afterwards); their curves compare a fixed RL budget.
 _STUDY_RL = {"pretrain.schedule": "cosine", "posttrain.steps": 100, "posttrain.stop_when": "none"}
@@ -28,10 +27,6 @@ _FIXED_BUDGET = {"pretrain.stop_when": "none"}
 # constant learning rate, evaluated on 1024 held-out prompts every 500 steps.
 _PAPER_SCALE = {"model.flavour": "llama", "pretrain.schedule": "constant", "pretrain.eval_interval": 500,
                 "pretrain.ckpt_interval": 500, "eval.n_prompts": 1024, "posttrain.stop_when": "none"}
-_PAPER = {"task.d": 50, "task.p_cot": 0.25, "model.n_layer": 4, "model.d_model": 256, "model.n_head": 8,
-          "pretrain.steps": 20000, "pretrain.batch_size": 512, "posttrain.prompts_per_step": 128,
-          "eval.n_prompts": 4096, **_STUDY_RL, "posttrain.steps": 200}
-
 
 # Where seeds disagreed in the draw before the validation split, its rerun has five.
 FIVE_SEEDS = (0, 1, 2, 3, 4)
@@ -42,12 +37,11 @@ class Study:
     claim: str  # the paper's claim, or the open question
     figure: str  # plot kind in cotmix.experiments.report.figures
     command: str  # run | pretrain
-    grid: dict  # varying keys -> values (same at both sizes unless `paper_grid` is given)
-    base: dict | None = None  # extra fixed overrides at both sizes
+    grid: dict  # varying keys -> values
+    base: dict | None = None  # extra fixed overrides
     also: tuple = ()
     seeds: tuple = (0, 1, 2)
-    paper_grid: dict | None = None
-    cpu_base: dict | None = None  # extra fixed overrides at cpu size only
+    setting: dict | None = None  # the study's own d, model and budget, over the shared defaults and base
     arms: dict | None = None  # named bundles of overrides, each crossed with the grid (cotmix.experiments.grid)
     # The claim as checkable criteria, fixed before the runs (cotmix.experiments.verdicts); the report
     # computes the verdict from them. None for an open question that states no hypothesis.
@@ -59,7 +53,7 @@ STUDIES: dict[str, Study] = {
     "fig-headline": Study(
         "NTP alone stays at chance (greedy accuracy 0.5, 2-token answers); NTP+RL reaches 100% greedy "
         "accuracy as responses grow to d+1 tokens (paper: d = 50, p_cot = 0.25).",
-        "curves", "run", {}, cpu_base={"posttrain.steps": 40}, seeds=FIVE_SEEDS,
+        "curves", "run", {}, setting={"posttrain.steps": 40}, seeds=FIVE_SEEDS,
         criteria=(C("NTP+RL generalises", "posttrain", "greedy_accuracy", ">=", 0.99),
                   C("NTP+RL answers long", "posttrain", "greedy_length_median", ">=", "d+1"),
                   C("NTP alone at chance", "baseline", "greedy_accuracy", "chance")),
@@ -69,8 +63,7 @@ STUDIES: dict[str, Study] = {
         "After NTP, greedy decoding takes the long path, and is correct, only when p_cot > 1/3; below, "
         "greedy accuracy is a coin flip (paper: d = 25).",
         "threshold", "pretrain", {"task.p_cot": [0.2, 0.25, 0.3, 0.32, 0.34, 0.36, 0.4, 0.5]},
-        base=_FIXED_BUDGET, cpu_base={"pretrain.steps": 1000},
-        paper_grid={"task.d": [25], "task.p_cot": [0.2, 0.25, 0.3, 0.32, 0.35, 0.37, 0.4, 0.5]},
+        base=_FIXED_BUDGET, setting={"pretrain.steps": 1000},
         criteria=(C("chance below 1/3", "pretrain", "greedy_accuracy", "chance",
                     where={"task.p_cot": [0.2, 0.25, 0.3, 0.32]}),
                   C("right above 1/3", "pretrain", "greedy_accuracy", ">=", 0.99,
@@ -87,7 +80,7 @@ STUDIES: dict[str, Study] = {
         # The end-to-end reward: a half-learnt chain ends right as often as a short answer, so RL can
         # lengthen it without generalising; the chain reward pays only perfect chains. (This reward
         # was chosen after a chain-reward version of the study had been seen: docs/lab/log.md.)
-        base={"posttrain.reward": "e2e", **_FIXED_BUDGET}, paper_grid={"pretrain.steps": [1000, 5000, 20000]},
+        base={"posttrain.reward": "e2e", **_FIXED_BUDGET},
         criteria=(C("too early: chance", "posttrain", "greedy_accuracy", "chance", where={"pretrain.steps": [100]}),
                   C("later: generalises", "posttrain", "greedy_accuracy", ">=", 0.99,
                     where={"pretrain.steps": [1000]})),
@@ -118,11 +111,11 @@ STUDIES: dict[str, Study] = {
         "Even with p_cot = 0.01 (1 long demonstration in 100) RL finds and amplifies the long answers.",
         "curves", "run", {"task.p_cot": [0.01]}, seeds=(0, 1, 2, 3),
         base={"posttrain.algorithm": "star", "posttrain.star_epochs": 3, "posttrain.steps": 400, "posttrain.lr": 3e-4},
-        # STaR, the algorithm of Theorem 2. At cpu size: d = 16 and RoPE, whose single relative offset
+        # STaR, the algorithm of Theorem 2. Here d = 16 and RoPE, whose single relative offset
         # serves every chain step (with learned positions each chain position is learnt on its own,
         # far too slowly at p_cot = 0.01); at d <= 10 NTP alone starts learning the parity itself.
         # How these settings were found: docs/lab/log.md.
-        cpu_base={"task.d": 16, "model.flavour": "llama", "pretrain.steps": 30000,
+        setting={"task.d": 16, "model.flavour": "llama", "pretrain.steps": 30000,
                   "pretrain.schedule": "constant", "pretrain.eval_interval": 1000,
                   "pretrain.ckpt_interval": 1000},
         criteria=(C("RL amplifies rare long answers", "posttrain", "greedy_accuracy", ">=", 0.99),),
@@ -133,10 +126,10 @@ STUDIES: dict[str, Study] = {
         "(paper, appendix); RL after NTP reaches 100% either way.",
         "curves_by", "run", {"task.leap": [2], "task.p_cot": [0.15, 0.25]}, base=_FIXED_BUDGET, seeds=FIVE_SEEDS,
         # A fixed NTP budget: the claim is about what NTP alone learns in it, and the stopping rule
-        # would end pre-training as soon as the chain is learnt. d = 10 at cpu size: each leap-2 step
+        # would end pre-training as soon as the chain is learnt. d = 10 here: each leap-2 step
         # XORs two new bits into the running parity, which a 2-layer model learns at d = 10 but not at
         # d = 20 within the budget (docs/lab/log.md).
-        cpu_base={"task.d": 10, "pretrain.steps": 10000, "pretrain.eval_interval": 1000,
+        setting={"task.d": 10, "pretrain.steps": 10000, "pretrain.eval_interval": 1000,
                   "pretrain.ckpt_interval": 1000},
         criteria=(C("NTP alone generalises below 1/3 with leap 2", "pretrain", "greedy_accuracy", ">=", 0.99),
                   C("RL after NTP generalises", "posttrain", "greedy_accuracy", ">=", 0.99)),
@@ -145,7 +138,7 @@ STUDIES: dict[str, Study] = {
         "A bigger model does not rescue NTP: greedy accuracy stays at chance below 1/3 at every depth and width "
         "(paper: depth 2/4/8 x width 128/256).",
         "size", "pretrain", {"model.n_layer": [2, 4], "model.d_model": [64, 128]},
-        base=_FIXED_BUDGET, cpu_base={"pretrain.steps": 1000}, paper_grid={"model.n_layer": [2, 4, 8], "model.d_model": [128, 256]},
+        base=_FIXED_BUDGET, setting={"pretrain.steps": 1000},
         criteria=(C("no size rescues NTP below 1/3", "pretrain", "greedy_accuracy", "chance"),)),
     "study-noisy-chains": Study(
         "Open question: if a fraction of the long demonstrations carry a wrong step (and so a wrong answer), "
@@ -163,15 +156,14 @@ STUDIES: dict[str, Study] = {
         "Open question: as p_cot -> 0 (and at 0), where does RL stop helping? The theory needs p_cot not "
         "exponentially small in d.",
         "by_value", "run", {"task.p_cot": [0.0, 0.005, 0.01, 0.02, 0.05]},
-        base={"posttrain.steps": 60, **_FIXED_BUDGET}, cpu_base={"pretrain.steps": 1000},
+        base={"posttrain.steps": 60, **_FIXED_BUDGET}, setting={"pretrain.steps": 1000},
         criteria=(C("hypothesis: no long demonstrations, no generalisation", "posttrain", "greedy_accuracy",
                     "chance", where={"task.p_cot": [0.0]}),
                   C("hypothesis: 5% long demonstrations suffice", "posttrain", "greedy_accuracy", ">=", 0.99,
                     where={"task.p_cot": [0.05]}))),
     "study-phase-diagram": Study(
         "Open question: over the (d, p_cot) plane, where does NTP alone succeed, and where does NTP+RL?",
-        "phase", "run", {"task.d": [8, 12, 16, 20], "task.p_cot": [0.05, 0.1, 0.2, 0.3]},
-        paper_grid={"task.d": [10, 20, 30, 50], "task.p_cot": [0.02, 0.05, 0.1, 0.2, 0.3, 0.4]}),
+        "phase", "run", {"task.d": [8, 12, 16, 20], "task.p_cot": [0.05, 0.1, 0.2, 0.3]}),
     # --- beyond parity: the third built-in task (cotmix.tasks.digitsum; the threshold 1/11 is predicted
     # in docs/theory.md before these ran) ---
     "fig-digitsum": Study(
@@ -194,7 +186,7 @@ STUDIES: dict[str, Study] = {
                     where={"task.p_cot": [0.05, 0.07]}),
                   C("right above 1/11", "pretrain", "greedy_accuracy", ">=", 0.99,
                     where={"task.p_cot": [0.15, 0.25]}))),
-    # --- the paper's own scale on a CPU (the same settings at both sizes: they are the paper's task) ---
+    # --- the paper's own scale on a CPU: the paper's task sizes, with models that fit here ---
     "fig-headline-paper": Study(
         "At d = 50, p_cot = 0.25, NTP alone stays at chance with a median greedy length of 2 after 1.28e7 "
         "samples (256 x 50k steps); NTP+RL reaches greedy accuracy >= 0.99 with greedy length d+1 = 51.",
@@ -243,19 +235,12 @@ STUDIES: dict[str, Study] = {
 }
 
 
-def study_grid(name: str, size: str) -> dict:
-    """The sweep mapping (as in a sweep file) of built-in study `name` at `size`."""
+def study_grid(name: str) -> dict:
+    """The sweep mapping (as in a sweep file) of built-in study `name`."""
     if name not in STUDIES:
         raise ConfigError(f"unknown study {name!r}; available: {', '.join(STUDIES)}")
-    if size not in SIZES:
-        raise ConfigError(f"--size {size!r}: allowed: {', '.join(SIZES)}")
     study = STUDIES[name]
-    grid = study.paper_grid if size == "paper" and study.paper_grid else study.grid
-    base = (_PAPER if size == "paper" else _CPU) | (study.base or {})
-    if size == "cpu":
-        base |= study.cpu_base or {}
-    if size == "paper" and name == "fig-threshold":
-        base = base | {"task.d": 25}
-    out = {"name": name, "command": study.command, "base": base, "grid": grid, "also": list(study.also),
+    base = _CPU | (study.base or {}) | (study.setting or {})
+    out = {"name": name, "command": study.command, "base": base, "grid": study.grid, "also": list(study.also),
            "seeds": list(study.seeds)}
     return out | ({"arms": study.arms} if study.arms else {})

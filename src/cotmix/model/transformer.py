@@ -4,7 +4,7 @@
 - `llama`: rotary positions (RoPE), RMSNorm, SwiGLU MLP, no biases.
 
 `forward(idx)` returns logits `(batch, seq, vocab)`. During generation the sampler passes
-a KV cache (see `cotmix.sampler.KVCache`): the model writes each layer's keys and values
+a KV cache (see `cotmix.model.sampler.KVCache`): the model writes each layer's keys and values
 into it and attends over everything cached so far. The loss lives with the trainers,
 because which positions carry loss is the task's business.
 """
@@ -122,7 +122,7 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
-    # Set by cotmix.device.place: bf16 runs every forward pass under autocast (weights, optimizer
+    # Set by cotmix.model.device.place: bf16 runs every forward pass under autocast (weights, optimizer
     # state and the returned logits stay fp32). None = plain fp32.
     autocast_dtype: torch.dtype | None = None
 

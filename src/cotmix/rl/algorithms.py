@@ -83,7 +83,7 @@ def token_logprobs(model, prompts: torch.Tensor, tokens: torch.Tensor, temperatu
     """Log-probs (rows, T) of `tokens` given `prompts` under softmax(logits / temperature), and the
     per-token entropy (rows, T) of that distribution; both 0 after a row's last real token (`mask`,
     (rows, T) bool). Rows run in groups of equal response length, each cut to that length (see
-    cotmix.buckets), so a 2-token answer does not pay for d+1 positions."""
+    cotmix.model.buckets), so a 2-token answer does not pay for d+1 positions."""
     rows, width = tokens.shape
     logp = torch.zeros(rows, width, device=tokens.device)
     entropy = torch.zeros(rows, width, device=tokens.device)

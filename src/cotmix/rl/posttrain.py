@@ -19,11 +19,11 @@ from cotmix.model.transformer import build_model, max_new_tokens_limit
 from cotmix.options import apply_overrides
 from cotmix.registry import TASKS
 from cotmix.rl.algorithms import ALGORITHMS, RLContext, frozen_copy
+from cotmix.rng import seeded_generator
 from cotmix.tasks import make_task
 from cotmix.train.checkpoint import Checkpoint
 from cotmix.train.optim import make_optimizer
 from cotmix.train.phase import Phase
-from cotmix.train.rng import seeded_generator
 
 # The model, the task's shape (cotmix.tasks.Task.shape) and the partition are fixed by the checkpoint.
 PARTITION_KEYS = ("name", "heldout_fraction", "validation_fraction", "heldout_seed")

@@ -13,7 +13,7 @@ from cotmix.tasks.base import response_lengths
 def ntp_loss(model, task: Task, batch: Batch, loss_on_prompt: bool = False) -> torch.Tensor:
     """Mean cross-entropy of the response tokens (EOS included, PAD excluded) given everything
     before them; with loss_on_prompt the prompt tokens after the first count too. Rows run in
-    groups of equal length, each cut to that length (see cotmix.buckets): the PAD after a
+    groups of equal length, each cut to that length (see cotmix.model.buckets): the PAD after a
     short answer carries no loss and is never computed."""
     sequences = batch.sequences()  # (batch, prompt_len + response_len)
     used = task.prompt_len + response_lengths(batch.responses, task.eos_id)  # real tokens per row

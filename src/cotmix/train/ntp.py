@@ -19,12 +19,12 @@ from cotmix.config import Config
 from cotmix.eval.evaluate import STOP_RULES, rule_met
 from cotmix.model.device import model_device, place
 from cotmix.model.transformer import build_model
+from cotmix.rng import seeded_generator
 from cotmix.tasks import make_task
 from cotmix.train.checkpoint import Checkpoint
 from cotmix.train.losses import ntp_loss
 from cotmix.train.optim import lr_at, make_optimizer
 from cotmix.train.phase import Phase
-from cotmix.train.rng import seeded_generator
 
 
 def early_steps(interval: int) -> set[int]:
