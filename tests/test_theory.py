@@ -376,3 +376,17 @@ def test_theory_says_when_the_linear_model_did_not_converge(tmp_path, capsys):
     assert main(flags + ["--out", str(tmp_path / "long"), "--steps", "10000", "--lam", "1e-3"]) == 0
     assert json.loads((tmp_path / "long" / "theory.json").read_text())["warnings"] == []
     assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("q", [[0.1] * 10, [0.0, 1.0] + [0.0] * 8, [0.05, 0.5, 0.2] + [0.25 / 7] * 7])
+def test_the_long_digit_threshold_by_enumerating_the_calibrated_mixture(q):
+    """The calibrated next-digit distribution is p on the long digit (index 0 here) plus (1 - p) q over
+    the short answer's digit; greedy's argmax is the long digit exactly above the closed form."""
+    from cotmix.theory.closed_form import long_digit_threshold
+
+    threshold = long_digit_threshold(q[0], max(q[1:]))
+    for p in [i / 1000 for i in range(1, 1000)]:
+        mass = [p * (d == 0) + (1 - p) * q[d] for d in range(10)]
+        goes_long = mass[0] > max(mass[1:])
+        assert goes_long == (p > threshold) or abs(p - threshold) < 1e-9, (p, threshold)
+    assert threshold == {0.1: 0.0, 0.0: 0.5}.get(q[0], threshold)

@@ -23,6 +23,10 @@ from cotmix.experiments.verdicts import Criterion as C
 _STUDY_RL = {"pretrain.schedule": "cosine", "posttrain.steps": 100, "posttrain.stop_when": "none"}
 _CPU = {"task.d": 20, "task.p_cot": 0.25, **_STUDY_RL}
 _FIXED_BUDGET = {"pretrain.stop_when": "none"}
+# 3x3 multiplication: the smallest size tried where NTP learns the chain but not the product
+# (docs/theory.md); a 4-layer width-128 model, as in that exploration.
+_MULTIPLICATION = {"task.name": "multiplication", "task.digits_a": 3, "task.digits_b": 3, "model.n_layer": 4,
+                   "model.d_model": 128, "pretrain.lr": 1e-3, "pretrain.schedule": "constant", "eval.n_prompts": 1024}
 # The paper's task sizes on a CPU: a small RoPE model (one relative offset serves every chain step),
 # constant learning rate, evaluated on 1024 held-out prompts every 500 steps.
 _PAPER_SCALE = {"model.flavour": "llama", "pretrain.schedule": "constant", "pretrain.eval_interval": 500,
@@ -186,6 +190,25 @@ STUDIES: dict[str, Study] = {
                     where={"task.p_cot": [0.05, 0.07]}),
                   C("right above 1/11", "pretrain", "greedy_accuracy", ">=", 0.99,
                     where={"task.p_cot": [0.15, 0.25]}))),
+    "fig-multiplication-threshold": Study(
+        "NTP alone on 3x3 multiplication: greedy decides at the second answer digit (P_0's against the "
+        "product's), so once the product's low digits are learnt it keeps the long answer only when p_cot > 1/2 "
+        "(docs/theory.md); below, it answers short, and wrong.",
+        "threshold", "pretrain", {"task.p_cot": [0.25, 0.4, 0.6, 0.75]},
+        base={**_MULTIPLICATION, **_FIXED_BUDGET, "pretrain.steps": 8000, "pretrain.eval_interval": 1000,
+              "pretrain.ckpt_interval": 1000},
+        criteria=(C("short below 1/2", "pretrain", "greedy_long_fraction", "<=", 0.1, where={"task.p_cot": [0.25, 0.4]}),
+                  C("long above 1/2", "pretrain", "greedy_long_fraction", ">=", 0.9, where={"task.p_cot": [0.6, 0.75]}))),
+    "fig-multiplication": Study(
+        "The headline on 3x3 multiplication: NTP learns the worked chain but not the product; NTP alone answers "
+        "short and wrong below p_cot = 1/2, NTP+RL (GRPO, chain reward) reaches greedy accuracy >= 0.99 with the "
+        "35-token worked answer.",
+        "curves", "run", {"task.p_cot": [0.05, 0.1, 0.25]},
+        base={**_MULTIPLICATION, "pretrain.steps": 30000, "pretrain.eval_interval": 1000,
+              "pretrain.ckpt_interval": 1000, "posttrain.steps": 300, "posttrain.stop_when": "greedy_learnt"},
+        criteria=(C("NTP+RL generalises", "posttrain", "greedy_accuracy", ">=", 0.99),
+                  C("NTP+RL answers long", "posttrain", "greedy_length_median", ">=", 35),
+                  C("NTP alone does not", "baseline", "greedy_accuracy", "<=", 0.05))),
     # --- the paper's own scale on a CPU: the paper's task sizes, with models that fit here ---
     "fig-headline-paper": Study(
         "At d = 50, p_cot = 0.25, NTP alone stays at chance with a median greedy length of 2 after 1.28e7 "

@@ -79,6 +79,19 @@ def greedy_threshold(symbols: int) -> float:
     return 1 / (symbols + 1)
 
 
+def long_digit_threshold(short_on_long: float, short_best_other: float) -> float:
+    """The p_cot above which greedy decoding of a calibrated model writes the long answer's digit where
+    long and short answers first differ in value (multiplication: the second digit, P_0's against the
+    product's). There the long digit gets p + (1 - p) q(L) and any other digit d gets (1 - p) q(d),
+    where q is the model's distribution over the short answer's digit: greedy stays long when
+    p > (m - q(L)) / (1 + m - q(L)), m = max over d != L of q(d).
+
+    A short digit the model cannot compute (q uniform over ten): 0, any p_cot > 0 goes long. A short
+    digit it has learnt (q(c) = 1 for the right c != L): 1/2, a two-way contest as in parity."""
+    gap = max(0.0, short_best_other - short_on_long)
+    return gap / (1 + gap)
+
+
 def continue_given_first(p: float, symbols: int) -> float:
     """P(continue | the first token is x_1) of a calibrated model: p / (p + (1 - p) / symbols)."""
     return p / (p + (1 - p) / symbols)
