@@ -126,25 +126,33 @@ def bars(ax, xs, per_x: list[list[float]], n_prompts: int | None = None, **kwarg
 
 # --- the theory, overlaid ---------------------------------------------------------------------
 
-def chance(ax, label="chance", symbols: int = 2) -> None:
-    """Chance accuracy of an answer among `symbols` values: 1/2 for parity."""
+def chance(ax, label="chance", symbols: int | None = 2) -> None:
+    """Chance accuracy of an answer among `symbols` values: 1/2 for parity (none for a task without a
+    one-token answer, such as multiplication)."""
+    if symbols is None:
+        return
     ax.axhline(1 / symbols, color="grey", ls=":", lw=1, label=label)
 
 
-def threshold(ax, label=None, symbols: int = 2) -> None:
+def threshold(ax, label=None, symbols: int | None = 2) -> None:
     """The greedy threshold 1/(symbols + 1) of a calibrated model: 1/3 for parity."""
+    if symbols is None:
+        return
     ax.axvline(cf.greedy_threshold(symbols), color="grey", ls=":", lw=1,
                label=label or f"p_cot = 1/{symbols + 1}")
 
 
-def greedy_theory(ax, lo: float, hi: float, label="theory", symbols: int = 2) -> None:
+def greedy_theory(ax, lo: float, hi: float, label="theory", symbols: int | None = 2) -> None:
     """Greedy accuracy of a calibrated model: chance (1/symbols) below the threshold, 1 above."""
+    if symbols is None:
+        return
     t = cf.greedy_threshold(symbols)
     ax.step([lo, t, t, hi], [1 / symbols, 1 / symbols, 1, 1], where="post", color="k", ls="--", lw=1, label=label)
 
 
-def long_length(ax, d: int, label="d + 1 (long)") -> None:
-    ax.axhline(d + 1, color="grey", ls=":", lw=1, label=label)
+def long_length(ax, tokens: int, label="long answer") -> None:
+    """The long response's length in tokens (parity: d + 1)."""
+    ax.axhline(tokens, color="grey", ls=":", lw=1, label=f"{label} ({tokens} tokens)")
 
 
 def star_recursion(ax, p0: float, rounds: int, start_round: int = 0, label="2p/(1+p)", **kwargs) -> None:

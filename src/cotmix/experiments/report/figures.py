@@ -36,14 +36,18 @@ def _fmt(values: list[float], n_prompts: int | None = None) -> str:
     return f"{mean:.2f} [{low:.2f}, {high:.2f}]" + (f" (seeds: {', '.join(each)})" if len(set(each)) > 1 else "")
 
 
-def _d(sweep: Sweep) -> int:
-    return sweep.done()[0].config["task"]["d"]
-
-
 def _symbols(sweep: Sweep) -> int:
     """How many values the task's short answer takes (parity 2, digitsum 10): chance is its inverse."""
     task = TASKS.resolve(sweep.done()[0].config["task"]["name"], quiet=True)
-    return getattr(task, "answer_symbols", None) or 2
+    return 2 if task is None else task.answer_symbols  # None: no one-token answer (multiplication), no chance line
+
+
+def _long_length(sweep: Sweep) -> int:
+    """Tokens of the task's long response (parity: d + 1; 3x3 multiplication: 35)."""
+    from cotmix.config import config_from_dict
+    from cotmix.tasks import make_task
+
+    return make_task(config_from_dict(sweep.done()[0].config).task).long_response_len
 
 
 def _seeds(sweep: Sweep) -> str:
@@ -161,14 +165,15 @@ def curves(sweep: Sweep):
     entropy, and STaR's long fraction per round against the recursion when the runs are STaR. Each
     column has its own x axis: RL uses far fewer samples than pre-training."""
     star, n, runs = _star_groups(sweep), sweep.n_prompts(), sweep.done()
-    d, symbols = _d(sweep), _symbols(sweep)
+    long_tokens, symbols = _long_length(sweep), _symbols(sweep)
     p_cot = runs[0].config["task"]["p_cot"]
     fig, axes = plt.subplots(3, 3, figsize=(15, 10.5))
     (pre_acc, arm_acc, shares), (pre_loss, arm_len, entropy), (pre_len, arm_long, star_ax) = axes
 
     for key, label, color in (("greedy_accuracy", "greedy accuracy", "0.25"),
                               ("chain_exact_accuracy", "long answers right end to end (chain)", COLORS[2]),
-                              ("long_fraction", "sampled long fraction", COLORS[4])):
+                              ("long_fraction", "sampled long fraction", COLORS[4]),
+                              ("greedy_long_fraction", "greedy answers long", COLORS[5])):
         band(pre_acc, [r.curve("pretrain", key) for r in runs], label, color, n)
     plotting.chance(pre_acc, symbols=symbols)
     pre_acc.axhline(p_cot, color=COLORS[4], ls=":", lw=1, label=f"p_cot = {p_cot} (calibrated)")
@@ -190,11 +195,17 @@ def curves(sweep: Sweep):
     arm_long.axhline(p_cot, color="grey", ls=":", lw=1, label=f"p_cot = {p_cot}")
     arm_long.set(xlabel="samples after pre-training", ylabel="sampled long fraction", ylim=(0, 1.02))
     for ax in (pre_len, arm_len):
-        plotting.long_length(ax, d)
-        ax.set_ylim(0, d + 2)
+        plotting.long_length(ax, long_tokens)
+        ax.set_ylim(0, long_tokens + 1)
     for ax in (pre_acc, pre_loss, pre_len, arm_acc, arm_len, arm_long):
         ax.legend(fontsize=7)
     _rollout_curves(shares, entropy, runs)
+    if not any(r.summary.get(phase) for r in runs for phase in ("posttrain", "baseline")):
+        for ax in (arm_acc, arm_len, arm_long, shares, entropy):  # a pre-training run: nothing after it
+            ax.clear()
+            ax.axis("off")
+        arm_acc.text(0.5, 0.5, "no RL phase and no NTP-only arm in this run", ha="center", va="center",
+                     transform=arm_acc.transAxes, fontsize=9, color="0.4")
     if star:
         _star_rounds(star_ax, star)
     else:
@@ -205,7 +216,7 @@ def curves(sweep: Sweep):
     if None in rl:
         return fig, f"NTP only: greedy accuracy {_fmt(ntp, n)} ({_seeds(sweep)})."
     return fig, (f"Final greedy accuracy: NTP only {_fmt(ntp, n)}, NTP+RL {_fmt(rl, n)}; NTP+RL greedy length "
-                 f"{_fmt(lengths)} (d+1 = {d + 1}); {_seeds(sweep)}.")
+                 f"{_fmt(lengths)} (long: {long_tokens} tokens); {_seeds(sweep)}.")
 
 
 def plot_run(run_dir: Path, path: Path | None = None) -> Path:
@@ -305,7 +316,7 @@ def length(sweep: Sweep):
         lf.axhline(runs[0].config["task"]["p_cot"], color=color, ls=":", lw=1)
         lines.append(f"{setting}: long fraction {_fmt([r.metric('pretrain', 'long_fraction') for r in runs], n)} "
                      f"after NTP -> {_fmt([r.metric('posttrain', 'long_fraction') for r in runs], n)} after RL")
-    plotting.long_length(ln, _d(sweep), label="d + 1")
+    plotting.long_length(ln, _long_length(sweep))
     ln.set(xlabel="samples after pre-training", ylabel="rollout length (mean tokens)")
     lf.set(xlabel="samples after pre-training", ylabel="long fraction of rollouts (dotted: p_cot)", ylim=(0, 1.02))
     ln.legend(fontsize=7), lf.legend(fontsize=7)
