@@ -184,5 +184,8 @@ def test_rl_stops_once_greedy_generalises(calibrated, tmp_path):
     entry = posttrain(cfg, tmp_path, start, progress=False)
     evals = [r for r in read_metrics(tmp_path, "posttrain") if r.get("eval")]
     assert entry["stop_reason"] == "greedy_learnt" and entry["steps"] < 40
+    # cotmix.rl.predict said so before the first step, from the validation inputs (0.25 < 1/3: NTP alone short)
+    assert entry["prediction"]["generalises"] == "yes" and entry["prediction"]["measured_on"] == "validation"
+    assert entry["prediction"]["ntp_alone"]["greedy"] == "short"
     decided = [r["validation"]["greedy_accuracy"] for r in evals]
     assert decided[-1] >= 0.99 and all(value < 0.99 for value in decided[:-1])

@@ -117,10 +117,10 @@ def run(cfg: Config, out: str | Path, *, resume: bool = False, progress: bool = 
 
 
 def evaluate(checkpoint: str | Path, overrides: Mapping[str, object] | Iterable[str] = (), *,
-             pass_k: bool = False, arm: str = "final") -> dict:
+             pass_k: bool = False, arm: str = "final", split: str = "test") -> dict:
     """Every evaluation metric of a checkpoint (a run directory: the model `arm` names, see ARMS)
-    on its config's test prompts, eval.* overridable (e.g. {"eval.n_prompts": 4096}); pass@k on
-    request."""
+    on its config's test prompts (split="validation": the validation prompts, what a decision may
+    read), eval.* overridable (e.g. {"eval.n_prompts": 4096}); pass@k on request."""
     from cotmix.eval.evaluate import evaluate as run_evaluate
     from cotmix.model.device import place
     from cotmix.model.transformer import build_model
@@ -134,7 +134,7 @@ def evaluate(checkpoint: str | Path, overrides: Mapping[str, object] | Iterable[
     task = make_task(cfg.task)
     model = place(build_model(cfg.model, task), cfg)
     ckpt.load_model(model)
-    return run_evaluate(model, task, cfg.eval, with_pass_k=pass_k, run_seed=cfg.seed)
+    return run_evaluate(model, task, cfg.eval, with_pass_k=pass_k, split=split, run_seed=cfg.seed)
 
 
 def arm_phases(arm: str) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
 """The `cotmix` command line: one module per command group, each adding its own parsers.
 
     train     cotmix pretrain | posttrain | run
+    predict   cotmix predict (what RL will do, from a checkpoint's calibration)
     inspect   cotmix eval | sample | plot | config
     export    cotmix export | data
     sweep     cotmix sweep | results | report
@@ -22,11 +23,11 @@ import sys
 from safetensors import SafetensorError
 
 from cotmix import __version__
-from cotmix.cli import bench, export, inspect, llm, sweep, theory, train
+from cotmix.cli import bench, export, inspect, llm, predict, sweep, theory, train
 from cotmix.errors import CotmixError, one_line, shortened
 from cotmix.files import is_machine_error
 
-GROUPS = (train, inspect, export, sweep, theory, bench, llm)
+GROUPS = (train, predict, inspect, export, sweep, theory, bench, llm)
 
 
 class Parser(argparse.ArgumentParser):

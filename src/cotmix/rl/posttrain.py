@@ -7,6 +7,7 @@ the chosen algorithm, evaluate (with pass@k) and checkpoint at intervals.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -19,6 +20,7 @@ from cotmix.model.transformer import build_model, max_new_tokens_limit
 from cotmix.options import apply_overrides
 from cotmix.registry import TASKS
 from cotmix.rl.algorithms import ALGORITHMS, RLContext, frozen_copy
+from cotmix.rl.predict import predict, prediction_line
 from cotmix.rng import seeded_generator
 from cotmix.tasks import make_task
 from cotmix.train.checkpoint import Checkpoint
@@ -75,10 +77,13 @@ def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, resume: bool = F
     if not (resume and phase.resume()):
         phase.evaluate(with_pass_k=True)  # step 0: the pre-trained model, where the RL curves start
         phase.save()
-    preflight = preflight_warnings(cfg, phase.decision_metrics(phase.last_eval if phase.step == 0
-                                                               else start.state.get("last_eval", {})))
+    start_metrics = phase.decision_metrics(phase.last_eval if phase.step == 0 else start.state.get("last_eval", {}))
+    preflight = preflight_warnings(cfg, start_metrics)
     for line in preflight:
         phase.warn(line)
+    prediction = predict(cfg, start_metrics)  # before the first step, from the validation inputs only
+    if progress:
+        print(f"{phase_name}: {prediction_line(prediction)}", file=sys.stderr)
     step_fn = ALGORITHMS[p.algorithm]
     samples_per_step = p.prompts_per_step * p.group_size
 
@@ -103,7 +108,7 @@ def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, resume: bool = F
     bar.close()
     phase.say_stopped(p.steps, "posttrain.stop_when")
     return phase.finish(algorithm=p.algorithm, reward=p.reward, loss_agg=p.loss_agg, samples_per_step=samples_per_step,
-                        preflight=preflight, stop_reason=phase.stop_reason or "steps", stop_when=p.stop_when)
+                        preflight=preflight, prediction=prediction, stop_reason=phase.stop_reason or "steps", stop_when=p.stop_when)
 
 
 def preflight_warnings(cfg: Config, start_eval: dict) -> list[str]:
