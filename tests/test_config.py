@@ -20,7 +20,7 @@ def test_overrides_are_coerced_to_field_types():
     ("model.n_head=3", "model.n_head=3: must divide model.d_model=64"),
     ("pretrain.steps=-1", "pretrain.steps=-1: must be >= 0"),
     ("pretrain.lr=0", "pretrain.lr=0.0: must be in (0.0, 1.0]"),
-    ("task.dd=3", "unknown config key 'task.dd': task has"),
+    ("task.dd=3", "unknown config key 'task.dd' (did you mean 'task.d'?): task has"),
     ("nope=3", "unknown config key 'nope'"),
     ("task=3", "is a section"),
     ("task.d=2.5", "task.d='2.5': expected an integer"),

@@ -108,8 +108,8 @@ def test_an_exported_model_loads_with_transformers_alone_and_decodes_like_cotmix
     capsys.readouterr()
     assert main(["sample", "--checkpoint", str(trained_run), "-n", "12", "--temperature", "0", "--seed", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()[1:]
-    prompts = [line.split(" -> ")[0] + "=" for line in lines]
-    ours = [line.split(" -> ")[1].split()[0] for line in lines]
+    prompts = [line.split()[0] for line in lines]  # as printed, with the '=' the exported model is prompted with
+    ours = [line.split()[1] for line in lines]
     result = subprocess.run([sys.executable, "-c", HF_ONLY, str(folder), json.dumps(prompts)], capture_output=True,
                             text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

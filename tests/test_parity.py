@@ -25,7 +25,7 @@ def test_long_and_short_layouts_match_the_docstring_example():
         else:
             assert response.tolist() == [int(prefix[-1]), EOS, PAD, PAD, PAD]
     prompt, response = t(1, 0, 1, 1, SEP)[0], t(1, 1, 0, 1, EOS)[0]
-    assert task.decode(prompt, response) == ("1011", "1101<eos>")
+    assert task.decode(prompt, response) == ("1011=", "1101<eos>")
 
 
 def test_leap_chain_keeps_every_kth_prefix_and_ends_with_the_parity():

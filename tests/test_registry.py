@@ -190,7 +190,7 @@ def test_a_task_of_your_own_declares_its_options_and_the_checkpoint_fixes_its_sh
     assert cfg.task.options == {"leap": 4} and make_task(cfg.task).leap == 4
     assert load_config(overrides=["task.name=leapn:LeapN"]).task.options == {"leap": 3}  # its default
     for bad, fragment in (("task.options.leap=0", r"task.options.leap=0: must be in \[1, 8\]"),
-                          ("task.options.leep=2", "unknown config key 'task.options.leep': allowed leap"),
+                          ("task.options.leep=2", "unknown config key 'task.options.leep' \\(did you mean 'task.options.leap'\\?\\): allowed leap"),
                           ("task.options.leap=x", "expected an integer")):
         with pytest.raises(ConfigError, match=fragment):
             load_config(overrides=["task.name=leapn:LeapN", bad])

@@ -159,7 +159,7 @@ def test_preflight_warns_when_the_chain_is_not_learnt(pretrained, tmp_path, caps
     cfg = posttrain_config(pretrained.config, ["posttrain.steps=1"])
     entry = posttrain(cfg, tmp_path, pretrained, progress=False)
     err = capsys.readouterr().err
-    assert "cotmix: warning: RL starts from a model whose held-out long answers are right end to end only" in err
+    assert "cotmix: warning: posttrain: RL starts from a model whose held-out long answers are right end to end only" in err
     assert entry["preflight"] and "amplifies the long answers as they are" in entry["preflight"][0]
     cfg = posttrain_config(pretrained.config, ["posttrain.steps=0"])  # an NTP-only arm: no RL to warn about
     assert preflight_warnings(cfg, pretrained.state["last_eval"]) == []
