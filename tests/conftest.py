@@ -55,3 +55,17 @@ def tiny_sweep(tmp_path_factory):
     grid = grid_from_dict(TINY_SWEEP | {"also": [{"posttrain.max_new_tokens": 99}], "seeds": [0, 1]})
     statuses = run_sweep(grid, out, progress=False, log=lambda *_: None)
     return out, statuses
+
+
+# `make test-fast` (pytest -m "not slow") is the inner loop, under 2 minutes on 2 cores: it leaves out
+# what trains a model past a few steps. Such a test is marked slow here when it uses a trained fixture
+# or lives in a module that drives whole commands end to end; any other is marked where it is defined.
+TRAINED_FIXTURES = {"calibrated", "tiny_sweep", "tiny_run", "trained_run", "tiny_linear"}
+END_TO_END = {"test_cli", "test_runner", "test_outputs", "test_ecosystem", "test_plugins", "test_bench",
+              "test_device", "test_fuzz", "test_llm", "test_notebook", "test_extending"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if TRAINED_FIXTURES & set(getattr(item, "fixturenames", ())) or item.module.__name__ in END_TO_END:
+            item.add_marker(pytest.mark.slow)

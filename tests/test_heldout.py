@@ -96,6 +96,7 @@ def _tiny(d, *extra):
                                   *extra])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("d", [7, 50])
 def test_a_training_run_measures_zero_overlap(tmp_path, d):
     entry = train_ntp(_tiny(d), tmp_path, progress=False)
@@ -110,6 +111,7 @@ def test_a_training_run_measures_zero_overlap(tmp_path, d):
         assert block["train_inputs_seen_fraction"] is None
 
 
+@pytest.mark.slow
 def test_an_injected_leak_is_counted(tmp_path, monkeypatch):
     """A sampler that ignores the partition: the counter, not the construction, reports it."""
     monkeypatch.setattr(ParityTask, "sample", lambda self, n, gen, p_cot=None, split="train": self.draw(n, gen, p_cot))
@@ -119,6 +121,7 @@ def test_an_injected_leak_is_counted(tmp_path, monkeypatch):
     assert block["overlap_count"] > 0
 
 
+@pytest.mark.slow
 def test_the_count_survives_a_resume(tmp_path):
     cfg = _tiny(7)
     (tmp_path / "whole").mkdir(), (tmp_path / "cut").mkdir()

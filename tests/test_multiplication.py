@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 
 from cotmix.config import load_config
@@ -72,6 +73,7 @@ def test_config_selects_the_task():
     assert isinstance(task, MultiplicationTask) and task.width == 5 and task.prompt_len == 7
 
 
+@pytest.mark.slow
 def test_runs_through_the_same_pipeline(tiny_cfg, tmp_path):
     """NTP, RL and the baseline run unchanged on multiplication (the task interface is enough)."""
     from cotmix.experiments.run import run_experiment

@@ -80,6 +80,7 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_cfg, tmp_path, monkeypa
     assert _strip_times(read_metrics(killed)) == _strip_times(read_metrics(straight))
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_other_seed_differs(tiny_cfg, tmp_path):
     results = []
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
@@ -145,6 +146,7 @@ def test_continue_probability_matches_theory(calibrated):
     assert p_continue == pytest.approx(2 * p / (1 + p), abs=0.05)
 
 
+@pytest.mark.slow
 def test_pretraining_stops_when_the_chain_is_learnt(tmp_path, capsys):
     """The default rule: the first evaluation with held-out long answers right end to end >= 0.99
     ends pre-training, well before the cap, and the summary says where and why."""
@@ -190,6 +192,7 @@ def test_pretraining_that_hits_its_cap_says_so(tmp_path, capsys, tiny_cfg):
     assert "pretrain.stop_when=chain_learnt was not met within pretrain.steps=20" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_above_one_third_ntp_alone_greedy_goes_long_and_is_right(tmp_path):
     """The other side of the threshold: at p_cot = 0.6 a calibrated model continues after y_1 with
     probability 0.6 / (0.6 + 0.4 / 2) = 0.75 > 1/2, so greedy decoding writes the chain and is right.

@@ -41,6 +41,7 @@ def published(sweeps, tmp_path):
     return tmp_path / "docs"
 
 
+@pytest.mark.slow
 def test_publish_keeps_small_files_only_and_redraws_in_place(sweeps, published, capsys):
     run = "task.p_cot=0.5,seed=0"
     files = snapshot(published / "pub")

@@ -195,6 +195,7 @@ def test_a_corrupt_newest_checkpoint_falls_back_to_the_one_before(tmp_path, caps
 
 # --- 5. two processes on one run folder ------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_second_process_gets_one_line_while_the_first_holds_the_run(tmp_path):
     out = tmp_path / "run"
     assert main(["pretrain", *TINY, "pretrain.steps=1", "--out", str(out), "--no-progress"]) == 0

@@ -88,6 +88,7 @@ def test_captions_name_each_seed_when_seeds_split():
     assert _fmt([0.5]) == "0.50"
 
 
+@pytest.mark.slow
 def test_star_runs_draw_the_recursion_beside_the_curves(tmp_path):
     from cotmix.experiments.report.data import load_sweep
     from cotmix.experiments.report.figures import curves, curves_by
@@ -200,6 +201,7 @@ def test_phase_map_counts_seeds_per_cell_and_leaves_unreached_phases_blank():
     plt.close(fig)
 
 
+@pytest.mark.slow
 def test_paper_scale_figures(tmp_path):
     """The resource-gap figure from a sweep with arms (NTP alone, NTP+RL) across d, and the STaR-rounds
     figure, each drawn from real runs."""

@@ -72,6 +72,7 @@ def test_posttrain_refuses_to_change_the_model_shape(pretrained):
     assert posttrain_config(pretrained.config, ["device=cpu", "precision=fp32"]).device == "cpu"
 
 
+@pytest.mark.slow
 def test_killed_posttrain_resumes_to_the_same_result(pretrained, tmp_path, monkeypatch):
     cfg = posttrain_config(pretrained.config, ["posttrain.algorithm=grpo", "posttrain.steps=5"])
     (tmp_path / "straight").mkdir()

@@ -306,6 +306,7 @@ def test_sample_complexity_finds_the_smallest_budget_and_recovers_the_growth(mon
     assert result["growth"]["0.25"] == pytest.approx(2.0)
 
 
+@pytest.mark.slow
 def test_sample_complexity_of_the_linear_model_is_found_or_censored(tmp_path):
     """The real search, small: at d = 3 and 5 STaR after Algorithm 3 generalises within the cap, and
     twice the budget found is enough when checked again; with a cap of 2 minibatches nothing is found
@@ -362,6 +363,7 @@ def test_the_greedy_threshold_over_many_symbols_by_enumerating_the_ntp_optimum(s
     assert cf.greedy_threshold(2) == cf.GREEDY_THRESHOLD
 
 
+@pytest.mark.slow
 def test_theory_says_when_the_linear_model_did_not_converge(tmp_path, capsys):
     """Too few steps leave the long fraction far from p_cot: the run says so (a warning line and
     theory.json's warnings) instead of printing a table that reads as a failed theorem. With
