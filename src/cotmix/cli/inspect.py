@@ -87,7 +87,7 @@ def runtime_overrides(overrides: list[str]) -> list[str]:
 
 
 def cmd_plot(args) -> int:
-    from cotmix.experiments.report.figures import compare_runs, plot_run
+    from cotmix.experiments.report.run_figures import compare_runs, plot_run
 
     settings = [d for d in args.run_dirs if "=" in d and "/" not in d and not Path(d).exists()]
     if settings:  # a sweep's run folders have '=' in their names too: only a path that is not there is a setting

@@ -27,7 +27,7 @@ def cmd_pretrain(args) -> int:
 
 def cmd_run(args) -> int:
     from cotmix import api
-    from cotmix.experiments.report.figures import plot_run
+    from cotmix.experiments.report.run_figures import plot_run
     from cotmix.experiments.run import format_table
 
     cfg = load_config(args.preset, args.config, args.overrides)

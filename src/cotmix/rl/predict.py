@@ -37,11 +37,11 @@ def predict(cfg: Config, start: dict) -> dict:
     threshold = greedy_threshold(symbols) if symbols else None
     out = {"measured_on": "validation", "long_fraction": long_fraction, "chain_exact_accuracy": chain,
            "short_accuracy": short, "greedy_threshold": threshold, "ntp_alone": _ntp_alone(cfg, chain, threshold, symbols)}
-    out["generalises"], out["reason"] = _generalises(cfg, long_fraction, chain, short)
     if p.algorithm == "star":
         out["star"] = star_rounds(long_fraction, chain, short, threshold)
     else:
         out["zero_std_share"] = zero_std_share(long_fraction, chain, short, p.group_size)
+    out["generalises"], out["reason"] = _generalises(cfg, long_fraction, chain, short, out.get("star"))
     out["steps"] = None  # not predicted (module docstring)
     return out
 
@@ -57,7 +57,7 @@ def _ntp_alone(cfg: Config, chain, threshold, symbols) -> dict:
             "reason": f"p_cot {cfg.task.p_cot} <= the greedy threshold {threshold:.3f}: greedy answers short, at chance"}
 
 
-def _generalises(cfg: Config, long_fraction: float, chain, short) -> tuple[str, str]:
+def _generalises(cfg: Config, long_fraction: float, chain, short, star: dict | None) -> tuple[str, str]:
     p = cfg.posttrain
     if p.steps == 0:
         return "no", "no RL steps"
@@ -71,10 +71,8 @@ def _generalises(cfg: Config, long_fraction: float, chain, short) -> tuple[str, 
     pays_short = (short or 0.0) + (1 - (short or 0.0)) * p.false_positive
     if pays_long <= pays_short:
         return "no", f"the reward pays short answers {pays_short:.2f} on average, long ones {pays_long:.2f}"
-    if p.algorithm == "star":  # the recursion says how many rounds it takes; the budget may be fewer
-        symbols = getattr(TASKS.resolve(cfg.task.name, quiet=True), "answer_symbols", None)
-        rounds = star_rounds(long_fraction, chain, short, greedy_threshold(symbols) if symbols else None)
-        needed = rounds["round_greedy_right"]
+    if star is not None:  # the recursion says how many rounds it takes; the budget may be fewer
+        needed = star["round_greedy_right"]
         if needed is not None and needed > p.steps:
             return "no", f"STaR's recursion needs {needed} rounds to pass the greedy threshold; the budget is {p.steps}"
     if p.algorithm == "star" and p.reward == "e2e" and p.temperature > 1.0:

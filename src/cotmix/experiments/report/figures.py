@@ -1,22 +1,19 @@
 """One figure per sweep, by the kind its study names; each returns (figure, what was measured).
 
 Conventions (bands, error bars, theory overlays) are cotmix.plotting's: the mean over seeds with a
-95% interval of seed spread and, for accuracies and fractions, the binomial error of the held-out
-prompts combined. `plot_run` draws a single run as the one-seed case of the `curves` figure.
+95% interval that stays inside the metric's range (Wilson for one seed, a bootstrap over seeds and
+prompts otherwise). A run directory's own figures (`cotmix plot`) are in run_figures.py.
 """
 
 from __future__ import annotations
 
 import re
-import textwrap
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 
 from cotmix import plotting
 from cotmix.experiments.report import paper_scale
-from cotmix.experiments.report.data import Curve, Sweep, hostile_files
-from cotmix.files import check_output_file
+from cotmix.experiments.report.data import Curve, Sweep
 from cotmix.plotting import COLORS, average_curves, band, bars, interval
 from cotmix.registry import FIGURES, TASKS
 
@@ -144,14 +141,14 @@ def _rollout_curves(shares, entropy, runs) -> None:
     shares.legend(fontsize=7), entropy.legend(fontsize=7)
 
 
-ARMS = (("baseline", "NTP only", COLORS[1], "--", "s"), ("posttrain", "NTP + RL", COLORS[0], "-", "o"))
+ARM_STYLES = (("baseline", "NTP only", COLORS[1], "--", "s"), ("posttrain", "NTP + RL", COLORS[0], "-", "o"))
 
 
 def _arms(ax, runs, key: str, n_prompts: int | None) -> None:
     """NTP only (dashed, squares, drawn first) and NTP + RL (solid, circles) on one panel: where the two
     arms lie on each other both stay visible."""
     curves_of = [(name, color, style, marker, [r.curve(phase, key) for r in runs])
-                 for phase, name, color, style, marker in ARMS]
+                 for phase, name, color, style, marker in ARM_STYLES]
     for name, color, style, marker, arm in curves_of:
         band(ax, arm, name, color, n_prompts, style=style, marker=marker)
     plotting.spread_x(ax, [curve for *_, arm in curves_of for curve in arm])
@@ -217,62 +214,6 @@ def curves(sweep: Sweep):
         return fig, f"NTP only: greedy accuracy {_fmt(ntp, n)} ({_seeds(sweep)})."
     return fig, (f"Final greedy accuracy: NTP only {_fmt(ntp, n)}, NTP+RL {_fmt(rl, n)}; NTP+RL greedy length "
                  f"{_fmt(lengths)} (long: {long_tokens} tokens); {_seeds(sweep)}.")
-
-
-def plot_run(run_dir: Path, path: Path | None = None) -> Path:
-    """curves.png of one run: the `curves` figure of a sweep of that one run."""
-    run_dir = Path(run_dir)
-    path = check_output_file(Path(path or run_dir / "curves.png"), "--out", plotting.is_figure, "figure")
-    with hostile_files(run_dir):
-        sweep = Sweep.of_run(run_dir)
-        fig, measured = curves(sweep)
-    fig.suptitle(sweep.runs[0].title() + "\n" + setting_line(sweep) + "\n" + "\n".join(textwrap.wrap(measured, 140)),
-                 fontsize=9)
-    plotting.tidy(fig)
-    fig.tight_layout()
-    plotting.save(fig, path)
-    return path
-
-
-def compare_runs(run_dirs: list[Path], path: Path) -> Path:
-    """`cotmix plot RUN_A RUN_B ...`: the runs side by side, one colour each. Pre-training (greedy
-    accuracy solid, exact-chain accuracy dotted) against samples; after it, greedy accuracy, greedy
-    length and the sampled long fraction, NTP + RL solid and the NTP-only arm dashed."""
-    path = check_output_file(Path(path), "--out", plotting.is_figure, "figure")
-    sweeps = []
-    for run_dir in map(Path, run_dirs):
-        with hostile_files(run_dir):
-            sweeps.append(Sweep.of_run(run_dir))
-    names = ["/".join(Path(d).resolve().parts[-2:]) for d in run_dirs]  # enough to tell them apart, short
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
-    (pre, acc), (length, long_fraction) = axes
-    for i, (name, sweep) in enumerate(zip(names, sweeps)):
-        run, color, n = sweep.runs[0], COLORS[i % len(COLORS)], sweep.n_prompts()
-        band(pre, [run.curve("pretrain", "greedy_accuracy")], name, color, n)
-        band(pre, [run.curve("pretrain", "chain_exact_accuracy")], None, color, n, style=":")
-        for ax, key, count in ((acc, "greedy_accuracy", n), (length, "greedy_length_median", None),
-                               (long_fraction, "long_fraction", n)):
-            for phase, _, _, style, marker in ARMS:
-                band(ax, [run.curve(phase, key)], name if phase == "posttrain" else None, color, count,
-                     style=style, marker=marker)
-    pre.set(title="NTP pre-training (dotted: long answers right end to end)", ylabel="greedy accuracy", ylim=(0, 1.02),
-            xlabel="pre-training samples (demonstrations)")
-    acc.set(title="after pre-training (solid: NTP + RL, dashed: NTP only)", ylabel="greedy accuracy", ylim=(0, 1.02),
-            xlabel="samples after pre-training")
-    length.set(xlabel="samples after pre-training", ylabel="greedy length (median tokens)")
-    length.set_ylim(bottom=0)
-    long_fraction.set(xlabel="samples after pre-training", ylabel="sampled long fraction", ylim=(0, 1.02))
-    for ax in (acc, length, long_fraction):
-        plotting.spread_x(ax, [c for s in sweeps for ph in ("posttrain", "baseline")
-                               for c in [s.runs[0].curve(ph, "greedy_accuracy")] if c])
-    for ax in axes.flat:
-        ax.legend(fontsize=7)
-    fig.suptitle("\n".join(textwrap.shorten(f"{name}: {setting_line(s)}, T={s.runs[0].config['posttrain']['temperature']}",
-                                             150) for name, s in zip(names, sweeps)), fontsize=8)
-    plotting.tidy(fig)
-    fig.tight_layout()
-    plotting.save(fig, path)
-    return path
 
 
 def curves_by(sweep: Sweep):
