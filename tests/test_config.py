@@ -2,7 +2,7 @@
 
 import pytest
 
-from cotmix.config import Config, load_config
+from cotmix.config import Config, config_from_dict, load_config
 from cotmix.errors import ConfigError
 from cotmix.options import describe_fields
 
@@ -20,7 +20,7 @@ def test_overrides_are_coerced_to_field_types():
     ("model.n_head=3", "model.n_head=3: must divide model.d_model=64"),
     ("pretrain.steps=-1", "pretrain.steps=-1: must be >= 0"),
     ("pretrain.lr=0", "pretrain.lr=0.0: must be in (0.0, 1.0]"),
-    ("task.dd=3", "unknown config key 'task.dd' (did you mean 'task.d'?): task has"),
+    ("task.dd=3", "unknown config key 'task.dd' (did you mean 'task.d'?): the parity task has d, leap"),
     ("nope=3", "unknown config key 'nope'"),
     ("task=3", "is a section"),
     ("task.d=2.5", "task.d='2.5': expected an integer"),
@@ -64,18 +64,46 @@ def test_unknown_preset_lists_the_available_ones():
 
 
 def test_every_field_is_documented_and_settable_by_the_key_it_is_listed_under():
-    rows = describe_fields(Config())
-    assert all(help_text for _, _, help_text in rows)
-    for key, default, _ in rows:  # each listed key takes its own default back, through the CLI's path
-        value = str(default).lower() if isinstance(default, bool) else str(default)
-        cfg = load_config(overrides=[f"{key}={value}"])
-        assert dict((k, v) for k, v, _ in describe_fields(cfg))[key] == default
+    """Every listed key, a task's own settings included, has help and takes its own default back
+    through the CLI's path."""
+    from cotmix.cli.inspect import own_settings
+
+    as_text = lambda v: str(v).lower() if isinstance(v, bool) else str(v)  # noqa: E731
+    shared = [row for row in describe_fields(Config()) if row[0] != "task.options"]
+    own = {name: own_settings(name) for name in ("parity", "multiplication", "digitsum")}
+    assert all(help_text for _, _, help_text in shared + sum(own.values(), []))
+    for key, default, _ in shared:
+        assert dict((k, v) for k, v, _ in describe_fields(load_config(overrides=[f"{key}={as_text(default)}"])))[key] == default
+    for name, rows in own.items():
+        assert rows, f"{name} declares its settings"
+        for key, default, _ in rows:
+            cfg = load_config(overrides=[f"task.name={name}", f"{key}={as_text(default)}"])
+            assert cfg.to_dict()["task"][key.removeprefix("task.")] == default
 
 
-def test_noisy_chains_exist_for_parity_only():
-    with pytest.raises(ConfigError, match="only the parity task has noisy chains"):
+def test_a_task_takes_only_the_settings_it_declares():
+    """chain_noise is parity's: multiplication refuses it (with its own settings named); a preset's
+    parity d does not bind a task chosen after it, but an explicit one is refused."""
+    with pytest.raises(ConfigError, match="the multiplication task has digits_a, digits_b"):
         load_config(overrides=["task.name=multiplication", "task.chain_noise=0.1"])
     assert load_config(overrides=["task.chain_noise=0.1"]).task.chain_noise == 0.1
+    assert load_config("tiny", overrides=["task.name=multiplication"]).to_dict()["task"].keys() >= {"digits_a", "digits_b"}
+    assert "d" not in load_config("tiny", overrides=["task.name=multiplication"]).to_dict()["task"]
+    with pytest.raises(ConfigError, match="unknown config key 'task.d'"):
+        load_config(overrides=["task.name=multiplication", "task.d=8"])
+
+
+def test_saved_configs_from_before_tasks_owned_their_settings_load_unchanged():
+    """A config.json that carried every task's fields (parity's with digits_a = 2) loads, and keeps
+    every setting its task has."""
+    old = Config().to_dict()
+    old["task"].update({"digits_a": 2, "digits_b": 2, "options": {}, "d": 12})
+    assert config_from_dict(old).to_dict()["task"] == load_config(overrides=["task.d=12"]).to_dict()["task"]
+    old["task"].update({"name": "multiplication", "digits_a": 3, "d": 20, "leap": 1, "chain_noise": 0.0})
+    assert config_from_dict(old).task.options == {"digits_a": 3, "digits_b": 2}
+    old["task"]["d"] = 8  # not the value every task carried: a setting multiplication does not have
+    with pytest.raises(ConfigError, match="unknown config key 'task.d'"):
+        config_from_dict(old)
 
 
 def test_docs_config_md_is_the_generated_table(capsys):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from cotmix.config import TaskConfig
+from cotmix.config import load_config
 from cotmix.eval.evaluate import chain_token_metrics
 from cotmix.tasks import make_task
 
@@ -29,7 +29,7 @@ class PartialOracle(torch.nn.Module):
 
 
 def test_chain_positions_learnt_counts_the_positions_the_model_knows():
-    task = make_task(TaskConfig(d=6))
+    task = make_task(load_config(overrides=["task.d=6"]).task)
     batch = task.sample(512, torch.Generator().manual_seed(0), p_cot=1.0)
     metrics = chain_token_metrics(PartialOracle(task, known={1, 2, 3}), task, batch)
     # The chain positions are responses 1..5 (the first is x_1 itself); 3 of those 5 are known.
@@ -66,7 +66,7 @@ class Copier(torch.nn.Module):
 
 
 def test_chain_accuracy_is_split_into_steps_that_copy_and_steps_that_flip():
-    task = make_task(TaskConfig(d=8))
+    task = make_task(load_config(overrides=["task.d=8"]).task)
     batch = task.sample(256, torch.Generator().manual_seed(0), p_cot=1.0)
     metrics = chain_token_metrics(Copier(task), task, batch)
     assert metrics["chain_token_accuracy_after_0"] == 1.0

@@ -164,9 +164,9 @@ if __name__ == "__main__":
 
 
 def test_a_task_of_your_own_declares_its_options_and_the_checkpoint_fixes_its_shape(tmp_path, monkeypatch):
-    """task.options.* are typed and range-checked by the task's Options dataclass, unknown ones are
-    refused with the allowed names, a built-in task takes none, and post-training may change p_cot
-    but not an option that shapes the task."""
+    """A task's own settings (task.KEY, or task.options.KEY) are typed and range-checked by its Options
+    dataclass, a key it does not declare is refused with the ones it has, and post-training may change
+    p_cot but not a setting that shapes the task."""
     (tmp_path / "leapn.py").write_text(textwrap.dedent('''
         from dataclasses import dataclass
 
@@ -174,29 +174,31 @@ def test_a_task_of_your_own_declares_its_options_and_the_checkpoint_fixes_its_sh
         from cotmix.tasks import ParityTask
 
 
-        @dataclass
-        class LeapOptions:
-            leap: int = opt(3, "write every leap-th prefix parity", lo=1, hi=8)
-
-
         class LeapN(ParityTask):
-            Options = LeapOptions
+            @dataclass
+            class Options(ParityTask.Options):
+                leap: int = opt(3, "write every leap-th prefix parity", lo=1, hi=8)
     '''))
     monkeypatch.syspath_prepend(str(tmp_path))
     from cotmix.rl.posttrain import posttrain_config
     from cotmix.tasks import make_task
 
     cfg = load_config(overrides=["task.name=leapn:LeapN", "task.d=9", "task.options.leap=4"])
-    assert cfg.task.options == {"leap": 4} and make_task(cfg.task).leap == 4
-    assert load_config(overrides=["task.name=leapn:LeapN"]).task.options == {"leap": 3}  # its default
-    for bad, fragment in (("task.options.leap=0", r"task.options.leap=0: must be in \[1, 8\]"),
-                          ("task.options.leep=2", "unknown config key 'task.options.leep' \\(did you mean 'task.options.leap'\\?\\): allowed leap"),
-                          ("task.options.leap=x", "expected an integer")):
+    assert cfg.task.options == {"d": 9, "leap": 4, "chain_noise": 0.0} and make_task(cfg.task).leap == 4
+    assert load_config(overrides=["task.name=leapn:LeapN"]).task.leap == 3  # its default
+    assert cfg.to_dict()["task"]["leap"] == 4  # config.json holds it beside the shared settings
+    for bad, fragment in (("task.leap=0", r"task.leap=0: must be in \[1, 8\]"),
+                          ("task.options.leap=9", r"task.leap=9: must be in \[1, 8\]"),
+                          ("task.leep=2", "unknown config key 'task.leep' \\(did you mean 'task.leap'\\?\\): the "
+                                          "leapn:LeapN task has d, leap, chain_noise"),
+                          ("task.leap=x", "expected an integer"),
+                          ("task.leap=9", r"task.leap=9: must be in \[1, 8\]")):
         with pytest.raises(ConfigError, match=fragment):
             load_config(overrides=["task.name=leapn:LeapN", bad])
-    with pytest.raises(ConfigError, match="declares no options"):
-        load_config(overrides=["task.options.leap=2"])
+    with pytest.raises(ConfigError, match="the multiplication task has digits_a, digits_b"):
+        load_config(overrides=["task.name=multiplication", "task.leap=2"])
     assert posttrain_config(cfg, ["task.p_cot=0.4"]).task.p_cot == 0.4
-    for frozen in ("task.options.leap=2", "task.d=10", "task.validation_fraction=0.2", "model.n_layer=3"):
-        with pytest.raises(ConfigError, match=f"{frozen.split('=')[0]}: cannot change after pre-training"):
+    for frozen in ("task.leap=2", "task.options.leap=2", "task.d=10", "task.validation_fraction=0.2", "model.n_layer=3"):
+        with pytest.raises(ConfigError, match=f"{frozen.split('=')[0].replace('options.', '')}: cannot change after "
+                                              "pre-training"):
             posttrain_config(cfg, [frozen])

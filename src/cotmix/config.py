@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cotmix.errors import ConfigError
-from cotmix.options import apply_mapping, apply_overrides, check_fields, fill_options, opt, read_config_file
+from cotmix.options import (
+    apply_mapping,
+    apply_overrides,
+    check_fields,
+    did_you_mean,
+    fill_options,
+    opt,
+    read_config_file,
+)
 from cotmix.presets import preset_overrides
 from cotmix.registry import AGGREGATIONS, ALGORITHMS, REWARDS, STOP_RULES, TASKS
 
@@ -27,15 +35,16 @@ DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d{1,3})?")  # values of the top-le
 
 @dataclass
 class TaskConfig:
+    """The settings every task has. The named task's own settings (parity's task.d, multiplication's
+    task.digits_a, ...) are declared by that task's Options dataclass (cotmix.tasks) and set as
+    task.KEY like these; they are held in `options` and read as attributes: cfg.task.d."""
+
+    OPEN = "options"  # a task.KEY that is not a field below is one of the task's own settings (cotmix.options)
     name: str = opt("parity", "which task generates demonstrations: a registered name (parity, multiplication, digitsum) "
-                    "or "
-                    "module:Class for your own (docs/extending.md)", choices=TASKS)
-    d: int = opt(20, "parity: number of input bits; digitsum: number of input digits", lo=2, hi=512)
+                    "or module:Class for your own (docs/extending.md); its own settings are listed by "
+                    "`cotmix config task.name=NAME`", choices=TASKS)
     p_cot: float = opt(0.2, "probability that a demonstration is long (chain of thought)", lo=0.0, hi=1.0)
-    leap: int = opt(1, "parity: long chains write every leap-th prefix parity (1 = all of them); must be < d", lo=1)
-    digits_a: int = opt(2, "multiplication: digits of the first factor", lo=1, hi=9)
-    digits_b: int = opt(2, "multiplication: digits of the second factor (>= 2 for a worked chain)", lo=2, hi=9)
-    loss_on_prompt: bool = opt(False, "NTP loss also covers the prompt bits (they are random: adds only noise)")
+    loss_on_prompt: bool = opt(False, "NTP loss also covers the prompt tokens (they are random: adds only noise)")
     heldout_fraction: float = opt(0.25, "share of the input space reserved for evaluation: no trainer ever sees "
                                   "those inputs, and every evaluation prompt is one of them", lo=0.0, lo_open=True,
                                   hi=0.5)
@@ -44,11 +53,19 @@ class TaskConfig:
                                      "heldout_fraction, which only report; 0 = none (decisions then read the test "
                                      "inputs, and summary.json says so)", lo=0.0, hi=0.5)
     heldout_seed: int = opt(0, "seed of the partition into training, validation and test inputs", lo=0, hi=MAX_SEED)
-    options: dict = opt({}, "settings of a task of your own, declared by its Options dataclass (e.g. "
-                        "task.options.base=7; docs/extending.md); built-in tasks take none")
-    chain_noise: float = opt(0.0, "parity: probability that a long demonstration carries one wrong step (its "
-                             "prefix parity is flipped there and the chain goes on correctly from the wrong value, "
-                             "so the final answer is wrong too)", lo=0.0, hi=1.0)
+    options: dict = opt({}, "the task's own settings (task.KEY; task.options.KEY is the same)")
+
+    def __getattr__(self, name: str):
+        # Only reached when `name` is not a field: one of the task's own settings, or else its default.
+        if name.startswith("_") or "options" not in self.__dict__:
+            raise AttributeError(name)
+        if name in self.options:
+            return self.options[name]
+        declared = getattr(TASKS.resolve(self.name, quiet=True), "Options", None)
+        defaults = dataclasses.asdict(declared()) if declared else {}
+        if name in defaults:
+            return defaults[name]
+        raise AttributeError(f"task {self.name!r} has no setting {name!r}")
 
 
 @dataclass
@@ -165,11 +182,31 @@ class Config:
                          "at these widths)", choices=("auto", "fp32", "bf16"))
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The config as config.json holds it: the task's own settings beside the shared ones (task.d)."""
+        out = dataclasses.asdict(self)
+        own = out["task"].pop("options")
+        out["task"].update(own)
+        return out
 
 
 def config_from_dict(mapping: dict) -> Config:
-    return validate(apply_mapping(Config(), mapping))
+    """The config a run directory or checkpoint saved (its config.json)."""
+    return validate(apply_mapping(Config(), _without_legacy_keys(mapping)))
+
+
+# Before tasks declared their own settings every task section carried these, at these values unless
+# set; a saved config of a task that does not declare one of them drops it where it kept its value.
+_LEGACY_TASK_KEYS = {"d": 20, "leap": 1, "chain_noise": 0.0, "digits_a": 2, "digits_b": 2}
+
+
+def _without_legacy_keys(mapping: dict) -> dict:
+    task = mapping.get("task") if isinstance(mapping, dict) else None
+    if not isinstance(task, dict):
+        return mapping
+    declared = getattr(TASKS.resolve(task.get("name", "parity"), quiet=True), "Options", None)
+    own = {f.name for f in dataclasses.fields(declared)} if declared else set()
+    kept = {k: v for k, v in task.items() if k in own or _LEGACY_TASK_KEYS.get(k, object()) != v}
+    return {**mapping, "task": kept}
 
 
 def validate(cfg: Config) -> Config:
@@ -182,10 +219,6 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"model.n_head={m.n_head}: llama's RoPE needs an even head width "
                           f"(d_model / n_head = {m.d_model // m.n_head})")
     task_options(t)
-    if t.name == "parity" and t.leap >= t.d:
-        raise ConfigError(f"task.leap={t.leap}: must be < task.d={t.d} (otherwise long and short coincide)")
-    if t.name != "parity" and t.chain_noise > 0:
-        raise ConfigError(f"task.chain_noise={t.chain_noise}: only the parity task has noisy chains (use 0)")
     if t.heldout_fraction + t.validation_fraction > 0.75:
         raise ConfigError(f"task.heldout_fraction={t.heldout_fraction} + task.validation_fraction={t.validation_fraction}: "
                           "at most 0.75 together (a quarter of the inputs stays for training)")
@@ -201,13 +234,25 @@ def validate(cfg: Config) -> Config:
 
 
 def task_options(t: TaskConfig) -> None:
-    """Type and check task.options against the task's own Options dataclass (in place)."""
-    declared = getattr(TASKS[t.name], "Options", None)
+    """Type and check the task's own settings against its Options dataclass and its rules (in place;
+    every one it declares is then present, at its default where not set)."""
+    task = TASKS[t.name]
+    declared = getattr(task, "Options", None)
+    own = [f.name for f in dataclasses.fields(declared)] if declared else []
+    shared = [f.name for f in dataclasses.fields(TaskConfig) if f.name != TaskConfig.OPEN]
+    for key in t.options:
+        if key not in own:
+            raise ConfigError(f"unknown config key 'task.{key}'{did_you_mean(key, shared + own, f'task.{key}')}: "
+                              f"the {t.name} task has {', '.join(own) or 'no settings of its own'}, and every task "
+                              f"has {', '.join(shared)}")
+    if set(own) & set(shared):
+        raise ConfigError(f"task.name={t.name!r}: its Options redeclare {', '.join(sorted(set(own) & set(shared)))}, "
+                          "which every task has; rename them")
     if declared is None:
-        if t.options:
-            raise ConfigError(f"task.options: task {t.name!r} declares no options (got {', '.join(map(str, t.options))})")
         return
-    t.options = dataclasses.asdict(fill_options(declared, t.options, "task.options."))
+    options = fill_options(declared, t.options, "task.")
+    task.check(options)
+    t.options = dataclasses.asdict(options)
 
 
 def load_config(preset: str | None = None, config_file: str | Path | None = None,
@@ -219,6 +264,12 @@ def load_config(preset: str | None = None, config_file: str | Path | None = None
     if config_file:
         apply_mapping(cfg, read_config_file(config_file))
     apply_overrides(cfg, overrides or [])
+    if preset:  # a preset's task settings (its parity d) do not bind a task chosen after it that has none
+        declared = getattr(TASKS.resolve(cfg.task.name, quiet=True), "Options", None)
+        own = {f.name for f in dataclasses.fields(declared)} if declared else set()
+        for key, value in preset_overrides(preset).get("task", {}).items():
+            if key in cfg.task.options and key not in own and cfg.task.options[key] == value:
+                del cfg.task.options[key]
     return validate(cfg)
 
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -108,19 +109,29 @@ def cmd_plot(args) -> int:
 
 def cmd_config(args) -> int:
     cfg = load_config(args.preset, args.config, args.overrides)
-    values = dict((key, value) for key, value, _ in describe_fields(cfg))
-    if args.markdown:  # docs/config.md is this table
+    values = cfg.to_dict()
+    value = lambda key: functools.reduce(lambda d, k: d[k], key.split("."), values)  # noqa: E731
+    shared = [row for row in describe_fields(Config()) if row[0] != "task.options"]
+    if args.markdown:  # docs/config.md is this: every key, then each built-in task's own settings
         print("| key | value | meaning |\n| --- | --- | --- |")
-        for key, _, help_text in describe_fields(Config()):
-            print(f"| `{key}` | `{values[key]}` | {help_text.replace('|', '/')} |")
+        for key, _, help_text in shared:
+            print(f"| `{key}` | `{value(key)}` | {help_text.replace('|', '/')} |")
+        for name in sorted(n for n in TASKS.names() if TASKS[n].__module__.startswith("cotmix.")):
+            print(f"\n### task.name={name}\n\n| key | default | meaning |\n| --- | --- | --- |")
+            for key, default, help_text in own_settings(name):
+                print(f"| `{key}` | `{default}` | {help_text.replace('|', '/')} |")
         return 0
-    for key, _, help_text in describe_fields(Config()):
-        print(f"{key:<28} {values[key]!s:<12} {help_text}")
-    declared = getattr(TASKS[cfg.task.name], "Options", None)  # a task of your own: its settings too
-    if declared is not None:
-        for key, _, help_text in describe_fields(declared(), "task.options."):
-            print(f"{key:<28} {cfg.task.options[key.rsplit('.', 1)[1]]!s:<12} {help_text}")
+    for key, _, help_text in shared:
+        print(f"{key:<28} {value(key)!s:<12} {help_text}")
+    for key, _, help_text in own_settings(cfg.task.name):
+        print(f"{key:<28} {value(key)!s:<12} {cfg.task.name}: {help_text}")
     return 0
+
+
+def own_settings(task_name: str) -> list[tuple[str, object, str]]:
+    """(task.KEY, default, help) of each setting the task declares (its Options dataclass)."""
+    declared = getattr(TASKS[task_name], "Options", None)
+    return describe_fields(declared(), "task.") if declared else []
 
 
 def add_parsers(sub) -> None:

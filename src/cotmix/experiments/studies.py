@@ -21,7 +21,8 @@ from cotmix.experiments.verdicts import Criterion as C
 # The studies keep the schedule and RL budget they were designed with (the defaults of `cotmix run`
 # became a constant rate and an RL stopping rule afterwards); their curves compare a fixed RL budget.
 _STUDY_RL = {"pretrain.schedule": "cosine", "posttrain.steps": 100, "posttrain.stop_when": "none"}
-_CPU = {"task.d": 20, "task.p_cot": 0.25, **_STUDY_RL}
+_CPU = {"task.p_cot": 0.25, **_STUDY_RL}
+_PARITY = {"task.d": 20}  # the parity studies' d, unless they set their own (other tasks have their own settings)
 _FIXED_BUDGET = {"pretrain.stop_when": "none"}
 # 3x3 multiplication: the smallest size tried where NTP learns the chain but not the product
 # (docs/theory.md); a 4-layer width-128 model, as in that exploration.
@@ -263,7 +264,8 @@ def study_grid(name: str) -> dict:
     if name not in STUDIES:
         raise ConfigError(f"unknown study {name!r}; available: {', '.join(STUDIES)}")
     study = STUDIES[name]
-    base = _CPU | (study.base or {}) | (study.setting or {})
+    own = study.base or {}
+    base = _CPU | (_PARITY if own.get("task.name", "parity") == "parity" else {}) | own | (study.setting or {})
     out = {"name": name, "command": study.command, "base": base, "grid": study.grid, "also": list(study.also),
            "seeds": list(study.seeds)}
     return out | ({"arms": study.arms} if study.arms else {})

@@ -34,14 +34,13 @@ PARTITION_KEYS = ("name", "heldout_fraction", "validation_fraction", "heldout_se
 def posttrain_config(base: Config, overrides: list[str]) -> Config:
     """The checkpoint's config with overrides applied; the model and the task's shape cannot change
     (compared by value, so no spelling of a key gets around it)."""
-    cfg = validate(apply_overrides(config_from_dict(dataclasses.asdict(base)), overrides))
+    cfg = validate(apply_overrides(config_from_dict(base.to_dict()), overrides))
     changed = [f"model.{k}" for k, v in dataclasses.asdict(base.model).items() if getattr(cfg.model, k) != v]
     changed += [f"task.{k}" for k in PARTITION_KEYS if getattr(cfg.task, k) != getattr(base.task, k)]
     if not changed:
         task = TASKS[base.task.name]
         before, after = task.shape(base.task), task.shape(cfg.task)
-        where = lambda k: f"task.options.{k}" if k in base.task.options else f"task.{k}"  # noqa: E731
-        changed = [where(k) for k in before if after.get(k) != before[k]]
+        changed = [f"task.{k}" for k in before if after.get(k) != before[k]]
     if changed:
         raise ConfigError(f"{changed[0]}: cannot change after pre-training (the checkpoint fixes the model and "
                           f"the task's shape); post-training accepts posttrain.*, eval.*, task.p_cot, seed, threads, "
@@ -55,8 +54,8 @@ def check_max_new_tokens(cfg: Config) -> int:
     limit = max_new_tokens_limit(task)
     value = cfg.posttrain.max_new_tokens or task.long_response_len
     if value > limit:
-        raise ConfigError(f"posttrain.max_new_tokens={value}: must be <= {limit} (twice the long response "
-                          f"of task.d={cfg.task.d}) or 0 for the task's long length {task.long_response_len}")
+        raise ConfigError(f"posttrain.max_new_tokens={value}: must be <= {limit} (twice the long "
+                          f"{cfg.task.name} answer) or 0 for the task's long length {task.long_response_len}")
     return value
 
 

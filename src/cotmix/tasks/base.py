@@ -86,14 +86,19 @@ class Task(ABC):
 
     # Settings post-training may change: they shape the demonstrations, not the task's inputs and outputs.
     mutable_fields: tuple[str, ...] = ("p_cot",)
-    # A task of your own declares its settings as an opt() dataclass (cotmix.options): they are read
-    # from task.options.*, typed and range-checked there, and shown by `cotmix config`.
+    # The task's own settings, an opt() dataclass (cotmix.options): set as task.KEY beside the settings
+    # every task has (task.p_cot, the held-out split), typed and range-checked by its fields, shown by
+    # `cotmix config` and in docs/config.md. None: the task has no settings of its own.
     Options = None
 
     @classmethod
+    def check(cls, options) -> None:
+        """Rules between the task's own settings (an Options instance); raise ConfigError to refuse."""
+
+    @classmethod
     def settings(cls, cfg) -> dict:
-        """The parameters of __init__ from a `task` section: each from task.options when the task
-        declares it there, else from the section's field of the same name."""
+        """The parameters of __init__ from a `task` section: each from the task's own settings when it
+        declares it there, else from the section's field of the same name (p_cot)."""
         params = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
         options = getattr(cfg, "options", None) or {}
         return {name: options[name] if name in options else getattr(cfg, name) for name in params

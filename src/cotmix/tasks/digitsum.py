@@ -17,8 +17,11 @@ response token: continue with s_2, or EOS. Config: task.name=digitsum with task.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from cotmix.options import opt
 from cotmix.registry import TASKS
 from cotmix.tasks.base import LONG, MALFORMED, SHORT, Batch, Task, pad_to_width, response_lengths, response_text
 from cotmix.tasks.heldout import hash_rows
@@ -36,6 +39,10 @@ class DigitSumTask(Task):
     vocab_size = 13
     pad_id = PAD
     eos_id = EOS
+
+    @dataclass
+    class Options:
+        d: int = opt(20, "number of input digits", lo=2, hi=512)
 
     def __init__(self, d: int, p_cot: float):
         self.d, self.p_cot = d, p_cot

@@ -17,8 +17,11 @@ EOS. The long/short decision is made at token w (EOS, or `;` to continue).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from cotmix.options import opt
 from cotmix.registry import TASKS
 from cotmix.tasks.base import LONG, MALFORMED, SHORT, Batch, Task, pad_to_width, response_lengths, response_text
 
@@ -38,6 +41,11 @@ class MultiplicationTask(Task):
     vocab_size = 15
     pad_id = PAD
     eos_id = EOS
+
+    @dataclass
+    class Options:
+        digits_a: int = opt(2, "digits of the first factor", lo=1, hi=9)
+        digits_b: int = opt(2, "digits of the second factor (>= 2 for a worked chain)", lo=2, hi=9)
 
     @classmethod
     def describe(cls, task: dict) -> str:

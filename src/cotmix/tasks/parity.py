@@ -25,8 +25,12 @@ from the wrong value), so its final answer is wrong as well. Short demonstration
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from cotmix.errors import ConfigError
+from cotmix.options import opt
 from cotmix.registry import TASKS
 from cotmix.tasks.base import LONG, MALFORMED, SHORT, Batch, Task, pad_to_width, response_lengths, response_text
 from cotmix.tasks.heldout import hash_rows
@@ -51,6 +55,20 @@ class ParityTask(Task):
     vocab_size = 5
     pad_id = PAD
     eos_id = EOS
+
+    @dataclass
+    class Options:
+        d: int = opt(20, "number of input bits", lo=2, hi=512)
+        leap: int = opt(1, "long chains write every leap-th prefix parity (1 = all of them); must be < d", lo=1)
+        chain_noise: float = opt(0.0, "probability that a long demonstration carries one wrong step (its prefix "
+                                 "parity is flipped there and the chain goes on correctly from the wrong value, so "
+                                 "the final answer is wrong too)", lo=0.0, hi=1.0)
+
+    @classmethod
+    def check(cls, options: Options) -> None:
+        if options.leap >= options.d:
+            raise ConfigError(f"task.leap={options.leap}: must be < task.d={options.d} (otherwise long and short "
+                              "coincide)")
 
     @classmethod
     def describe(cls, task: dict) -> str:
