@@ -34,7 +34,7 @@ def tiny_cfg():
 def calibrated(tmp_path_factory):
     """A tiny NTP model at p_cot = 0.25 (about 10 s): chain learnt, parity not.
     Returns (config, final eval metrics, run directory)."""
-    from cotmix.train.ntp import train_ntp
+    from cotmix.loops.pretrain import train_ntp
 
     cfg = load_config(overrides=CALIBRATION + ["task.p_cot=0.25"])
     run = tmp_path_factory.mktemp("calibrated")

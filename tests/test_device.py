@@ -14,13 +14,13 @@ from safetensors.torch import load_file
 from cotmix.errors import ConfigError
 from cotmix.eval.evaluate import _decode_in_chunks
 from cotmix.experiments.results import run_row
+from cotmix.loops.pretrain import train_ntp
 from cotmix.model.device import autocast_dtype, place, resolve_device
 from cotmix.model.transformer import build_model
 from cotmix.rundir import read_summary
 from cotmix.tasks import make_task
 from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
 from cotmix.train.losses import ntp_loss
-from cotmix.train.ntp import train_ntp
 
 
 def test_auto_means_cuda_only_when_torch_sees_one(monkeypatch):

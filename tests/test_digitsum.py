@@ -63,7 +63,7 @@ def test_greedy_goes_long_only_above_one_eleventh_and_the_short_answer_stays_at_
     is learnt (each step one addition mod 10) and greedy writes it and is right; below, greedy answers
     short and is right about 1 time in 10, as the calibration argument predicts. The short answer stays
     far from learnt either way (below 0.25 where chance is 0.1). Judged on 512 test prompts by their Wilson intervals."""
-    from cotmix.train.ntp import train_ntp
+    from cotmix.loops.pretrain import train_ntp
 
     assert (p_cot > cf.greedy_threshold(10)) == goes_long
     cfg = load_config(overrides=["task.name=digitsum", "task.d=6", f"task.p_cot={p_cot}", "model.d_model=64",

@@ -208,8 +208,8 @@ def test_publish_and_restore_names(tmp_path_factory, capsys, name, command):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
+    from cotmix.loops.pretrain import train_ntp
     from cotmix.rundir import prepare_run_dir, release_run_dir
-    from cotmix.train.ntp import train_ntp
 
     run = tmp_path_factory.mktemp("tiny") / "run"
     cfg = load_config(overrides=["task.d=6", "model.d_model=16", "model.n_head=2", "pretrain.steps=2",

@@ -60,7 +60,7 @@ def test_arms_cross_every_setting_and_name_their_runs():
 
 def test_the_ntp_only_arm_runs_to_its_minimum_samples():
     from cotmix.config import load_config
-    from cotmix.experiments.run import baseline_schedule
+    from cotmix.experiments.pipeline import baseline_schedule
 
     cfg = load_config(overrides=["posttrain.baseline_min_samples=100000", "pretrain.batch_size=256"])
     steps, every = baseline_schedule(cfg, rl_samples=5_000, pretrain_samples=20_000)

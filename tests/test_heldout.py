@@ -9,9 +9,9 @@ import torch
 
 from cotmix.config import load_config
 from cotmix.eval.stats import wilson
+from cotmix.loops.pretrain import train_ntp
 from cotmix.tasks import MultiplicationTask, ParityTask, make_task
 from cotmix.tasks.heldout import TEST, VALIDATION, HeldoutCounter
-from cotmix.train.ntp import train_ntp
 
 TASKS = [ParityTask(d=7, p_cot=0.3), ParityTask(d=9, p_cot=0.3, leap=2), MultiplicationTask(2, 2, p_cot=0.3),
          ParityTask(d=50, p_cot=0.25), ParityTask(d=80, p_cot=0.25)]
@@ -167,3 +167,21 @@ def test_make_task_applies_the_configured_partition():
     assert int((task.partition.table() == VALIDATION).sum()) == round(cfg.task.validation_fraction * 1024)
     same = ParityTask(d=10, p_cot=0.2).set_heldout(0.1, 3, cfg.task.validation_fraction).partition.table()
     assert torch.equal(task.partition.table(), same)
+
+
+@pytest.mark.slow
+def test_a_run_draws_its_partition_once_and_validation_draws_none(tmp_path, monkeypatch):
+    """`cotmix run` builds its task once for all three phases: one partition of the input space,
+    not one per phase (and config validation, which reads the task's sizes, draws none)."""
+    import cotmix
+    from cotmix.tasks import base
+
+    drawn = []
+    real = base.Partition
+    monkeypatch.setattr(base, "Partition", lambda *a, **k: drawn.append(1) or real(*a, **k))
+    cfg = _tiny(6, "posttrain.steps=2", "posttrain.prompts_per_step=8", "posttrain.group_size=2",
+                "posttrain.eval_interval=2", "posttrain.ckpt_interval=2", "posttrain.stop_when=none")
+    assert drawn == []
+    summary = cotmix.run(cfg, tmp_path / "run", progress=False)
+    assert {"pretrain", "posttrain", "baseline"} <= summary.keys()
+    assert len(drawn) == 1

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 SRC = ROOT / "src" / "cotmix"
-STAGES = ("tasks", "model", "eval", "train", "rl", "experiments", "cli")  # cotmix/__init__.py's order
+STAGES = ("tasks", "model", "eval", "train", "rl", "loops", "experiments", "cli")  # cotmix/__init__.py's order
 
 
 def named_modules() -> set[str]:

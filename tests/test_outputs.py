@@ -314,8 +314,8 @@ def test_a_huge_value_is_not_echoed_whole(capsys):
 def test_partial_report_reads_a_shared_pretraining_under_way(tmp_path, capsys):
     from cotmix.config import load_config
     from cotmix.experiments.shared_pretrain import pretrain_config, pretrain_key
+    from cotmix.loops.pretrain import train_ntp
     from cotmix.rundir import prepare_run_dir, release_run_dir
-    from cotmix.train.ntp import train_ntp
 
     sweep = tmp_path / "sw"
     cfg = load_config(overrides=TINY)

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from cotmix.cli import main
-from cotmix.rl.posttrain import posttrain, posttrain_config
+from cotmix.loops.posttrain import posttrain, posttrain_config
+from cotmix.loops.pretrain import train_ntp
 from cotmix.rl.predict import star_rounds, zero_std_share
 from cotmix.theory.closed_form import star_rounds_to_generalise
 from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
-from cotmix.train.ntp import train_ntp
 
 
 @pytest.mark.parametrize("p0", [0.02, 0.1, 0.25, 0.3])

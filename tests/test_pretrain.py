@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from cotmix.config import PretrainConfig, load_config
+from cotmix.loops.pretrain import train_ntp
 from cotmix.model.transformer import build_model
 from cotmix.rundir import read_metrics, read_summary
 from cotmix.tasks import make_task
 from cotmix.tasks.parity import EOS
 from cotmix.train.checkpoint import resolve_checkpoint
 from cotmix.train.losses import ntp_loss
-from cotmix.train.ntp import train_ntp
 from cotmix.train.optim import lr_at
 from cotmix.train.phase import Phase
 
@@ -199,7 +199,7 @@ def test_above_one_third_ntp_alone_greedy_goes_long_and_is_right(tmp_path):
     Judged on the 256 test prompts of d = 10: the Wilson lower ends must clear 0.9."""
     from conftest import CALIBRATION
 
-    from cotmix.train.ntp import train_ntp
+    from cotmix.loops.pretrain import train_ntp
 
     cfg = load_config(overrides=CALIBRATION + ["task.p_cot=0.6"])
     metrics = train_ntp(cfg, tmp_path, progress=False)["eval"]

@@ -125,9 +125,9 @@ def test_dr_grpo_and_dapo_are_grpo_with_their_own_normalisation_and_clip():
 
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
+    from cotmix.loops.pretrain import train_ntp
     from cotmix.rundir import prepare_run_dir, release_run_dir
     from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
-    from cotmix.train.ntp import train_ntp
 
     run = tmp_path_factory.mktemp("pre") / "run"
     cfg = load_config(overrides=["task.d=6", "model.d_model=16", "model.n_head=2", "pretrain.steps=20",
@@ -142,7 +142,7 @@ def pretrained(tmp_path_factory):
 
 def rl_records(pretrained, out, overrides):
     """The RL metrics records of a tiny post-training, without wall times."""
-    from cotmix.rl.posttrain import posttrain, posttrain_config
+    from cotmix.loops.posttrain import posttrain, posttrain_config
     from cotmix.rundir import read_metrics
 
     out.mkdir()
@@ -180,7 +180,7 @@ def test_a_task_of_your_own_declares_its_options_and_the_checkpoint_fixes_its_sh
                 leap: int = opt(3, "write every leap-th prefix parity", lo=1, hi=8)
     '''))
     monkeypatch.syspath_prepend(str(tmp_path))
-    from cotmix.rl.posttrain import posttrain_config
+    from cotmix.loops.posttrain import posttrain_config
     from cotmix.tasks import make_task
 
     cfg = load_config(overrides=["task.name=leapn:LeapN", "task.d=9", "task.options.leap=4"])

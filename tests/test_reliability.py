@@ -20,8 +20,8 @@ from cotmix.cli import main
 from cotmix.config import load_config
 from cotmix.errors import ConfigError, CotmixError
 from cotmix.experiments.grid import grid_from_dict
+from cotmix.loops.pretrain import train_ntp
 from cotmix.rundir import lock_run_dir, prepare_run_dir, read_metrics, read_summary, release_run_dir
-from cotmix.train.ntp import train_ntp
 
 TINY = ["task.d=6", "task.p_cot=0.25", "model.d_model=32", "model.n_head=2", "pretrain.steps=12",
         "pretrain.batch_size=32", "pretrain.stop_when=none", "pretrain.eval_interval=6", "pretrain.ckpt_interval=6",

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from cotmix.errors import ConfigError
+from cotmix.loops.posttrain import posttrain, posttrain_config, preflight_warnings
+from cotmix.loops.pretrain import train_ntp
 from cotmix.registry import ALGORITHMS
-from cotmix.rl.posttrain import posttrain, posttrain_config, preflight_warnings
 from cotmix.rundir import read_metrics, read_summary
 from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
-from cotmix.train.ntp import train_ntp
 from cotmix.train.phase import Phase
 
 STEP_METRICS = {"reward", "reward_std", "frac_reward_zero_std", "completions/mean_length",

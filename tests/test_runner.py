@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import TINY_SWEEP
 
+import cotmix
 from cotmix.errors import CotmixError
 from cotmix.experiments.grid import grid_from_dict
 from cotmix.experiments.runner import execute_run, run_sweep
@@ -147,7 +148,7 @@ def _without_wall_time(records):
 def test_runs_that_differ_only_in_rl_share_one_pretraining_and_keep_their_numbers(tmp_path):
     from safetensors.torch import load_file
 
-    from cotmix.experiments.run import run_experiment
+    from cotmix.experiments.pipeline import run_experiment
     from cotmix.experiments.shared_pretrain import pretrain_key
     from cotmix.rundir import prepare_run_dir, rewrite_metrics
     from cotmix.train.checkpoint import list_checkpoints
@@ -161,7 +162,7 @@ def test_runs_that_differ_only_in_rl_share_one_pretraining_and_keep_their_number
     assert [p.name for p in (out / "pretrain-cache").iterdir() if p.is_dir()] == [pretrain_key(specs[0].config())]
 
     alone = tmp_path / "alone"  # the same run, pre-training on its own
-    run_experiment(specs[1].config(), alone, progress=False)
+    cotmix.run(specs[1].config(), alone, progress=False)
     for spec in specs:
         run = out / "runs" / spec.name
         assert _without_wall_time(read_metrics(run, "pretrain")) == _without_wall_time(read_metrics(alone, "pretrain"))

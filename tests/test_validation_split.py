@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from cotmix.config import load_config
+from cotmix.loops.pretrain import train_ntp
 from cotmix.rundir import prepare_run_dir, read_summary, release_run_dir
 from cotmix.tasks import ParityTask, make_task
 from cotmix.tasks.heldout import TEST, TRAIN, VALIDATION
-from cotmix.train.ntp import train_ntp
 
 TINY = ["task.d=6", "task.p_cot=0.5", "model.d_model=16", "model.n_head=2", "pretrain.steps=8",
         "pretrain.batch_size=16", "pretrain.eval_interval=4", "pretrain.ckpt_interval=8", "eval.n_prompts=16",

@@ -6,9 +6,11 @@ checks it):
     tasks/        parity, multiplication and digit-sum mixtures of long and short demonstrations; the held-out split
     model/        the transformer, its KV-cache sampler, length buckets, device placement
     eval/         held-out metrics with their intervals
-    train/        NTP: loss, optimizer, checkpoints, the phase bookkeeping, the NTP loop
-    rl/           advantage estimators and losses, the algorithms (STaR, REINFORCE, RLOO, GRPO), the RL loop
-    experiments/  `cotmix run`, built-in studies, sweeps, the results table and the report
+    train/        what both training loops share: the NTP loss, optimizer, checkpoints, phase bookkeeping
+    rl/           advantage estimators and losses, rewards, the algorithms (STaR, REINFORCE, RLOO, GRPO, ...),
+                  the predictor of RL's outcome
+    loops/        the two training loops side by side: pretrain (NTP) and posttrain (RL)
+    experiments/  the pipeline of `cotmix run`, built-in studies, the sweep runner, results and the report
     cli/          the `cotmix` command, one module per command group
 
 Beside them: theory/ (the paper's linear model and closed forms), bench/ (speed against Hugging Face),

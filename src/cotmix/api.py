@@ -49,8 +49,9 @@ def _text(value) -> str:
     return str(value)
 
 
-def prepare(cfg: Config) -> None:
-    """Torch threads, the device, and the memory estimate, checked before anything is written."""
+def prepare(cfg: Config):
+    """Torch threads, the device, and the memory estimate, checked before anything is written;
+    returns the run's task (cotmix.tasks.Task, with its held-out partition), built once here."""
     import torch
 
     from cotmix.model.device import resolve_device
@@ -59,23 +60,24 @@ def prepare(cfg: Config) -> None:
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    task = make_task(cfg.task)
     if resolve_device(cfg.device).type == "cpu":
-        task = make_task(cfg.task)
         check_memory(cfg, task.prompt_len, task.long_response_len, task.vocab_size)
+    return task
 
 
 def pretrain(cfg: Config, out: str | Path, *, resume: bool = False, progress: bool = True) -> dict:
     """NTP pre-training into run directory `out` (new or empty; `resume` continues a killed one).
     Returns the phase's summary entry: steps, samples, wall_s, eval (the test metrics, with the
     validation ones under `validation`) and heldout."""
+    from cotmix.loops.pretrain import train_ntp
     from cotmix.rundir import prepare_run_dir, release_run_dir
-    from cotmix.train.ntp import train_ntp
 
     out = Path(out)
-    prepare(cfg)
+    task = prepare(cfg)
     prepare_run_dir(out, cfg.to_dict(), resume)
     try:
-        return train_ntp(cfg, out, resume=resume, progress=progress)
+        return train_ntp(cfg, out, task=task, resume=resume, progress=progress)
     finally:
         release_run_dir(out)
 
@@ -85,8 +87,8 @@ def posttrain(start, out: str | Path, overrides: Mapping[str, object] | Iterable
     """RL from `start` (a checkpoint directory, a run directory: its last pre-training checkpoint,
     or a loaded cotmix.train.checkpoint.Checkpoint) into `out`, with the checkpoint's config and
     `overrides` (posttrain.*, eval.*, task.p_cot, seed, ...). Returns the phase's summary entry."""
-    from cotmix.rl.posttrain import posttrain as run_posttrain
-    from cotmix.rl.posttrain import posttrain_config
+    from cotmix.loops.posttrain import posttrain as run_posttrain
+    from cotmix.loops.posttrain import posttrain_config
     from cotmix.rundir import prepare_run_dir, release_run_dir
     from cotmix.train.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint
 
@@ -94,10 +96,10 @@ def posttrain(start, out: str | Path, overrides: Mapping[str, object] | Iterable
     out = Path(out)
     cfg = _saved_config(out) if resume and (out / "config.json").is_file() else \
         posttrain_config(checkpoint.config, _as_overrides(overrides))
-    prepare(cfg)
+    task = prepare(cfg)
     prepare_run_dir(out, cfg.to_dict(), resume and (out / "config.json").is_file())
     try:
-        return run_posttrain(cfg, out, checkpoint, resume=resume, progress=progress)
+        return run_posttrain(cfg, out, checkpoint, task=task, resume=resume, progress=progress)
     finally:
         release_run_dir(out)
 
@@ -105,13 +107,14 @@ def posttrain(start, out: str | Path, overrides: Mapping[str, object] | Iterable
 def run(cfg: Config, out: str | Path, *, resume: bool = False, progress: bool = True) -> dict:
     """The headline experiment (`cotmix run`): pre-training, RL, and the NTP-only arm on as many
     samples, in one run directory. Returns the run's summary (one entry per phase, and `heldout`)."""
-    from cotmix.experiments.run import run_experiment
-    from cotmix.rundir import release_run_dir
+    from cotmix.experiments.pipeline import run_experiment
+    from cotmix.rundir import prepare_run_dir, release_run_dir
 
     out = Path(out)
-    prepare(cfg)
+    task = prepare(cfg)
+    prepare_run_dir(out, cfg.to_dict(), resume)
     try:
-        return run_experiment(cfg, out, resume=resume, progress=progress)
+        return run_experiment(cfg, out, task=task, resume=resume, progress=progress)
     finally:
         release_run_dir(out)
 
@@ -122,16 +125,14 @@ def evaluate(checkpoint: str | Path, overrides: Mapping[str, object] | Iterable[
     on its config's test prompts (split="validation": the validation prompts, what a decision may
     read), eval.* overridable (e.g. {"eval.n_prompts": 4096}); pass@k on request."""
     from cotmix.eval.evaluate import evaluate as run_evaluate
+    from cotmix.loops.posttrain import posttrain_config
     from cotmix.model.device import place
     from cotmix.model.transformer import build_model
-    from cotmix.rl.posttrain import posttrain_config
-    from cotmix.tasks import make_task
     from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
 
     ckpt = load_checkpoint(resolve_checkpoint(checkpoint, arm_phases(arm)))
     cfg = posttrain_config(ckpt.config, _as_overrides(overrides))
-    prepare(cfg)
-    task = make_task(cfg.task)
+    task = prepare(cfg)
     model = place(build_model(cfg.model, task), cfg)
     ckpt.load_model(model)
     return run_evaluate(model, task, cfg.eval, with_pass_k=pass_k, split=split, run_seed=cfg.seed)

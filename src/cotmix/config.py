@@ -219,6 +219,10 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"model.n_head={m.n_head}: llama's RoPE needs an even head width "
                           f"(d_model / n_head = {m.d_model // m.n_head})")
     task_options(t)
+    task = TASKS[t.name].from_config(t)  # its sizes only (no held-out partition is drawn)
+    if p.max_new_tokens > task.max_response_len:
+        raise ConfigError(f"posttrain.max_new_tokens={p.max_new_tokens}: must be <= {task.max_response_len} (twice "
+                          f"the long {t.name} answer) or 0 for the task's long length {task.long_response_len}")
     if t.heldout_fraction + t.validation_fraction > 0.75:
         raise ConfigError(f"task.heldout_fraction={t.heldout_fraction} + task.validation_fraction={t.validation_fraction}: "
                           "at most 0.75 together (a quarter of the inputs stays for training)")

@@ -52,8 +52,8 @@ def pretrained_weights(cfg: Config, steps: int, device: torch.device) -> dict:
     demo's 800 at d = 20, p_cot = 0.25). Such a model is length-calibrated: 3/4 of its answers
     stop after 2 tokens and 1/4 run to d+1, the mixture that RL samples. A random model
     instead stops at any token."""
+    from cotmix.loops.pretrain import train_ntp
     from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
-    from cotmix.train.ntp import train_ntp
 
     cfg = copy.deepcopy(cfg)
     cfg.pretrain.steps = cfg.pretrain.eval_interval = cfg.pretrain.ckpt_interval = steps
@@ -262,13 +262,13 @@ def bench_scaling(size: BenchSize, device: torch.device = CPU) -> list[dict]:
 
 def bench_time_to_generalise(device: torch.device = CPU) -> dict:
     """Wall time of the demo configuration (no baseline arm) until greedy accuracy >= 0.99."""
-    from cotmix.experiments.run import run_experiment
+    from cotmix.api import run
     from cotmix.rundir import read_metrics
 
     cfg = load_config(preset="demo", overrides=["posttrain.baseline_arm=false", "posttrain.eval_interval=1",
                                                 f"device={device}"])
     with tempfile.TemporaryDirectory() as tmp:
-        run_experiment(cfg, Path(tmp) / "run", progress=False)
+        run(cfg, Path(tmp) / "run", progress=False)
         records = read_metrics(Path(tmp) / "run")
     pre = max(r["wall_s"] for r in records if r["phase"] == "pretrain")
     hit = next((r for r in records if r["phase"] == "posttrain" and r.get("eval") and r["greedy_accuracy"] >= 0.99), None)

@@ -12,15 +12,6 @@ from cotmix.errors import CotmixError
 from cotmix.presets import PRESETS
 
 
-def setup(cfg: Config) -> None:
-    """Torch threads, and the device and memory checked before anything is written (a run asking
-    for a GPU on a machine without one, or for more memory than it has, stops here with nothing
-    half-written)."""
-    from cotmix.api import prepare
-
-    prepare(cfg)
-
-
 def add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", help=f"named configuration: {', '.join(sorted(PRESETS))}")
     p.add_argument("--config", help="YAML or JSON file of config values (nested by section)")

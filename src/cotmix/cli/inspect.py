@@ -39,11 +39,11 @@ def cmd_sample(args) -> int:
     import torch
 
     from cotmix.api import prepare
+    from cotmix.loops.posttrain import posttrain_config
     from cotmix.model.device import model_device, place
     from cotmix.model.sampler import generate
     from cotmix.model.transformer import build_model
-    from cotmix.rl.posttrain import posttrain_config
-    from cotmix.tasks import Kind, make_task
+    from cotmix.tasks import Kind
     from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
 
     overrides = runtime_overrides(args.overrides)
@@ -55,8 +55,7 @@ def cmd_sample(args) -> int:
         raise CotmixError(f"--seed {args.seed}: must be in [0, {MAX_SEED}]")
     ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint, arm_phases(args.arm)))
     cfg = posttrain_config(ckpt.config, overrides)
-    prepare(cfg)
-    task = make_task(cfg.task)
+    task = prepare(cfg)
     model = place(build_model(cfg.model, task), cfg)
     ckpt.load_model(model)
     gen = torch.Generator().manual_seed(args.seed)

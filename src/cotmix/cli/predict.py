@@ -28,7 +28,7 @@ def cmd_predict(args) -> int:
         print(json.dumps(table, indent=2) if args.json else format_replay(table))
         return 0
     from cotmix import api
-    from cotmix.rl.posttrain import posttrain_config
+    from cotmix.loops.posttrain import posttrain_config
     from cotmix.rl.predict import predict
     from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
 

@@ -27,8 +27,8 @@ def cmd_pretrain(args) -> int:
 
 def cmd_run(args) -> int:
     from cotmix import api
+    from cotmix.experiments.pipeline import format_table
     from cotmix.experiments.report.run_figures import plot_run
-    from cotmix.experiments.run import format_table
 
     cfg = load_config(args.preset, args.config, args.overrides)
     if args.resume:
@@ -43,7 +43,7 @@ def cmd_run(args) -> int:
 
 def cmd_posttrain(args) -> int:
     from cotmix import api
-    from cotmix.rl.posttrain import posttrain_config
+    from cotmix.loops.posttrain import posttrain_config
     from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
 
     # --from takes several paths, so key=value items typed after it land there too. A sweep's run

@@ -56,9 +56,9 @@ def execute_run(spec: RunSpec, run_dir: str, threads: int = 1, niceness: int | N
         except PermissionError:
             pass  # raising priority back needs privileges: run as Ray left us
 
-    from cotmix.experiments.run import run_experiment
+    from cotmix.experiments.pipeline import run_experiment
+    from cotmix.loops.pretrain import train_ntp
     from cotmix.rundir import prepare_run_dir
-    from cotmix.train.ntp import train_ntp
 
     run_dir = Path(run_dir)
     start = time.time()

@@ -28,9 +28,9 @@ import shutil
 from pathlib import Path
 
 from cotmix.config import Config, PosttrainConfig
+from cotmix.loops.pretrain import train_ntp
 from cotmix.rundir import prepare_run_dir, read_metrics, read_summary, release_run_dir, rewrite_metrics
 from cotmix.train.checkpoint import list_checkpoints
-from cotmix.train.ntp import train_ntp
 from cotmix.train.phase import update_summary
 
 

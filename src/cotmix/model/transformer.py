@@ -184,12 +184,6 @@ class Transformer(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def max_new_tokens_limit(task) -> int:
-    """Longest response a model built for this task can generate: twice the long answer,
-    so RL can be run with max_new_tokens above d+1."""
-    return 2 * task.long_response_len
-
-
 def build_model(cfg: ModelConfig, task) -> Transformer:
     """A model sized for the task: room for the prompt and the longest response allowed."""
-    return Transformer(cfg, task.vocab_size, task.prompt_len + max_new_tokens_limit(task))
+    return Transformer(cfg, task.vocab_size, task.prompt_len + task.max_response_len)

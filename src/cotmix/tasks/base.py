@@ -71,13 +71,26 @@ class Task(ABC):
     answer_len: int  # tokens of the final answer, the last ones before EOS
     answer_symbols: int | None = None  # values a one-token answer takes (parity 2): chance is 1/answer_symbols
     input_space_size: int  # how many distinct inputs (prompts) there are
-    partition: Partition  # which inputs are reserved for evaluation (set by set_heldout)
 
     def set_heldout(self, fraction: float = 0.25, seed: int = 0, validation_fraction: float = 0.0) -> "Task":
         """Reserve `fraction` of the input space for the reported (test) numbers and
         `validation_fraction` for decisions (see cotmix.tasks.heldout)."""
-        self.partition = Partition(self, fraction, seed, validation_fraction)
+        self._partition = Partition(self, fraction, seed, validation_fraction)
         return self
+
+    @property
+    def max_response_len(self) -> int:
+        """Longest response a model built for this task can generate: twice the long answer, so RL
+        may sample past it (posttrain.max_new_tokens)."""
+        return 2 * self.long_response_len
+
+    @property
+    def partition(self) -> Partition:
+        """Which inputs are reserved for evaluation: set_heldout's, or its defaults on first use (a
+        task built only to read its sizes, as config validation does, never draws one)."""
+        if "_partition" not in self.__dict__:
+            self.set_heldout()
+        return self._partition
 
     @classmethod
     def describe(cls, task: dict) -> str:

@@ -51,7 +51,6 @@ class DigitSumTask(Task):
         self.decision_position = 1
         self.answer_len = 1
         self.input_space_size = BASE**d
-        self.set_heldout()
 
     @classmethod
     def describe(cls, task: dict) -> str:

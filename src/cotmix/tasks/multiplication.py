@@ -64,7 +64,6 @@ class MultiplicationTask(Task):
         self.lowest_a, self.lowest_b = ((10 ** (k - 1) if k > 1 else 0) for k in (digits_a, digits_b))
         self.count_b = 10**digits_b - self.lowest_b
         self.input_space_size = (10**digits_a - self.lowest_a) * self.count_b
-        self.set_heldout()
 
     def draw(self, n: int, generator: torch.Generator, p_cot: float | None = None) -> Batch:
         p_cot = self.p_cot if p_cot is None else p_cot

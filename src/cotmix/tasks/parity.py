@@ -83,7 +83,6 @@ class ParityTask(Task):
         self.decision_position = 1
         self.answer_len = 1
         self.input_space_size = 2**d
-        self.set_heldout()
 
     # --- data --------------------------------------------------------------------------
 

@@ -42,9 +42,10 @@ def _symbols(sweep: Sweep) -> int:
 def _long_length(sweep: Sweep) -> int:
     """Tokens of the task's long response (parity: d + 1; 3x3 multiplication: 35)."""
     from cotmix.config import config_from_dict
-    from cotmix.tasks import make_task
+    from cotmix.registry import TASKS
 
-    return make_task(config_from_dict(sweep.done()[0].config).task).long_response_len
+    task = config_from_dict(sweep.done()[0].config).task
+    return TASKS[task.name].from_config(task).long_response_len
 
 
 def _seeds(sweep: Sweep) -> str:

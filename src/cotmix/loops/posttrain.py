@@ -16,13 +16,13 @@ from cotmix.config import Config, config_from_dict, validate
 from cotmix.errors import ConfigError
 from cotmix.eval.evaluate import CHAIN_LEARNT, rule_met
 from cotmix.model.device import place
-from cotmix.model.transformer import build_model, max_new_tokens_limit
+from cotmix.model.transformer import build_model
 from cotmix.options import apply_overrides
 from cotmix.registry import TASKS
 from cotmix.rl.algorithms import ALGORITHMS, RLContext, frozen_copy
 from cotmix.rl.predict import predict, prediction_line
 from cotmix.rng import seeded_generator
-from cotmix.tasks import make_task
+from cotmix.tasks import Task, make_task
 from cotmix.train.checkpoint import Checkpoint
 from cotmix.train.optim import make_optimizer
 from cotmix.train.phase import Phase
@@ -45,24 +45,15 @@ def posttrain_config(base: Config, overrides: list[str]) -> Config:
         raise ConfigError(f"{changed[0]}: cannot change after pre-training (the checkpoint fixes the model and "
                           f"the task's shape); post-training accepts posttrain.*, eval.*, task.p_cot, seed, threads, "
                           f"device, precision")
-    check_max_new_tokens(cfg)
     return cfg
 
 
-def check_max_new_tokens(cfg: Config) -> int:
-    task = make_task(cfg.task)
-    limit = max_new_tokens_limit(task)
-    value = cfg.posttrain.max_new_tokens or task.long_response_len
-    if value > limit:
-        raise ConfigError(f"posttrain.max_new_tokens={value}: must be <= {limit} (twice the long "
-                          f"{cfg.task.name} answer) or 0 for the task's long length {task.long_response_len}")
-    return value
-
-
-def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, resume: bool = False, progress: bool = True) -> dict:
-    """Run (or resume) RL from the `start` checkpoint; return the phase's summary entry."""
+def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, task: Task | None = None, resume: bool = False,
+              progress: bool = True) -> dict:
+    """Run (or resume) RL from the `start` checkpoint; return the phase's summary entry. `task`: the
+    run's, when the caller has built it (default: built from cfg.task)."""
     p, phase_name = cfg.posttrain, "posttrain"
-    task = make_task(cfg.task)
+    task = task or make_task(cfg.task)
     model = place(build_model(cfg.model, task), cfg)
     start.load_model(model)
     data_gen = seeded_generator(cfg.seed, f"{phase_name}/data")
@@ -71,7 +62,7 @@ def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, resume: bool = F
     phase = Phase(run_dir, phase_name, cfg, task, model, optimizer, {"data": data_gen, "sample": sample_gen},
                   start=start)
     ctx = RLContext(cfg=cfg, task=task, model=model, ref_model=frozen_copy(model), optimizer=optimizer,
-                    max_new_tokens=check_max_new_tokens(cfg), data_gen=data_gen, sample_gen=sample_gen,
+                    max_new_tokens=p.max_new_tokens or task.long_response_len, data_gen=data_gen, sample_gen=sample_gen,
                     observe=phase.observe)
     if not (resume and phase.resume()):
         phase.evaluate(with_pass_k=True)  # step 0: the pre-trained model, where the RL curves start

@@ -1,7 +1,7 @@
-"""The headline experiment (`cotmix run`): NTP pre-training, then RL post-training, and beside
-it an NTP-only baseline that continues pre-training from the same checkpoint for at least as
-many samples as RL consumed. All three phases share one run directory; a killed run
-resumes phase by phase.
+"""The pipeline of `cotmix run`: NTP pre-training, then RL post-training, and beside it an
+NTP-only baseline that continues pre-training from the same checkpoint for at least as many
+samples as RL consumed. All three phases share one run directory and one task; a killed run
+resumes phase by phase. (Sweeps of many runs are cotmix.experiments.runner.)
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from pathlib import Path
 from cotmix.config import Config
 from cotmix.errors import CotmixError
 from cotmix.experiments.shared_pretrain import take_shared_pretrain
-from cotmix.rl.posttrain import check_max_new_tokens, posttrain
-from cotmix.rundir import prepare_run_dir, read_summary
+from cotmix.loops.posttrain import posttrain
+from cotmix.loops.pretrain import train_ntp
+from cotmix.rundir import read_summary
+from cotmix.tasks import Task, make_task
 from cotmix.train.checkpoint import list_checkpoints, load_checkpoint, resolve_checkpoint
-from cotmix.train.ntp import train_ntp
 
 MAX_BASELINE_EVALS = 100  # a long NTP-only arm (the paper's 10^7 samples) is evaluated at most this often
 
@@ -31,31 +32,33 @@ def baseline_schedule(cfg: Config, rl_samples: int, pretrain_samples: int) -> tu
     return steps, every
 
 
-def run_experiment(cfg: Config, out: Path, *, resume: bool = False, progress: bool = True,
-                   pretrain_cache: Path | None = None) -> dict:
-    """pretrain_cache: a sweep's folder of shared pre-trainings (cotmix.experiments.shared_pretrain);
+def run_experiment(cfg: Config, out: Path, *, task: Task | None = None, resume: bool = False,
+                   progress: bool = True, pretrain_cache: Path | None = None) -> dict:
+    """The three phases in run directory `out`, which the caller has prepared (cotmix.rundir.
+    prepare_run_dir). task: the run's, built once for all three (default: from cfg.task).
+    pretrain_cache: a sweep's folder of shared pre-trainings (cotmix.experiments.shared_pretrain);
     None: the run pre-trains on its own."""
-    out = Path(out)
-    check_max_new_tokens(cfg)
-    prepare_run_dir(out, cfg.to_dict(), resume)
+    out, task = Path(out), task or make_task(cfg.task)
     done = read_summary(out)
     if "pretrain" not in done and pretrain_cache is not None:
         take_shared_pretrain(cfg, out, pretrain_cache)
         done = read_summary(out)
     if "pretrain" not in done:
-        train_ntp(cfg, out, resume=resume, progress=progress)
+        train_ntp(cfg, out, task=task, resume=resume, progress=progress)
     elif not list_checkpoints(out, "pretrain"):
         raise CotmixError(f"{out}: summary.json says pre-training finished, but {out}/checkpoints/pretrain/ holds "
                           "no checkpoint (deleted?), and RL and the NTP-only arm start from it; run it again "
                           "in a new --out (a sweep: delete this run's folder and rerun the sweep)")
     start = load_checkpoint(resolve_checkpoint(out, "pretrain"))
     if "posttrain" not in read_summary(out):
-        posttrain(cfg, out, start, resume=resume, progress=progress)
+        posttrain(cfg, out, start, task=task, resume=resume, progress=progress)
     summary = read_summary(out)
     if cfg.posttrain.baseline_arm and "baseline" not in summary:
         steps, every = baseline_schedule(cfg, summary["posttrain"]["samples"], summary["pretrain"]["samples"])
-        train_ntp(cfg, out, phase_name="baseline", steps=steps, start=start, resume=resume,
-                  progress=progress, eval_interval=every)
+        # RL's constant learning rate, so the two arms differ only in their objective (the peak
+        # pre-training rate mostly adds noise there, a decayed one would barely move the model).
+        train_ntp(cfg, out, task=task, phase_name="baseline", steps=steps, start=start, lr=cfg.posttrain.lr,
+                  resume=resume, progress=progress, eval_interval=every)
     return read_summary(out)
 
 

@@ -20,7 +20,7 @@ from cotmix.eval.evaluate import STOP_RULES, rule_met
 from cotmix.model.device import model_device, place
 from cotmix.model.transformer import build_model
 from cotmix.rng import seeded_generator
-from cotmix.tasks import make_task
+from cotmix.tasks import Task, make_task
 from cotmix.train.checkpoint import Checkpoint
 from cotmix.train.losses import ntp_loss
 from cotmix.train.optim import lr_at, make_optimizer
@@ -32,9 +32,9 @@ def early_steps(interval: int) -> set[int]:
     return {m * 10**k for k in range(1, 12) for m in (1, 2, 5) if m * 10**k < interval}
 
 
-def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps: int | None = None,
-              start: Checkpoint | None = None, resume: bool = False, progress: bool = True,
-              eval_interval: int | None = None) -> dict:
+def train_ntp(cfg: Config, run_dir: Path, *, task: Task | None = None, phase_name: str = "pretrain",
+              steps: int | None = None, start: Checkpoint | None = None, lr: float | None = None,
+              resume: bool = False, progress: bool = True, eval_interval: int | None = None) -> dict:
     """Run (or resume) one NTP phase and return its summary entry.
 
     Without `start` this is pre-training: a fresh model, cfg.pretrain's schedule, and its stopping
@@ -42,12 +42,13 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
     answers are right end to end at least 0.99 of the time, greedy_learnt where greedy decoding is
     right that often; pretrain.steps is the cap).
     With `start` it continues that checkpoint (weights and optimizer) for `steps` steps at the
-    constant learning rate of the RL arm, cfg.posttrain.lr: the NTP-only baseline, so that the two
-    arms differ only in their objective (the peak pre-training rate mostly adds noise there, the
-    decayed one would barely move the model). eval_interval overrides cfg.pretrain.eval_interval
-    (the baseline evaluates as often, in samples, as RL does).
+    constant learning rate `lr`, without a stopping rule: the NTP-only arm of `cotmix run`
+    (cotmix.experiments.pipeline). eval_interval overrides cfg.pretrain.eval_interval. `task`: the
+    run's, when the caller has built it (default: built from cfg.task).
     """
-    task = make_task(cfg.task)
+    if (start is None) != (lr is None):
+        raise ValueError("train_ntp: a continued phase (start) takes its constant lr, and pre-training neither")
+    task = task or make_task(cfg.task)
     torch.manual_seed(cfg.seed)
     model = place(build_model(cfg.model, task), cfg)  # initialised on the CPU: same weights on any device
     optimizer = make_optimizer(model, cfg.pretrain.lr, cfg.pretrain.weight_decay)
@@ -68,9 +69,9 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
     bar = tqdm(total=steps, initial=phase.step, desc=phase_name, disable=not progress, dynamic_ncols=True,
                mininterval=0.5)
     while phase.step < steps and phase.stop_reason is None:
-        lr = lr_at(phase.step, p, steps) if start is None else cfg.posttrain.lr
+        step_lr = lr_at(phase.step, p, steps) if start is None else lr
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = step_lr
         batch = task.sample(p.batch_size, data)
         phase.observe(batch.prompts)
         loss = ntp_loss(model, task, batch.to(device), cfg.task.loss_on_prompt)
@@ -83,7 +84,7 @@ def train_ntp(cfg: Config, run_dir: Path, *, phase_name: str = "pretrain", steps
         bar.update(1)
 
         if phase.due(p.log_interval, steps):
-            phase.log({"loss": loss.item(), "lr": lr, "grad_norm": grad_norm.item()})
+            phase.log({"loss": loss.item(), "lr": step_lr, "grad_norm": grad_norm.item()})
         if phase.due(eval_every, steps):
             phase.evaluate()
             if rule_met(stop_when, phase.decision_metrics()):
