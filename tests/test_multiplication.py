@@ -76,8 +76,9 @@ def test_config_selects_the_task():
 @pytest.mark.slow
 def test_runs_through_the_same_pipeline(tmp_path):
     """NTP, RL and the baseline run unchanged on multiplication (the task interface is enough)."""
-    import cotmix
     from conftest import TINY
+
+    import cotmix
 
     parity_free = [o for o in TINY if not o.startswith("task.d=")]  # multiplication has no d
     cfg = load_config(overrides=parity_free + ["task.name=multiplication", "task.p_cot=0.5", "posttrain.steps=2"])

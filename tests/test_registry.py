@@ -202,3 +202,17 @@ def test_a_task_of_your_own_declares_its_options_and_the_checkpoint_fixes_its_sh
         with pytest.raises(ConfigError, match=f"{frozen.split('=')[0].replace('options.', '')}: cannot change after "
                                               "pre-training"):
             posttrain_config(cfg, [frozen])
+
+
+def test_each_built_in_task_states_its_theory_hooks():
+    """Where greedy decides (the response index of the long/short split) and the calibrated greedy
+    threshold there: 1/3 for parity's two answers, 1/11 for the digit sum's ten; multiplication decides
+    by value at its second answer digit, with no single threshold (docs/theory.md)."""
+    from cotmix.tasks import DigitSumTask, MultiplicationTask, ParityTask
+
+    assert ParityTask.greedy_threshold() == pytest.approx(1 / 3)
+    assert DigitSumTask.greedy_threshold() == pytest.approx(1 / 11)
+    assert MultiplicationTask.greedy_threshold() is None
+    assert ParityTask(d=8, p_cot=0.2).decision_position == DigitSumTask(d=8, p_cot=0.2).decision_position == 1
+    task = MultiplicationTask(digits_a=3, digits_b=3, p_cot=0.2)
+    assert task.decision_position == task.answer_len == 6  # the separator after P_0 vs EOS (the value decision comes earlier, at digit 2)

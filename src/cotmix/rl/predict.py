@@ -22,7 +22,6 @@ from __future__ import annotations
 from cotmix.config import Config
 from cotmix.eval.evaluate import CHAIN_LEARNT, GREEDY_LEARNT
 from cotmix.registry import TASKS
-from cotmix.theory.closed_form import greedy_threshold
 
 MAX_ROUNDS = 100  # past this the STaR recursion is said not to get there
 
@@ -33,8 +32,9 @@ def predict(cfg: Config, start: dict) -> dict:
     long_fraction = start.get("long_fraction") or 0.0
     chain = start.get("chain_exact_accuracy")
     short = start.get("short_accuracy")
-    symbols = getattr(TASKS.resolve(cfg.task.name, quiet=True), "answer_symbols", None)
-    threshold = greedy_threshold(symbols) if symbols else None
+    task = TASKS.resolve(cfg.task.name, quiet=True)
+    symbols = getattr(task, "answer_symbols", None)
+    threshold = task.greedy_threshold() if task is not None else None
     out = {"measured_on": "validation", "long_fraction": long_fraction, "chain_exact_accuracy": chain,
            "short_accuracy": short, "greedy_threshold": threshold, "ntp_alone": _ntp_alone(cfg, chain, threshold, symbols)}
     if p.algorithm == "star":

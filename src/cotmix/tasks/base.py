@@ -105,6 +105,15 @@ class Task(ABC):
     Options = None
 
     @classmethod
+    def greedy_threshold(cls) -> float | None:
+        """The theory hook: the p_cot above which a length-calibrated model's greedy decoding takes
+        the long path at decision_position (docs/theory.md), or None where no closed form holds. A
+        one-token answer of answer_symbols values the model cannot compute gives 1/(symbols + 1)."""
+        from cotmix.theory.closed_form import greedy_threshold
+
+        return greedy_threshold(cls.answer_symbols) if cls.answer_symbols else None
+
+    @classmethod
     def check(cls, options) -> None:
         """Rules between the task's own settings (an Options instance); raise ConfigError to refuse."""
 

@@ -48,6 +48,13 @@ class MultiplicationTask(Task):
         digits_b: int = opt(2, "digits of the second factor (>= 2 for a worked chain)", lo=2, hi=9)
 
     @classmethod
+    def greedy_threshold(cls) -> float | None:
+        # The decision is at the second answer digit, by value, and its threshold depends on what
+        # the model has learnt of the product: 0 while that digit is unknown, 1/2 once it is
+        # (cotmix.theory.closed_form.long_digit_threshold). No single number to predict from.
+        return None
+
+    @classmethod
     def describe(cls, task: dict) -> str:
         return f"multiplication {task['digits_a']}x{task['digits_b']} digits"
 
