@@ -1,5 +1,7 @@
 """Shared fixtures: tiny configs that train in seconds on 2 CPU cores."""
 
+import contextlib
+
 import pytest
 import torch
 
@@ -41,19 +43,40 @@ def calibrated(tmp_path_factory):
     return cfg, train_ntp(cfg, run, progress=False)["eval"], run
 
 
+FAILING_ALGORITHM = "fails_at_first_step"  # valid by every check config makes; fails once it runs
+FAILING_RUN = f"posttrain.algorithm={FAILING_ALGORITHM}"
+
+
+def fail_at_first_step(ctx):
+    raise RuntimeError("this algorithm fails at its first step, on purpose")
+
+
+@contextlib.contextmanager
+def failing_algorithm():
+    """FAILING_ALGORITHM registered for the duration (so no test that lists the algorithms sees it)."""
+    from cotmix.registry import ALGORITHMS
+
+    ALGORITHMS.register(FAILING_ALGORITHM, fail_at_first_step)
+    try:
+        yield
+    finally:
+        del ALGORITHMS._entries[FAILING_ALGORITHM], ALGORITHMS._where[FAILING_ALGORITHM]
+
+
 TINY_SWEEP = {"name": "tiny", "preset": "tiny", "grid": {"task.p_cot": [0.2, 0.5]}, "seeds": [0, 1]}
+FAILING_SWEEP = TINY_SWEEP | {"also": [{"posttrain.algorithm": FAILING_ALGORITHM}]}  # tiny_sweep's grid
 
 
 @pytest.fixture(scope="session")
 def tiny_sweep(tmp_path_factory):
-    """Four tiny runs plus one that raises at run time (its response limit exceeds the model's).
-    Returns (sweep directory, statuses)."""
+    """Four tiny runs plus one that raises at run time (its RL algorithm, FAILING_ALGORITHM, fails
+    its first step). Returns (sweep directory, statuses)."""
     from cotmix.experiments.grid import grid_from_dict
     from cotmix.experiments.runner import run_sweep
 
     out = tmp_path_factory.mktemp("sweeps") / "tiny"
-    grid = grid_from_dict(TINY_SWEEP | {"also": [{"posttrain.max_new_tokens": 99}], "seeds": [0, 1]})
-    statuses = run_sweep(grid, out, progress=False, log=lambda *_: None)
+    with failing_algorithm():
+        statuses = run_sweep(grid_from_dict(FAILING_SWEEP), out, progress=False, log=lambda *_: None)
     return out, statuses
 
 

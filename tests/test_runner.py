@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY_SWEEP
+from conftest import FAILING_RUN, FAILING_SWEEP, TINY_SWEEP, failing_algorithm
 
 import cotmix
 from cotmix.errors import CotmixError
@@ -25,16 +25,16 @@ def test_a_failing_run_is_recorded_and_the_others_finish(tiny_sweep):
     states = {s["name"]: s["state"] for s in statuses}
     assert [n for n, st in states.items() if st == "done"] == [
         "task.p_cot=0.2,seed=0", "task.p_cot=0.2,seed=1", "task.p_cot=0.5,seed=0", "task.p_cot=0.5,seed=1"]
-    failed = read_status(out / "runs" / "posttrain.max_new_tokens=99,seed=0")
-    assert failed["state"] == "failed" and "max_new_tokens=99" in failed["error"]
+    failed = read_status(out / "runs" / f"{FAILING_RUN},seed=0")
+    assert failed["state"] == "failed" and "fails at its first step, on purpose" in failed["error"]
 
 
 def test_rerun_skips_finished_runs_and_refuses_another_grid(tiny_sweep):
     out, _ = tiny_sweep
     before = {p: p.stat().st_mtime_ns for p in out.glob("runs/task*/summary.json")}
     logs = []
-    run_sweep(grid_from_dict(TINY_SWEEP | {"also": [{"posttrain.max_new_tokens": 99}]}), out, progress=False,
-              log=logs.append)
+    with failing_algorithm():
+        run_sweep(grid_from_dict(FAILING_SWEEP), out, progress=False, log=logs.append)
     assert "4 done already, 2 to run" in logs[0]  # only the failed ones are retried
     assert before == {p: p.stat().st_mtime_ns for p in out.glob("runs/task*/summary.json")}
     with pytest.raises(CotmixError, match=r"holds a different sweep .*differs in also\b"):
@@ -225,14 +225,15 @@ def test_published_runs_land_in_git_and_resume_a_sweep_on_a_fresh_machine(tiny_s
     restored = subprocess.run(cotmix + ["restore", out.name, "--src", str(docs), "--dest", str(fresh)],
                               capture_output=True, text=True, check=True, timeout=60)
     assert "restored 4 finished runs" in restored.stdout
-    grid = grid_from_dict(TINY_SWEEP | {"also": [{"posttrain.max_new_tokens": 99}], "seeds": [0, 1]})
     logs = []
-    statuses = run_sweep(grid, fresh / out.name, progress=False, log=logs.append,
-                         only=["task.p_cot=*", "*,seed=1"])
+    with failing_algorithm():
+        grid = grid_from_dict(FAILING_SWEEP)
+        statuses = run_sweep(grid, fresh / out.name, progress=False, log=logs.append,
+                             only=["task.p_cot=*", "*,seed=1"])
     assert "5 runs, 4 done already, 1 to run" in logs[0]  # the failed run of seed 1; seed 0's is not asked for
     assert {s["name"] for s in statuses} == {"task.p_cot=0.2,seed=0", "task.p_cot=0.2,seed=1", "task.p_cot=0.5,seed=0",
-                                             "task.p_cot=0.5,seed=1", "posttrain.max_new_tokens=99,seed=1"}
-    assert not (fresh / out.name / "runs" / "posttrain.max_new_tokens=99,seed=0").exists()
+                                             "task.p_cot=0.5,seed=1", f"{FAILING_RUN},seed=1"}
+    assert not (fresh / out.name / "runs" / f"{FAILING_RUN},seed=0").exists()
     with pytest.raises(CotmixError, match="--only nothing: matches none of the 6 runs"):
         run_sweep(grid, fresh / out.name, progress=False, log=logs.append, only=["nothing"])
 

@@ -99,9 +99,14 @@ def tidy(fig) -> None:
     """Sample counts as 5k, 1.3M rather than 130000 (long tick labels ran into each other)."""
     from matplotlib.ticker import EngFormatter
 
-    for ax in fig.axes:
-        if "samples" in ax.get_xlabel():
+    column = lambda ax: ax.get_subplotspec().colspan if ax.get_subplotspec() else None  # noqa: E731
+    counted = {column(ax) for ax in fig.axes if "samples" in ax.get_xlabel()}
+    for ax in fig.axes:  # and the panels above them, which share the column's x but not its label
+        if "samples" in ax.get_xlabel() or (column(ax) is not None and column(ax) in counted):
             ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        if ax.get_yscale() == "log":  # a loss spans less than a decade: 1.2, not 1.2 x 10^0
+            ax.yaxis.set_minor_formatter(EngFormatter(sep=""))
+            ax.yaxis.set_major_formatter(EngFormatter(sep=""))
 
 
 def spread_x(ax, curves: list[list[tuple[float, float]]], ratio: float = 100.0) -> None:
