@@ -22,7 +22,7 @@ TINY = ["task.d=6", "task.p_cot=0.25", "model.d_model=32", "model.n_head=2",
 CALIBRATION = ["task.d=10", "model.d_model=32", "model.n_head=2", "pretrain.steps=1000", "pretrain.lr=3e-3",
                "pretrain.schedule=cosine", "pretrain.stop_when=none", "pretrain.batch_size=128",
                "pretrain.eval_interval=1000", "pretrain.ckpt_interval=1000", "pretrain.log_interval=100",
-               "eval.n_prompts=4096"]
+               "pretrain.eval_early=false", "eval.n_prompts=4096"]  # no early evaluations: no test draws curves
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ def test_greedy_goes_long_only_above_one_eleventh_and_the_short_answer_stays_at_
     assert (p_cot > cf.greedy_threshold(10)) == goes_long
     cfg = load_config(overrides=["task.name=digitsum", "task.d=6", f"task.p_cot={p_cot}", "model.d_model=64",
                                  "model.n_head=4", "pretrain.steps=1500", "pretrain.batch_size=128",
-                                 "pretrain.stop_when=none", "pretrain.eval_interval=1500", "pretrain.ckpt_interval=1500",
+                                 "pretrain.stop_when=none", "pretrain.eval_interval=1500", "pretrain.ckpt_interval=1500", "pretrain.eval_early=false",
                                  "eval.n_prompts=512", "eval.validation_prompts=64"])
     metrics = train_ntp(cfg, tmp_path, progress=False)["eval"]
     assert metrics["short_accuracy_ci95"][1] < 0.25  # the short answer is not learnt (chance: 0.1)
