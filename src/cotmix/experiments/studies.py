@@ -268,6 +268,23 @@ STUDIES: dict[str, Study] = {
                     where={"posttrain.steps": [0]}),
                   C("NTP+RL does, from d = 10", "posttrain", "greedy_accuracy", ">=", 0.99,
                     where={"posttrain.steps": [200], "task.d": [10, 12, 14, 16]}))),
+    # --- the predictor checked on runs it was not designed on (cotmix.rl.predict, issue 43) ---
+    "study-predictor": Study(
+        "Out of sample: does `cotmix predict`, from the start-of-RL validation measurements alone, say whether "
+        "RL will reach greedy accuracy >= 0.99? Cells built to fail as well as succeed: RL before the chain is "
+        "learnt, rare long demonstrations, a noisy verifier, STaR with the end-to-end reward hot. Goals fixed "
+        "before the runs (cotmix.experiments.replay): right in >= 90% of the decided runs, steps within a "
+        "factor of 2 in >= 80% of the runs predicted and observed to generalise.",
+        "curves_by", "run", {"task.p_cot": [0.03, 0.1, 0.3], "pretrain.steps": [150, 400, 1200]},
+        base={"task.d": 12, "pretrain.stop_when": "none", "pretrain.eval_interval": 200,
+              "pretrain.ckpt_interval": 400, "pretrain.eval_early": False, "eval.n_prompts": 512,
+              "posttrain.steps": 60, "posttrain.eval_interval": 2, "posttrain.ckpt_interval": 10,
+              "posttrain.baseline_arm": False},
+        arms={"grpo": {},
+              "grpo_noisy_verifier": {"posttrain.reward": "e2e", "posttrain.false_positive": 0.5},
+              "reinforce_e2e": {"posttrain.algorithm": "reinforce", "posttrain.reward": "e2e"},
+              "star_e2e_hot": {"posttrain.algorithm": "star", "posttrain.reward": "e2e",
+                               "posttrain.temperature": 1.5}}),
 }
 
 
