@@ -3,15 +3,20 @@ measurements, its closed forms, the block in every posttrain summary, and the re
 
 import itertools
 import json
+import math
+from pathlib import Path
 
 import pytest
 
 from cotmix.cli import main
 from cotmix.loops.posttrain import posttrain, posttrain_config
 from cotmix.loops.pretrain import train_ntp
-from cotmix.rl.predict import star_rounds, zero_std_share
+from cotmix.experiments.replay import fit_step_scale, within_factor_2
+from cotmix.rl.predict import STEP_FIT_SWEEPS, STEP_SCALE, pg_steps, predict, star_rounds, step_time, zero_std_share
 from cotmix.theory.closed_form import star_rounds_to_generalise
 from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
+
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 
 
 @pytest.mark.parametrize("p0", [0.02, 0.1, 0.25, 0.3])
@@ -55,3 +60,43 @@ def test_predict_command_and_its_replay(calibrated, tmp_path, capsys):
     assert main(["predict", str(run), "posttrain.steps=40"]) == 0
     assert "generalises: yes" in capsys.readouterr().out
     assert main(["predict"]) == 2
+
+
+def test_the_step_models_time_is_the_integral_of_its_rate():
+    """dz/dt = sigmoid(z) (k = 1): integrating it numerically from p = 0.05 until z reaches the target
+    (twice the threshold's odds, p = 1/2 for parity) takes step_time's closed form."""
+    z, t, dt = math.log(0.05 / 0.95), 0.0, 1e-4
+    while z < 0.0:
+        z += dt / (1 + math.exp(-z))
+        t += dt
+    assert step_time(0.05, 1 / 3) == pytest.approx(t, rel=1e-3)
+    assert step_time(0.6, 1 / 3) == 0.0 and step_time(0.0, 1 / 3) is None
+
+
+def test_predicted_steps_scale_with_the_update_size():
+    """Twice lr x inner steps, half the steps; a rarer long answer needs more of them."""
+    assert pg_steps(0.1, 1 / 3, 4e-4) == pytest.approx(pg_steps(0.1, 1 / 3, 2e-4) / 2)
+    assert pg_steps(0.05, 1 / 3, 2e-4) > pg_steps(0.2, 1 / 3, 2e-4) > 0
+
+
+def test_the_step_scale_is_the_fit_on_its_named_sweeps_only():
+    """STEP_SCALE is what fit_step_scale gives on the committed runs of STEP_FIT_SWEEPS."""
+    fit = fit_step_scale([RESULTS / name for name in STEP_FIT_SWEEPS])
+    assert fit["runs"] >= 20 and fit["step_scale"] == pytest.approx(STEP_SCALE, abs=0.005)
+
+
+def test_speed_is_compared_at_the_evaluation_interval():
+    assert within_factor_2(10, 19, 5) and not within_factor_2(10, 21, 5)
+    assert within_factor_2(0, 5, 5) and within_factor_2(2, 9, 5) and not within_factor_2(2, 11, 5)
+
+
+def test_a_budget_below_the_predicted_steps_is_uncertain_and_below_half_is_no(calibrated):
+    """From the calibrated checkpoint's validation block: RL's answer turns from yes to uncertain to
+    no as the budget falls below the predicted steps and below half of them."""
+    cfg, final, _ = calibrated
+    start = final["validation"]
+    needed = predict(posttrain_config(cfg, ["posttrain.steps=1000"]), start)["steps"]
+    assert needed > 4
+    said = {n: predict(posttrain_config(cfg, [f"posttrain.steps={n}"]), start)["generalises"]
+            for n in (math.ceil(needed), math.floor(needed * 0.75), math.floor(needed / 2) - 1)}
+    assert list(said.values()) == ["yes", "uncertain", "no"], said

@@ -53,7 +53,10 @@ def cmd_predict(args) -> int:
               f"{star['round_greedy_right']}")
     else:
         print(f"  groups with one reward (no gradient): {prediction['zero_std_share']:.3f} expected at the start")
-    print("  steps to greedy >= 0.99: not predicted (no model of it fitted yet)")
+    steps = prediction["steps"]
+    unit = "rounds" if "star" in prediction else "steps"
+    print(f"  {unit} to greedy >= 0.99: " + ("none within the model's reach" if steps is None else f"about {steps:.0f}")
+          + " (cotmix.rl.predict; within a factor of 2 is the goal)")
     return 0
 
 

@@ -2,8 +2,11 @@
 from the run's first RL evaluation (the starting model), beside what the run then did.
 
 A run "generalised" when its final RL greedy accuracy is >= 0.99. A prediction is right when it said
-yes and the run generalised, or no and it did not; "uncertain" predictions are counted apart. The
-share right carries its 95% Wilson interval and n.
+yes and the run generalised, or no and it did not; "uncertain" predictions are counted apart. Its
+speed is right when the predicted steps (rounds for STaR) and the first evaluated step with greedy
+>= 0.99 are within a factor of 2, both read at the run's evaluation interval (a step count below it
+counts as one interval), over the runs predicted and observed to generalise. Each share carries its
+95% Wilson interval and n, and the verdict against the goals fixed before study-predictor ran.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from cotmix.config import config_from_dict
 from cotmix.errors import CotmixError
 from cotmix.eval.evaluate import GREEDY_LEARNT
 from cotmix.eval.stats import wilson
-from cotmix.rl.predict import predict
+from cotmix.registry import TASKS
+from cotmix.rl.predict import REFERENCE_UPDATE, predict, step_time
 from cotmix.rundir import read_config, read_metrics, read_summary
 
 
@@ -25,6 +29,44 @@ def start_of_rl(run_dir: Path) -> tuple[dict, str] | None:
     if first is None:
         return None
     return (first["validation"], "validation") if first.get("validation") else (first, "test (pre-split run)")
+
+
+GOAL_RIGHT = 0.9  # share right on "will it generalise", decided runs
+GOAL_SPEED = 0.8  # share of steps within a factor of 2, runs predicted and observed to generalise
+
+
+def first_generalised_step(run_dir: Path) -> int | None:
+    """The first RL evaluation step with test greedy accuracy >= 0.99, or None."""
+    return next((r["step"] for r in read_metrics(run_dir, "posttrain")
+                 if r.get("eval") and r.get("greedy_accuracy", 0) >= GREEDY_LEARNT), None)
+
+
+def within_factor_2(predicted: float, observed: float, interval: int) -> bool:
+    a, b = max(predicted, interval), max(observed, interval)
+    return max(a, b) / min(a, b) <= 2
+
+
+def fit_step_scale(roots: list[Path]) -> dict:
+    """cotmix.rl.predict.STEP_SCALE from runs: the median over the policy-gradient runs that
+    generalised of observed steps x (lr x inner steps / REFERENCE_UPDATE) / the model's time at k = 1."""
+    from statistics import median
+
+    from cotmix.experiments.results import run_dirs
+
+    rates = []
+    for root in roots:
+        for run_dir in run_dirs(Path(root)):
+            start, steps = start_of_rl(run_dir), first_generalised_step(run_dir)
+            if start is None or steps is None:
+                continue
+            cfg = config_from_dict(read_config(run_dir))
+            task = TASKS.resolve(cfg.task.name, quiet=True)
+            time = step_time(start[0].get("long_fraction") or 0.0, task.greedy_threshold())
+            if cfg.posttrain.algorithm == "star" or cfg.posttrain.steps == 0 or not time:
+                continue
+            rates.append(steps * cfg.posttrain.lr * cfg.posttrain.inner_steps / REFERENCE_UPDATE / time)
+    return {"step_scale": median(rates) if rates else None, "runs": len(rates),
+            "range": [min(rates), max(rates)] if rates else None}
 
 
 def replay(root: Path) -> dict:
@@ -46,26 +88,53 @@ def replay(root: Path) -> dict:
             continue
         prediction = predict(cfg, start[0])
         observed = "yes" if final >= GREEDY_LEARNT else "no"
-        rows.append({"run": str(Path(run_dir).relative_to(root)), "from": start[1], "predicted": prediction["generalises"],
-                     "observed": observed, "final_greedy_accuracy": final, "reason": prediction["reason"]})
+        row = {"run": str(Path(run_dir).relative_to(root)), "from": start[1], "predicted": prediction["generalises"],
+               "observed": observed, "final_greedy_accuracy": final, "reason": prediction["reason"],
+               "predicted_steps": prediction["steps"], "observed_steps": first_generalised_step(run_dir)}
+        if row["predicted"] == observed == "yes" and row["predicted_steps"] is not None:
+            row["speed_right"] = within_factor_2(row["predicted_steps"], row["observed_steps"],
+                                                 cfg.posttrain.eval_interval)
+        rows.append(row)
+    return {"rows": rows, "summary": _summary(rows)}
+
+
+def _summary(rows: list[dict]) -> dict:
     decided = [r for r in rows if r["predicted"] != "uncertain"]
     right = sum(r["predicted"] == r["observed"] for r in decided)
-    return {"rows": rows, "summary": {"runs": len(rows), "decided": len(decided), "right": right,
-                                      "uncertain": len(rows) - len(decided),
-                                      "share_right": right / len(decided) if decided else None,
-                                      "share_right_ci95": wilson(right, len(decided)) if decided else None}}
+    timed = [r["speed_right"] for r in rows if "speed_right" in r]
+    out = {"runs": len(rows), "decided": len(decided), "right": right, "uncertain": len(rows) - len(decided),
+           "failures": sum(r["observed"] == "no" for r in rows),
+           "share_right": right / len(decided) if decided else None,
+           "share_right_ci95": wilson(right, len(decided)) if decided else None,
+           "timed": len(timed), "speed_right": sum(timed),
+           "share_speed_right": sum(timed) / len(timed) if timed else None,
+           "share_speed_right_ci95": wilson(sum(timed), len(timed)) if timed else None}
+    out["verdict_right"] = _verdict(out["share_right"], GOAL_RIGHT)
+    out["verdict_speed"] = _verdict(out["share_speed_right"], GOAL_SPEED)
+    return out
+
+
+def _verdict(share: float | None, goal: float) -> str:
+    return "no runs" if share is None else ("met" if share >= goal else "not met") + f" (goal >= {goal:.2f})"
 
 
 def format_replay(table: dict) -> str:
-    lines = [f"{'run':<60} {'from':<10} {'predicted':<10} {'observed':<8} final"]
+    lines = [f"{'run':<60} {'from':<10} {'predicted':<10} {'observed':<8} {'final':<6} steps (predicted/observed)"]
     for r in table["rows"]:
+        steps = "" if r["predicted_steps"] is None else f"{r['predicted_steps']:.0f}"
+        steps += f"/{'-' if r['observed_steps'] is None else r['observed_steps']}"
         lines.append(f"{r['run'][:60]:<60} {r['from'][:10]:<10} {r['predicted']:<10} {r['observed']:<8} "
-                     f"{r['final_greedy_accuracy']:.3f}")
+                     f"{r['final_greedy_accuracy']:<6.3f} {steps}")
     s = table["summary"]
     if s["decided"]:
         lo, hi = s["share_right_ci95"]
         lines.append(f"\nright in {s['right']} of {s['decided']} decided runs ({s['share_right']:.3f} [{lo:.3f}, {hi:.3f}], "
-                     f"95% Wilson); {s['uncertain']} uncertain; {s['runs']} runs with RL in all")
+                     f"95% Wilson): {s['verdict_right']}; {s['uncertain']} uncertain; {s['runs']} runs with RL in all, "
+                     f"{s['failures']} of them not generalising")
     else:
         lines.append(f"\nno decided predictions ({s['runs']} runs with RL)")
+    if s["timed"]:
+        lo, hi = s["share_speed_right_ci95"]
+        lines.append(f"steps within a factor of 2 in {s['speed_right']} of {s['timed']} ({s['share_speed_right']:.3f} "
+                     f"[{lo:.3f}, {hi:.3f}]): {s['verdict_speed']}")
     return "\n".join(lines)

@@ -13,17 +13,32 @@ every rule is the theory's (docs/theory.md, "Predicting RL"), with nothing fitte
 - STaR: the long share of the kept samples follows p' = p c / (p c + (1 - p) s) (c: the chain's exact
   accuracy, s: the short answers' accuracy; c = 1, s = 1/2 is Theorem 2's 2p/(1+p)); greedy goes long
   in the first round where p passes the threshold, and is right there if the chain is.
-- GRPO-like algorithms: the share of groups whose rewards are all equal, which give no gradient.
-  The number of steps is not predicted: no model of it has been fitted and tested yet.
+- GRPO-like algorithms: the share of groups whose rewards are all equal, which give no gradient,
+  and the steps to greedy >= 0.99: the long answers' log-odds z rise at a rate proportional to the
+  long fraction itself, dz/dt = sigmoid(z) / k (the gradient that raises them comes from the long
+  samples; AdamW moves the weights about lr per step whatever the advantages' scale), from the
+  measured p to twice the threshold's odds (parity: p = 1/2):
+      t = k [(z1 - z0) + exp(-z0) - exp(-z1)]   at lr x inner_steps = REFERENCE_UPDATE, scaled by 1/update.
+  k = STEP_SCALE is the one fitted number, fitted on STEP_FIT_SWEEPS only
+  (cotmix.experiments.replay.fit_step_scale) and tested on the rest. A budget under the predicted
+  steps says "uncertain", under half of them "no".
 """
 
 from __future__ import annotations
+
+import math
 
 from cotmix.config import Config
 from cotmix.eval.evaluate import CHAIN_LEARNT, GREEDY_LEARNT
 from cotmix.registry import TASKS
 
 MAX_ROUNDS = 100  # past this the STaR recursion is said not to get there
+# k of the step model (module docstring), at lr x inner_steps = REFERENCE_UPDATE (GRPO's defaults):
+# the median over the generalising runs of STEP_FIT_SWEEPS, fitted 2026-12-03 before any run of
+# study-predictor had been read (tests/test_predict.py refits it from the committed runs).
+STEP_FIT_SWEEPS = ("fig-headline", "fig-temperature", "fig-headline-paper", "study-resource-gap")
+STEP_SCALE = 3.50
+REFERENCE_UPDATE = 2e-4
 
 
 def predict(cfg: Config, start: dict) -> dict:
@@ -39,11 +54,30 @@ def predict(cfg: Config, start: dict) -> dict:
            "short_accuracy": short, "greedy_threshold": threshold, "ntp_alone": _ntp_alone(cfg, chain, threshold, symbols)}
     if p.algorithm == "star":
         out["star"] = star_rounds(long_fraction, chain, short, threshold)
+        out["steps"] = out["star"]["round_greedy_right"]
     else:
         out["zero_std_share"] = zero_std_share(long_fraction, chain, short, p.group_size)
-    out["generalises"], out["reason"] = _generalises(cfg, long_fraction, chain, short, out.get("star"))
-    out["steps"] = None  # not predicted (module docstring)
+        out["steps"] = pg_steps(long_fraction, threshold, p.lr * p.inner_steps)
+    out["generalises"], out["reason"] = _generalises(cfg, long_fraction, chain, short, out.get("star"), out["steps"])
     return out
+
+
+def pg_steps(long_fraction: float, threshold, update: float, scale: float | None = None) -> float | None:
+    """Policy-gradient steps until greedy >= 0.99 (module docstring), at lr x inner steps `update`;
+    0 when already there, None without a threshold or a long answer."""
+    time = step_time(long_fraction, threshold)
+    if time is None:
+        return None
+    return time * (STEP_SCALE if scale is None else scale) * REFERENCE_UPDATE / update
+
+
+def step_time(long_fraction: float, threshold) -> float | None:
+    """(z1 - z0) + exp(-z0) - exp(-z1): the step model's time at k = 1 from log-odds z0 of the long
+    fraction to z1, twice the threshold's odds; None if p is 0 or 1 or there is no threshold."""
+    if threshold is None or not 0 < long_fraction < 1:
+        return None
+    z0, z1 = math.log(long_fraction / (1 - long_fraction)), math.log(2 * threshold / (1 - threshold))
+    return max(0.0, (z1 - z0) + math.exp(-z0) - math.exp(-z1))
 
 
 def _ntp_alone(cfg: Config, chain, threshold, symbols) -> dict:
@@ -57,7 +91,8 @@ def _ntp_alone(cfg: Config, chain, threshold, symbols) -> dict:
             "reason": f"p_cot {cfg.task.p_cot} <= the greedy threshold {threshold:.3f}: greedy answers short, at chance"}
 
 
-def _generalises(cfg: Config, long_fraction: float, chain, short, star: dict | None) -> tuple[str, str]:
+def _generalises(cfg: Config, long_fraction: float, chain, short, star: dict | None,
+                 steps: float | None) -> tuple[str, str]:
     p = cfg.posttrain
     if p.steps == 0:
         return "no", "no RL steps"
@@ -80,6 +115,9 @@ def _generalises(cfg: Config, long_fraction: float, chain, short, star: dict | N
                              "chain errors that the measured (T = 1) chain accuracy does not show")
     if expected < p.steps:
         return "uncertain", f"under one long answer per step ({expected / p.steps:.2f}): RL may run out of steps"
+    if star is None and steps is not None and steps > p.steps:
+        verdict = "no" if steps > 2 * p.steps else "uncertain"
+        return verdict, f"about {steps:.0f} steps needed from long fraction {long_fraction:.3f}; the budget is {p.steps}"
     return "yes", (f"the chain is learnt (exact {chain:.3f}), {expected / p.steps:.1f} long answers per step, and the "
                    f"reward pays long answers {pays_long:.2f} against {pays_short:.2f} for short ones")
 
