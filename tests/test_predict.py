@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from cotmix.cli import main
+from cotmix.experiments.replay import fit_step_scale, within_factor_2
 from cotmix.loops.posttrain import posttrain, posttrain_config
 from cotmix.loops.pretrain import train_ntp
-from cotmix.experiments.replay import fit_step_scale, within_factor_2
 from cotmix.rl.predict import STEP_FIT_SWEEPS, STEP_SCALE, pg_steps, predict, star_rounds, step_time, zero_std_share
 from cotmix.theory.closed_form import star_rounds_to_generalise
 from cotmix.train.checkpoint import load_checkpoint, resolve_checkpoint
