@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cotmix.cli import main
-from cotmix.experiments.replay import fit_step_scale, within_factor_2
+from cotmix.experiments.replay import fit_step_scale, replay, within_factor_2
 from cotmix.loops.posttrain import posttrain, posttrain_config
 from cotmix.loops.pretrain import train_ntp
 from cotmix.rl.predict import STEP_FIT_SWEEPS, STEP_SCALE, pg_steps, predict, star_rounds, step_time, zero_std_share
@@ -100,3 +100,14 @@ def test_a_budget_below_the_predicted_steps_is_uncertain_and_below_half_is_no(ca
     said = {n: predict(posttrain_config(cfg, [f"posttrain.steps={n}"]), start)["generalises"]
             for n in (math.ceil(needed), math.floor(needed * 0.75), math.floor(needed / 2) - 1)}
     assert list(said.values()) == ["yes", "uncertain", "no"], said
+
+
+def test_replay_keeps_the_sweeps_it_was_designed_on_apart():
+    """fig-headline's runs are in sample (the rules were written after them), fig-digitsum's out,
+    whether the replay starts at the results folder or at the sweep."""
+    both = replay(RESULTS)
+    sample = {r["sweep"]: r["in_sample"] for r in both["rows"]}
+    assert sample["fig-headline"] and not sample["fig-digitsum"]
+    assert both["out_of_sample"]["runs"] == sum(not r["in_sample"] for r in both["rows"]) < both["summary"]["runs"]
+    alone = replay(RESULTS / "fig-digitsum")
+    assert {r["sweep"] for r in alone["rows"]} == {"fig-digitsum"} and alone["out_of_sample"]["runs"] == 3

@@ -7,6 +7,11 @@ speed is right when the predicted steps (rounds for STaR) and the first evaluate
 >= 0.99 are within a factor of 2, both read at the run's evaluation interval (a step count below it
 counts as one interval), over the runs predicted and observed to generalise. Each share carries its
 95% Wilson interval and n, and the verdict against the goals fixed before study-predictor ran.
+
+The number that matters is out of sample: runs of sweeps the predictor was neither designed nor
+fitted on. DESIGN_SWEEPS are the published sweeps its rules were written after (and, with
+STEP_FIT_SWEEPS among them, its step scale fitted on); every other sweep is out of sample, and the
+summary gives both sets apart as well as together.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from cotmix.errors import CotmixError
 from cotmix.eval.evaluate import GREEDY_LEARNT
 from cotmix.eval.stats import wilson
 from cotmix.registry import TASKS
-from cotmix.rl.predict import REFERENCE_UPDATE, predict, step_time
+from cotmix.rl.predict import REFERENCE_UPDATE, STEP_FIT_SWEEPS, predict, step_time
 from cotmix.rundir import read_config, read_metrics, read_summary
 
 
@@ -31,6 +36,10 @@ def start_of_rl(run_dir: Path) -> tuple[dict, str] | None:
     return (first["validation"], "validation") if first.get("validation") else (first, "test (pre-split run)")
 
 
+# The rules were written after these (docs/theory.md, "Predicting RL"); the step scale was fitted on
+# STEP_FIT_SWEEPS, a subset.
+DESIGN_SWEEPS = frozenset({"fig-headline", "fig-temperature", "fig-headline-paper", "study-resource-gap",
+                           "study-star-rounds", *STEP_FIT_SWEEPS})
 GOAL_RIGHT = 0.9  # share right on "will it generalise", decided runs
 GOAL_SPEED = 0.8  # share of steps within a factor of 2, runs predicted and observed to generalise
 
@@ -69,8 +78,15 @@ def fit_step_scale(roots: list[Path]) -> dict:
             "range": [min(rates), max(rates)] if rates else None}
 
 
+def sweep_of(run_dir: Path) -> str:
+    """The sweep a run belongs to: the folder that holds its `runs/` folder (or the run's own parent)."""
+    run_dir = Path(run_dir).resolve()
+    return run_dir.parent.parent.name if run_dir.parent.name == "runs" else run_dir.parent.name
+
+
 def replay(root: Path) -> dict:
-    """{"rows": one per run with RL, "summary": counts and the share right with its interval}."""
+    """{"rows": one per run with RL, "summary": all runs, "out_of_sample": the runs of sweeps outside
+    DESIGN_SWEEPS, each with counts, shares, intervals and verdicts}."""
     from cotmix.experiments.results import run_dirs
 
     rows = []
@@ -88,14 +104,15 @@ def replay(root: Path) -> dict:
             continue
         prediction = predict(cfg, start[0])
         observed = "yes" if final >= GREEDY_LEARNT else "no"
-        row = {"run": str(Path(run_dir).relative_to(root)), "from": start[1], "predicted": prediction["generalises"],
+        row = {"run": str(Path(run_dir).relative_to(root)), "sweep": sweep_of(run_dir),
+               "in_sample": sweep_of(run_dir) in DESIGN_SWEEPS, "from": start[1], "predicted": prediction["generalises"],
                "observed": observed, "final_greedy_accuracy": final, "reason": prediction["reason"],
                "predicted_steps": prediction["steps"], "observed_steps": first_generalised_step(run_dir)}
         if row["predicted"] == observed == "yes" and row["predicted_steps"] is not None:
             row["speed_right"] = within_factor_2(row["predicted_steps"], row["observed_steps"],
                                                  cfg.posttrain.eval_interval)
         rows.append(row)
-    return {"rows": rows, "summary": _summary(rows)}
+    return {"rows": rows, "summary": _summary(rows), "out_of_sample": _summary([r for r in rows if not r["in_sample"]])}
 
 
 def _summary(rows: list[dict]) -> dict:
@@ -119,22 +136,31 @@ def _verdict(share: float | None, goal: float) -> str:
 
 
 def format_replay(table: dict) -> str:
-    lines = [f"{'run':<60} {'from':<10} {'predicted':<10} {'observed':<8} {'final':<6} steps (predicted/observed)"]
+    lines = [f"{'run':<60} {'sample':<6} {'from':<10} {'predicted':<10} {'observed':<8} {'final':<6} "
+             "steps (predicted/observed)"]
     for r in table["rows"]:
         steps = "" if r["predicted_steps"] is None else f"{r['predicted_steps']:.0f}"
         steps += f"/{'-' if r['observed_steps'] is None else r['observed_steps']}"
-        lines.append(f"{r['run'][:60]:<60} {r['from'][:10]:<10} {r['predicted']:<10} {r['observed']:<8} "
+        lines.append(f"{r['run'][:60]:<60} {'in' if r['in_sample'] else 'out':<6} {r['from'][:10]:<10} "
+                     f"{r['predicted']:<10} {r['observed']:<8} "
                      f"{r['final_greedy_accuracy']:<6.3f} {steps}")
-    s = table["summary"]
+    lines.append("")
+    for title, key in (("all runs", "summary"), ("out of sample (sweeps outside DESIGN_SWEEPS)", "out_of_sample")):
+        lines += [f"{title}:", *("  " + line for line in _summary_lines(table[key]))]
+    return "\n".join(lines)
+
+
+def _summary_lines(summary: dict) -> list[str]:
+    s, lines = summary, []
     if s["decided"]:
         lo, hi = s["share_right_ci95"]
-        lines.append(f"\nright in {s['right']} of {s['decided']} decided runs ({s['share_right']:.3f} [{lo:.3f}, {hi:.3f}], "
+        lines.append(f"right in {s['right']} of {s['decided']} decided runs ({s['share_right']:.3f} [{lo:.3f}, {hi:.3f}], "
                      f"95% Wilson): {s['verdict_right']}; {s['uncertain']} uncertain; {s['runs']} runs with RL in all, "
                      f"{s['failures']} of them not generalising")
     else:
-        lines.append(f"\nno decided predictions ({s['runs']} runs with RL)")
+        lines.append(f"no decided predictions ({s['runs']} runs with RL)")
     if s["timed"]:
         lo, hi = s["share_speed_right_ci95"]
         lines.append(f"steps within a factor of 2 in {s['speed_right']} of {s['timed']} ({s['share_speed_right']:.3f} "
                      f"[{lo:.3f}, {hi:.3f}]): {s['verdict_speed']}")
-    return "\n".join(lines)
+    return lines
