@@ -111,3 +111,17 @@ def test_replay_keeps_the_sweeps_it_was_designed_on_apart():
     assert both["out_of_sample"]["runs"] == sum(not r["in_sample"] for r in both["rows"]) < both["summary"]["runs"]
     alone = replay(RESULTS / "fig-digitsum")
     assert {r["sweep"] for r in alone["rows"]} == {"fig-digitsum"} and alone["out_of_sample"]["runs"] == 3
+
+
+def test_the_replay_verdict_is_met_only_when_both_goals_are(monkeypatch):
+    """replay.verdict reads the out-of-sample runs only: none in fig-headline (designed on), so not
+    met; fig-digitsum (3 of 3 right, none timed) mixed; study-false-positive-reward (9 of 9 right
+    and timed) met, and mixed once the speed goal is out of reach."""
+    from cotmix.experiments import replay as module
+
+    assert module.verdict(RESULTS / "fig-headline")[0] == "not met"
+    assert module.verdict(RESULTS / "fig-digitsum")[0] == "mixed"
+    assert module.verdict(RESULTS / "study-false-positive-reward")[0] == "met"
+    monkeypatch.setattr(module, "GOAL_SPEED", 1.01)
+    word, line = module.verdict(RESULTS / "study-false-positive-reward")
+    assert word == "mixed" and "9 of 9" in line

@@ -59,7 +59,7 @@ class Registry:
         if self.group:
             for ep in entry_points(group=self.group):
                 if ep.name not in self._entries:
-                    self.register(ep.name, _load_entry(ep.value, self.kind, ep.name))
+                    self.register(ep.name, load_attribute(ep.value, self.kind, ep.name))
 
     def names(self) -> tuple[str, ...]:
         self._load()
@@ -79,7 +79,7 @@ class Registry:
             return self._entries[name]
         if isinstance(name, str) and ":" in name:
             try:
-                obj = _load_entry(name, self.kind, name)
+                obj = load_attribute(name, self.kind, name)
                 if self.check:
                     self.check(name, obj)
             except ConfigError:
@@ -100,7 +100,7 @@ class Registry:
         return name
 
 
-def _load_entry(spec: str, kind: str, name: str):
+def load_attribute(spec: str, kind: str, name: str):
     """The attribute named by 'package.module:attribute'; one ConfigError line when it is not there."""
     module, _, attribute = spec.partition(":")
     if not module or not attribute:

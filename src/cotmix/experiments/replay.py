@@ -164,3 +164,12 @@ def _summary_lines(summary: dict) -> list[str]:
         lines.append(f"steps within a factor of 2 in {s['speed_right']} of {s['timed']} ({s['share_speed_right']:.3f} "
                      f"[{lo:.3f}, {hi:.3f}]): {s['verdict_speed']}")
     return lines
+
+
+def verdict(sweep_dir: Path) -> tuple[str, str]:
+    """study-predictor's pre-registered verdict (Study.judged_by): both goals on the out-of-sample
+    runs under `sweep_dir`: met, not met, or mixed (one met)."""
+    s = replay(Path(sweep_dir))["out_of_sample"]
+    met = [v.startswith("met") for v in (s["verdict_right"], s["verdict_speed"])]
+    word = "met" if all(met) else "not met" if not any(met) else "mixed"
+    return word, "; ".join(_summary_lines(s))

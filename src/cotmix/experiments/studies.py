@@ -51,6 +51,9 @@ class Study:
     # The claim as checkable criteria, fixed before the runs (cotmix.experiments.verdicts); the report
     # computes the verdict from them. None for an open question that states no hypothesis.
     criteria: tuple = ()
+    # Or, for a claim about the runs together rather than each run: "module:function", called with the
+    # sweep directory, returning (met | not met | mixed, one line); fixed before the runs like criteria.
+    judged_by: str = ""
     history: tuple = ()  # settings changed after a result had been seen, each with when and why
 
 
@@ -284,7 +287,8 @@ STUDIES: dict[str, Study] = {
               "grpo_noisy_verifier": {"posttrain.reward": "e2e", "posttrain.false_positive": 0.5},
               "reinforce_e2e": {"posttrain.algorithm": "reinforce", "posttrain.reward": "e2e"},
               "star_e2e_hot": {"posttrain.algorithm": "star", "posttrain.reward": "e2e",
-                               "posttrain.temperature": 1.5}}),
+                               "posttrain.temperature": 1.5}},
+        judged_by="cotmix.experiments.replay:verdict"),
 }
 
 

@@ -53,15 +53,19 @@ def _verdict_html(sweep) -> str:
     settings that changed after a result (cotmix.experiments.studies); nothing for a user's sweep."""
     from cotmix.experiments.studies import STUDIES
     from cotmix.experiments.verdicts import judge, verdict_line
+    from cotmix.registry import load_attribute
 
     study = STUDIES.get(sweep.name)
     if study is None:
         return ""
-    if not study.criteria:
+    if study.judged_by:
+        word, line = load_attribute(study.judged_by, "judged_by", sweep.name)(sweep.path)
+    elif study.criteria:
+        result = judge(study.criteria, [(r.config, r.summary) for r in sweep.runs])
+        word, line = result["verdict"], verdict_line(result)
+    else:
         return '<p class="verdict"><b>Pre-registered verdict:</b> none (an open question with no hypothesis)</p>\n'
-    result = judge(study.criteria, [(r.config, r.summary) for r in sweep.runs])
-    page = (f'<p class="verdict"><b>Pre-registered verdict: {html.escape(result["verdict"])}.</b> '
-            f'{html.escape(verdict_line(result))}</p>\n')
+    page = f'<p class="verdict"><b>Pre-registered verdict: {html.escape(word)}.</b> {html.escape(line)}</p>\n'
     if study.history:
         page += f'<p class="verdict">Settings changed after a result: {html.escape("; ".join(study.history))}</p>\n'
     return page
