@@ -3,7 +3,7 @@
     prediction = predict(cfg, start)   # start: the validation metrics of the model RL starts from
 
 Every input is a measurement on the validation inputs (the RL preflight reads the same block), and
-every rule is the theory's (docs/theory.md, "Predicting RL"), with nothing fitted:
+every rule is the theory's (docs/theory.md, "Predicting RL"), with one number fitted (the step scale):
 - NTP alone, trained on: a calibrated model's greedy decoding takes the long path only when p_cot
   is above the task's greedy threshold (1/3 for parity, 1/(B + 1) for a B-valued answer); there its
   accuracy is the chain's, below it the short answer's (chance).
