@@ -125,3 +125,25 @@ def test_the_replay_verdict_is_met_only_when_both_goals_are(monkeypatch):
     monkeypatch.setattr(module, "GOAL_SPEED", 1.01)
     word, line = module.verdict(RESULTS / "study-false-positive-reward")
     assert word == "mixed" and "9 of 9" in line
+
+
+def test_the_predictor_figure_counts_what_the_replay_counts():
+    """On study-resource-gap (18 runs with RL, all predicted yes, 13 generalised): the confusion cells
+    read 13 and 5 in the yes row and 0 elsewhere; every timed run is a point, each 'never' an x."""
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PathCollection
+
+    from cotmix.experiments.report.data import load_sweep
+    from cotmix.experiments.report.predictor import predictor
+
+    fig, caption = predictor(load_sweep(RESULTS / "study-resource-gap"))
+    left, right = fig.axes[:2]
+    cells = [t.get_text() for t in left.texts]
+    assert cells == ["13 right", "5", "0", "0", "0", "0"]
+    scatters = [c for c in right.collections if isinstance(c, PathCollection)]
+    points = sum(len(c.get_offsets()) for c in scatters if c.get_label() != "_never")
+    never = sum(len(c.get_offsets()) for c in scatters if c.get_label() == "_never")
+    rows = replay(RESULTS / "study-resource-gap")["rows"]
+    assert points == sum(r["predicted"] == "yes" and r["observed_steps"] is not None for r in rows) == 13
+    assert never == 5 and caption.startswith("Out of sample")
+    plt.close(fig)

@@ -146,11 +146,11 @@ def format_replay(table: dict) -> str:
                      f"{r['final_greedy_accuracy']:<6.3f} {steps}")
     lines.append("")
     for title, key in (("all runs", "summary"), ("out of sample (sweeps outside DESIGN_SWEEPS)", "out_of_sample")):
-        lines += [f"{title}:", *("  " + line for line in _summary_lines(table[key]))]
+        lines += [f"{title}:", *("  " + line for line in summary_lines(table[key]))]
     return "\n".join(lines)
 
 
-def _summary_lines(summary: dict) -> list[str]:
+def summary_lines(summary: dict) -> list[str]:
     s, lines = summary, []
     if s["decided"]:
         lo, hi = s["share_right_ci95"]
@@ -172,4 +172,4 @@ def verdict(sweep_dir: Path) -> tuple[str, str]:
     s = replay(Path(sweep_dir))["out_of_sample"]
     met = [v.startswith("met") for v in (s["verdict_right"], s["verdict_speed"])]
     word = "met" if all(met) else "not met" if not any(met) else "mixed"
-    return word, "; ".join(_summary_lines(s))
+    return word, "; ".join(summary_lines(s))

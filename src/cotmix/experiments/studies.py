@@ -278,7 +278,7 @@ STUDIES: dict[str, Study] = {
         "learnt, rare long demonstrations, a noisy verifier, STaR with the end-to-end reward hot. Goals fixed "
         "before the runs (cotmix.experiments.replay): right in >= 90% of the decided runs, steps within a "
         "factor of 2 in >= 80% of the runs predicted and observed to generalise.",
-        "curves_by", "run", {"task.p_cot": [0.03, 0.1, 0.3], "pretrain.steps": [150, 400, 1200]},
+        "predictor", "run", {"task.p_cot": [0.03, 0.1, 0.3], "pretrain.steps": [150, 400, 1200]},
         base={"task.d": 12, "pretrain.stop_when": "none", "pretrain.eval_interval": 200,
               "pretrain.ckpt_interval": 400, "pretrain.eval_early": False, "eval.n_prompts": 512,
               "posttrain.steps": 60, "posttrain.eval_interval": 2, "posttrain.ckpt_interval": 10,

@@ -118,7 +118,8 @@ def hostile_files(where: Path):
                           f"{str(exc)[:120]})") from None
 
 
-def _arm_of(run_name: str) -> str | None:
+def arm_of(run_name: str) -> str | None:
+    """The arm in a run's name ("...,arm=grpo,seed=0" -> "grpo"), or None."""
     return next((part[4:] for part in run_name.split(",") if part.startswith("arm=")), None)
 
 
@@ -176,7 +177,7 @@ def load_sweep(path: Path, partial: bool = False) -> Sweep:
         status = read_status(run_dir)
         values = {k: _value_of(config, k) for k in keys} | {"seed": config["seed"]}
         if spec.get("arms"):
-            values["arm"] = status.get("arm") or _arm_of(run_dir.name)
+            values["arm"] = status.get("arm") or arm_of(run_dir.name)
         summary = read_summary(run_dir)
         if partial and status.get("state") != "done":
             summary = _with_unfinished_phases(run_dir, summary, config)
