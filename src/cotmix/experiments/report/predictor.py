@@ -48,8 +48,8 @@ def predictor(sweep: Sweep):
         right.scatter([max(r["predicted_steps"], 1) for r in got], [max(r["observed_steps"], 1) for r in got],
                       s=18, color=COLORS[k % len(COLORS)], label=arm)
         never = [r for r in mine if r["observed_steps"] is None]
-        right.scatter([max(r["predicted_steps"], 1) for r in never], [top] * len(never), marker="x", s=24, label="_never",
-                      color=COLORS[k % len(COLORS)])
+        right.scatter([max(r["predicted_steps"], 1) for r in never], [top] * len(never), marker="x", s=24,
+                      color=COLORS[k % len(COLORS)], label="_never")
     line = [0.5, top * 1.5]
     right.plot(line, line, color="black", lw=1, label="observed = predicted")
     right.fill_between(line, [x / 2 for x in line], [x * 2 for x in line], color="grey", alpha=0.2,
