@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from cotmix import plotting  # noqa: E402
 from cotmix.theory import closed_form as cf  # noqa: E402
@@ -82,17 +83,43 @@ def plot_theory(result: dict, out: Path) -> list[Path]:
             rows = [r for r in c["rows"] if r["p_cot"] == p0]
             found = [(r["d"], r["samples"]) for r in rows if r["samples"]]
             capped = [r["d"] for r in rows if not r["samples"]]
-            k = c["growth"].get(str(p0))
-            label = f"p_cot = {p0:g}" + (f" (~ d^{k:.2f})" if k is not None else "")
+            fits = (c.get("fits") or {}).get(str(p0)) or {}
+            label = f"p_cot = {p0:g}"
             if found:
-                ax.plot(*zip(*found), "o-", color=f"C{i}", label=label)
+                ax.plot(*zip(*found), "o", color=f"C{i}", label=label)
+                _draw_fits(ax, fits, [d for d, _ in found], [n for _, n in found], f"C{i}")
             if capped:
                 ax.scatter(capped, [c["cap_samples"]] * len(capped), marker="^", facecolors="none",
                            color=f"C{i}", label=f"p_cot = {p0:g}: > cap")
+        ds = sorted({r["d"] for r in c["rows"]})
         ax.set(xscale="log", yscale="log", xlabel="d", ylabel="pre-training samples",
                title="Samples after which STaR generalises (linear model)")
-        ax.legend(fontsize=8)
+        ax.set_xticks(ds, [str(d) for d in ds])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_locator(LogLocator(subs=(2, 5)))
+        for axis_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+            axis_formatter(EngFormatter(sep=""))
+        ax.legend(fontsize=7)
         ax.grid(alpha=0.3, which="both")
         paths.append(out / "complexity.png")
         plotting.save(fig, paths[-1])
     return paths
+
+
+def _draw_fits(ax, fits: dict, ds: list[int], samples: list[int], color: str) -> None:
+    """Both fitted forms through the found budgets, each labelled with its slope's 95% interval; the
+    one with the smaller residual drawn solid."""
+    import math
+
+    if not fits.get("power") or not fits.get("exponential"):
+        return
+    xs = [min(ds) + (max(ds) - min(ds)) * i / 50 for i in range(51)]
+    mean_log = sum(math.log(n) for n in samples) / len(samples)
+    for form, fx, text in (("power", math.log, "d^{:.2f} [{:.2f}, {:.2f}]"),
+                           ("exponential", float, "e^({:.3f} d) [{:.3f}, {:.3f}]")):
+        fit = fits[form]
+        centre = sum(fx(d) for d in ds) / len(ds)
+        ys = [math.exp(mean_log + fit["slope"] * (fx(x) - centre)) for x in xs]
+        better = fits.get("better") == form
+        ax.plot(xs, ys, "-" if better else ":", color=color, lw=1,
+                label=text.format(fit["slope"], *fit["ci95"]) + (" (better fit)" if better else ""))
