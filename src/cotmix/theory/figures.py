@@ -108,10 +108,10 @@ def plot_theory(result: dict, out: Path) -> list[Path]:
 
 def _draw_fits(ax, fits: dict, ds: list[int], samples: list[int], color: str) -> None:
     """Both fitted forms through the found budgets, each labelled with its slope's 95% interval; the
-    one with the smaller residual drawn solid."""
+    one with the smaller residual drawn solid. Nothing below 3 points (two fit either form exactly)."""
     import math
 
-    if not fits.get("power") or not fits.get("exponential"):
+    if not fits.get("power") or not fits.get("exponential") or fits["power"]["points"] < 3:
         return
     xs = [min(ds) + (max(ds) - min(ds)) * i / 50 for i in range(51)]
     mean_log = sum(math.log(n) for n in samples) / len(samples)
