@@ -21,11 +21,13 @@ $(STAMP): pyproject.toml
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# One pytest worker per core (pytest-xdist), each test file on one worker so its fixtures train once.
+TEST_WORKERS ?= 2
 test: install browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install browser
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 # The headline experiment on the CPU: NTP, then RL, beside an NTP-only baseline (a fresh run each time).
 demo: install

@@ -1,13 +1,15 @@
 """Shared fixtures: tiny configs that train in seconds on 2 CPU cores."""
 
 import contextlib
+import os
 
 import pytest
 import torch
 
 from cotmix.config import load_config
 
-torch.set_num_threads(2)
+# Two cores: two threads for one pytest process, one each under `make test`'s two xdist workers.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 TINY = ["task.d=6", "task.p_cot=0.25", "model.d_model=32", "model.n_head=2",
         "pretrain.steps=20", "pretrain.batch_size=32", "pretrain.log_interval=5",

@@ -247,10 +247,10 @@ def test_device_studies_stops_runs_at_its_deadline_and_packs_what_resumes(tmp_pa
     repo = Path(__file__).resolve().parents[1]
     sweep = tmp_path / "cut.yaml"
     sweep.write_text("name: cut\ncommand: pretrain\npreset: tiny\n"
-                     "base: {pretrain.stop_when: none, pretrain.ckpt_interval: 10, pretrain.eval_interval: 1000}\n"
+                     "base: {pretrain.stop_when: none, pretrain.ckpt_interval: 5, pretrain.eval_interval: 1000}\n"
                      "grid: {pretrain.steps: [20, 1000000]}\nseeds: [0]\n")
     work, out, elsewhere = tmp_path / "work", tmp_path / "out", tmp_path / "elsewhere"
-    env = os.environ | {"PY": sys.executable, "DEADLINE": "25", "NO_MPS": "1"}
+    env = os.environ | {"PY": sys.executable, "DEADLINE": "30", "NO_MPS": "1"}
     done = subprocess.run(["bash", "scripts/device_studies.sh", str(work), str(out), f"{sweep}:2"], cwd=repo,
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
