@@ -104,8 +104,10 @@ def tidy(fig) -> None:
     for ax in fig.axes:  # and the panels above them, which share the column's x but not its label
         if "samples" in ax.get_xlabel() or (column(ax) is not None and column(ax) in counted):
             ax.xaxis.set_major_formatter(EngFormatter(sep=""))
-        if ax.get_yscale() == "log":  # a loss spans less than a decade: 1.2, not 1.2 x 10^0
-            ax.yaxis.set_minor_formatter(EngFormatter(sep=""))
+        if ax.get_yscale() == "log":  # 1.2, not 1.2 x 10^0
+            low, high = ax.get_ylim()
+            if 0 < low and high < 10 * low:  # a loss spans less than a decade: its minor ticks need labels
+                ax.yaxis.set_minor_formatter(EngFormatter(sep=""))
             ax.yaxis.set_major_formatter(EngFormatter(sep=""))
 
 

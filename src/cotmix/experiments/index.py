@@ -30,21 +30,20 @@ def index_rows(dest: Path) -> list[str]:
     """One Markdown table row per publication under `dest` (a folder holding sweep.json)."""
     from cotmix.experiments.report.data import load_sweep
     from cotmix.experiments.studies import STUDIES
-    from cotmix.experiments.verdicts import judge
+    from cotmix.experiments.verdicts import study_verdict
 
     rows = []
     for folder in sorted(p for p in Path(dest).iterdir() if (p / "sweep.json").is_file() and not p.name.startswith(".")):
         sweep = load_sweep(folder)
         study = STUDIES.get(sweep.name)
         claim = study.claim if study else "a sweep from a config file (no claim attached)"
-        if study is None or not study.criteria:
+        if study is None or not (study.criteria or study.judged_by):
             verdict = "none (open question)" if study else "none"
         elif not sweep.runs:
             verdict = "not computed: published before run files were kept (its table only)"
         else:
-            result = judge(study.criteria, [(r.config, r.summary) for r in sweep.runs])
-            parts = [f"{c['k']} of {c['n']}" for c in result["criteria"]]
-            verdict = f"**{result['verdict']}** ({', '.join(parts)} runs per criterion)"
+            result = study_verdict(study, sweep)
+            verdict = f"**{result['verdict']}** ({result['short']})"
         done = sum(r.status.get("state") == "done" for r in sweep.runs)
         runs = f"{done} of {len(sweep.runs)} done" if sweep.runs else f"{_table_rows(folder)} in the table"
         files = f"[report]({folder.name}/report.html), [table]({folder.name}/results.parquet)"

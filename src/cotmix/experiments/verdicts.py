@@ -118,3 +118,19 @@ def verdict_line(result: dict) -> str:
         missing = f", {row['missing']} not there yet" if row["missing"] else ""
         lines.append(f"{row['verdict']} ({row['k']} of {row['n']} runs{share}{missing}): {row['text']}")
     return "; ".join(lines)
+
+
+def study_verdict(study, sweep) -> dict | None:
+    """A built-in study's pre-registered verdict on a loaded sweep: {"verdict", "line", "short"}
+    (`short`: what the index prints after the word), from its criteria, or from its `judged_by`
+    function for a claim about the runs together; None for an open question."""
+    if study.judged_by:
+        from cotmix.registry import load_attribute
+
+        word, line = load_attribute(study.judged_by, "judged_by", sweep.name)(sweep.path)
+        return {"verdict": word, "line": line, "short": line}
+    if not study.criteria:
+        return None
+    result = judge(study.criteria, [(r.config, r.summary) for r in sweep.runs])
+    parts = [f"{c['k']} of {c['n']}" for c in result["criteria"]]
+    return {"verdict": result["verdict"], "line": verdict_line(result), "short": f"{', '.join(parts)} runs per criterion"}

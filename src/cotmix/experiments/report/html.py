@@ -52,20 +52,16 @@ def _verdict_html(sweep) -> str:
     """The pre-registered verdict of a built-in study, computed from every run of the sweep, and the
     settings that changed after a result (cotmix.experiments.studies); nothing for a user's sweep."""
     from cotmix.experiments.studies import STUDIES
-    from cotmix.experiments.verdicts import judge, verdict_line
-    from cotmix.registry import load_attribute
+    from cotmix.experiments.verdicts import study_verdict
 
     study = STUDIES.get(sweep.name)
     if study is None:
         return ""
-    if study.judged_by:
-        word, line = load_attribute(study.judged_by, "judged_by", sweep.name)(sweep.path)
-    elif study.criteria:
-        result = judge(study.criteria, [(r.config, r.summary) for r in sweep.runs])
-        word, line = result["verdict"], verdict_line(result)
-    else:
+    result = study_verdict(study, sweep)
+    if result is None:
         return '<p class="verdict"><b>Pre-registered verdict:</b> none (an open question with no hypothesis)</p>\n'
-    page = f'<p class="verdict"><b>Pre-registered verdict: {html.escape(word)}.</b> {html.escape(line)}</p>\n'
+    page = (f'<p class="verdict"><b>Pre-registered verdict: {html.escape(result["verdict"])}.</b> '
+            f'{html.escape(result["line"])}</p>\n')
     if study.history:
         page += f'<p class="verdict">Settings changed after a result: {html.escape("; ".join(study.history))}</p>\n'
     return page
