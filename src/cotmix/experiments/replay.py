@@ -104,8 +104,9 @@ def replay(root: Path) -> dict:
             continue
         prediction = predict(cfg, start[0])
         observed = "yes" if final >= GREEDY_LEARNT else "no"
-        row = {"run": str(Path(run_dir).relative_to(root)), "sweep": sweep_of(run_dir),
-               "in_sample": sweep_of(run_dir) in DESIGN_SWEEPS, "from": start[1], "predicted": prediction["generalises"],
+        sweep = sweep_of(run_dir)
+        row = {"run": str(Path(run_dir).relative_to(root)), "sweep": sweep, "in_sample": sweep in DESIGN_SWEEPS,
+               "from": start[1], "predicted": prediction["generalises"],
                "observed": observed, "final_greedy_accuracy": final, "reason": prediction["reason"],
                "predicted_steps": prediction["steps"], "observed_steps": first_generalised_step(run_dir)}
         if row["predicted"] == observed == "yes" and row["predicted_steps"] is not None:

@@ -62,13 +62,13 @@ def predict(cfg: Config, start: dict) -> dict:
     return out
 
 
-def pg_steps(long_fraction: float, threshold, update: float, scale: float | None = None) -> float | None:
+def pg_steps(long_fraction: float, threshold, update: float) -> float | None:
     """Policy-gradient steps until greedy >= 0.99 (module docstring), at lr x inner steps `update`;
     0 when already there, None without a threshold or a long answer."""
     time = step_time(long_fraction, threshold)
     if time is None:
         return None
-    return time * (STEP_SCALE if scale is None else scale) * REFERENCE_UPDATE / update
+    return time * STEP_SCALE * REFERENCE_UPDATE / update
 
 
 def step_time(long_fraction: float, threshold) -> float | None:

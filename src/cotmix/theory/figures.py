@@ -3,6 +3,7 @@ convention) on the theory's curves."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -109,8 +110,6 @@ def plot_theory(result: dict, out: Path) -> list[Path]:
 def _draw_fits(ax, fits: dict, ds: list[int], samples: list[int], color: str) -> None:
     """Both fitted forms through the found budgets, each labelled with its slope's 95% interval; the
     one with the smaller residual drawn solid. Nothing below 3 points (two fit either form exactly)."""
-    import math
-
     if not fits.get("power") or not fits.get("exponential") or fits["power"]["points"] < 3:
         return
     xs = [min(ds) + (max(ds) - min(ds)) * i / 50 for i in range(51)]
