@@ -242,7 +242,7 @@ def test_device_studies_stops_runs_at_its_deadline_and_packs_what_resumes(tmp_pa
     """scripts/device_studies.sh, here on the CPU: at the deadline the run still going is stopped and
     packed with its newest checkpoint of each phase and no older one; the finished run, without
     checkpoints. Unpacked elsewhere, the stopped run's checkpoint loads."""
-    from cotmix.train.checkpoint import load_checkpoint
+    from cotmix.train.checkpoint import list_checkpoints, load_checkpoint
 
     repo = Path(__file__).resolve().parents[1]
     sweep = tmp_path / "cut.yaml"
@@ -255,7 +255,8 @@ def test_device_studies_stops_runs_at_its_deadline_and_packs_what_resumes(tmp_pa
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     stopped = work / "cut" / "runs" / "pretrain.steps=1000000,seed=0"
-    steps_there = sorted(p.name for p in (stopped / "checkpoints" / "pretrain").glob("step_*"))
+    # A save the deadline interrupted leaves step_N.tmp; only finished checkpoints count (and are packed).
+    steps_there = [p.name for p in list_checkpoints(stopped, "pretrain")]
     assert len(steps_there) >= 2, "the long run wrote fewer than two checkpoints before the deadline"
 
     elsewhere.mkdir()
