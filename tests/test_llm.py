@@ -198,12 +198,15 @@ def test_llm_experiment_holds_out_whole_templates_and_resumes(tiny_lm, tmp_path,
     eval_templates = {rows[r["id"]]["template"] for r in read_jsonl(out / "mixture" / "eval.jsonl")}
     assert len(eval_templates) == 1 and train_templates == set(range(5)) - eval_templates
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary) == {"base", "sft", "grpo", "heldout"} and summary["heldout"]["overlap_count"] == 0
-    assert all(summary[stage]["n_prompts"] == 8 for stage in ("base", "sft", "grpo"))
+    assert set(summary) == {"base", "sft", "grpo", "sft_more", "heldout", "setting"}
+    assert summary["heldout"]["overlap_count"] == 0
+    assert all(summary[stage]["n_prompts"] == 8 for stage in ("base", "sft", "grpo", "sft_more"))
+    # the control arm saw as many samples as GRPO generated: 1 step x 1 prompt x 2 completions, batch 4
+    assert json.loads((out / "sft_more" / "args.json").read_text())["steps"] == 1
 
     capsys.readouterr()
     assert main(argv) == 0  # every stage's output is there: nothing is retrained
-    assert capsys.readouterr().out.count("done already") == 7
+    assert capsys.readouterr().out.count("done already") == 9
 
     (out / "grpo" / "summary.json").unlink()  # as a stage trained before the held-out count left it
     assert main(argv) == 2
@@ -229,3 +232,113 @@ def test_llm_refuses_bad_input_with_one_line(tiny_mixture, tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["llm", "mixture", "--source", "x.jsonl", "--p-cot", "1.5", "--out", str(tmp_path / "m")]) == 2
     assert "--p-cot=1.5: must be in [0.0, 1.0]" in capsys.readouterr().err and not (tmp_path / "m").exists()
+
+
+# ---- chained sums: the procedural source ----------------------------------------------------------
+
+def test_chain_sums_are_distinct_worked_additions_that_the_mixture_reads_as_gsm8k():
+    from cotmix.llm.answers import LONG, SHORT, classify, is_correct
+    from cotmix.llm.chain_sum import build_chain_sums
+    from cotmix.llm.mixture import build_mixture, parse_row
+
+    rows = build_chain_sums(500, terms=4, digits=2, seed=3)
+    assert len({r["question"] for r in rows}) == 500
+    for r in rows:
+        assert len(r["numbers"]) == 4 and all(10 <= n <= 99 for n in r["numbers"])
+        *steps, final = r["answer"].split("\n")
+        assert final == f"#### {sum(r['numbers'])}" and len(steps) == 3
+        total = r["numbers"][0]
+        for step, n in zip(steps, r["numbers"][1:]):  # each line is one right addition of the running sum
+            assert step == f"{total} + {n} = {total + n}"
+            total += n
+        parsed = parse_row(r)
+        assert parsed["format"] == "gsm8k" and parsed["answer"] == str(sum(r["numbers"]))
+        assert classify(" " + parsed["solution"]) == LONG and is_correct(" " + parsed["solution"], parsed["answer"], "gsm8k")
+    assert classify(" #### 12") == SHORT
+    train, evaluation = build_mixture(rows, 0.25, 0, 100)
+    assert len(evaluation) == 100 and len(train) == 400
+    assert not {r["prompt"] for r in train} & {r["prompt"] for r in evaluation}
+    assert build_chain_sums(50, seed=3) == rows[:50]  # same seed, same problems
+    with pytest.raises(CotmixError, match="at most 50 distinct problems"):
+        build_chain_sums(51, terms=2, digits=1)
+
+
+def test_grpo_measures_split_the_reward_by_mode_without_optimising_them():
+    from cotmix.llm.train import correct_answer, is_long, long_correct, short_correct
+
+    completions = [" 12 + 30 = 42\n42 + 5 = 47\n#### 47", " 12 + 30 = 42\n42 + 5 = 48\n#### 48", " #### 47",
+                   " #### 46", " no answer"]
+    answer, fmt = ["47"] * 5, ["gsm8k"] * 5
+    assert correct_answer(completions, answer, fmt) == [1.0, 0.0, 1.0, 0.0, 0.0]
+    assert is_long(completions) == [1.0, 1.0, 0.0, 0.0, 0.0]
+    assert long_correct(completions, answer, fmt) == [1.0, 0.0, 0.0, 0.0, 0.0]
+    assert short_correct(completions, answer, fmt) == [0.0, 0.0, 1.0, 0.0, 0.0]
+
+
+def test_llm_experiment_on_chain_sums_without_the_control_arm(tiny_lm, tmp_path):
+    from cotmix.cli import main
+
+    out = tmp_path / "sums"
+    argv = ["llm", "experiment", "--out", str(out), "--model", str(tiny_lm), "--source", "chain-sum",
+            "--problems", "40", "--terms", "3", "--eval-size", "8", "--k", "0", "--max-new-tokens", "8",
+            "--sft-steps", "1", "--sft-batch-size", "4", "--grpo-steps", "1", "--group-size", "2", "--no-sft-more"]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) == {"base", "sft", "grpo", "heldout", "setting"} and summary["setting"]["source"] == "chain-sum"
+    assert summary["heldout"]["overlap_count"] == 0 and summary["sft"]["n_prompts"] == 8
+    assert len(read_jsonl(out / "chain_sum.jsonl")) == 40
+    assert main(argv[:-1] + ["--source", "gsm-symbolic"]) == 2  # another source in the same --out is refused
+
+
+# ---- the LLM study: verdict from fixed criteria, table and figure, redrawn by `cotmix report` -------
+
+def _stage(accuracy, long_fraction, long_accuracy=0.9, short_accuracy=0.1, n=400):
+    def f(x):
+        return {"_ci95": [max(0.0, x - 0.05), min(1.0, x + 0.05)]}
+    metrics = {"n_prompts": n}
+    for key, value in (("greedy_accuracy", accuracy), ("long_fraction", long_fraction),
+                       ("long_accuracy", long_accuracy), ("short_accuracy", short_accuracy)):
+        metrics |= {key: value, f"{key}_ci95": f(value)["_ci95"]}
+    return metrics
+
+
+def test_llm_study_verdict_follows_its_criteria_and_premise():
+    from cotmix.llm.study import premise, verdict
+
+    won = {"sft": _stage(0.2, 0.25), "sft_more": _stage(0.2, 0.25), "grpo": _stage(0.9, 0.9)}
+    lost = {"sft": _stage(0.2, 0.25), "sft_more": _stage(0.22, 0.25), "grpo": _stage(0.25, 0.3)}
+    no_premise = {"sft": _stage(0.2, 0.25, long_accuracy=0.3), "sft_more": _stage(0.2, 0.25), "grpo": _stage(0.9, 0.9)}
+    assert premise(won) and not premise(no_premise)
+    assert verdict([won, won])[0] == "met"
+    assert verdict([won, lost])[0] == "mixed" and "RL beats as much more SFT: 1 of 2" in verdict([won, lost])[1]
+    assert verdict([lost])[0] == "not met"
+    word, lines = verdict([no_premise, won])  # a run without the premise is not counted for or against
+    assert word == "met" and lines[0].endswith("1 of 2 runs")
+    assert verdict([no_premise])[0] == "untestable"
+
+
+def test_llm_study_runs_each_arm_and_seed_and_report_redraws_it(tiny_lm, tmp_path, capsys):
+    import pandas as pd
+
+    from cotmix.cli import main
+
+    out = tmp_path / "study"
+    argv = ["llm", "study", "--out", str(out), "--model", str(tiny_lm), "--source", "chain-sum", "--problems", "40",
+            "--terms", "3", "--eval-size", "8", "--k", "2", "--max-new-tokens", "8", "--sft-steps", "1",
+            "--sft-batch-size", "4", "--grpo-steps", "2", "--group-size", "2", "--p-cots", "0.2,0.8", "--seeds", "1"]
+    assert main(argv) == 0
+    table = pd.read_parquet(out / "results.parquet")
+    assert sorted(table["name"]) == ["p0.2-seed0", "p0.8-seed0"] and (table["overlap_count"] == 0).all()
+    assert {"grpo/greedy_accuracy_lo", "sft_more/long_fraction", "sft/short_accuracy"} <= set(table.columns)
+    curves = pd.read_parquet(out / "curves.parquet")
+    assert sorted(curves.groupby("name")["step"].max()) == [2, 2]  # GRPO's log, per step and run
+    assert "rewards/long_correct/mean" in curves.columns
+    report = (out / "report.md").read_text()
+    assert "**Verdict: " in report and "premise" in report and (out / "report.png").stat().st_size > 0
+
+    (out / "report.md").unlink()
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 0 and (out / "report.md").read_text() == report
+    assert main(argv[:-1] + ["2"]) == 2  # other settings in the same --out are refused
+    assert "other settings (seeds)" in capsys.readouterr().err
+    assert main(argv + ["--p-cot", "0.5"]) == 2  # a study sets p_cot per run

