@@ -342,3 +342,26 @@ def test_llm_study_runs_each_arm_and_seed_and_report_redraws_it(tiny_lm, tmp_pat
     assert main(argv[:-1] + ["2"]) == 2  # other settings in the same --out are refused
     assert "other settings (seeds)" in capsys.readouterr().err
     assert main(argv + ["--p-cot", "0.5"]) == 2  # a study sets p_cot per run
+
+
+def test_gpu_llm_script_packs_a_study_without_weights(tiny_lm, tmp_path):
+    """scripts/gpu_llm.sh, here on the CPU at a tiny size: the study runs under its deadline and
+    OUT/llm.tar.gz holds its results and logs but no model weights."""
+    import os
+    import subprocess
+    import sys
+    import tarfile
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    tiny = ["--model", str(tiny_lm), "--problems", "40", "--terms", "3", "--eval-size", "8", "--k", "0",
+            "--max-new-tokens", "8", "--sft-steps", "1", "--sft-batch-size", "4", "--grpo-steps", "1",
+            "--prompts-per-step", "1", "--group-size", "2", "--p-cots", "0.5", "--seeds", "1"]
+    env = os.environ | {"PY": sys.executable, "DEADLINE": "240"}
+    done = subprocess.run(["bash", "scripts/gpu_llm.sh", str(tmp_path / "work"), str(tmp_path / "out"), *tiny],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with tarfile.open(tmp_path / "out" / "llm.tar.gz") as tar:
+        names = tar.getnames()
+    assert "llm-chainsum-gpu/p0.5-seed0/summary.json" in names and "llm-chainsum-gpu/report.md" in names
+    assert not [n for n in names if "/model/" in n or n.endswith("/model") or "checkpoints" in n]

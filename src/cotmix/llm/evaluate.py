@@ -46,7 +46,7 @@ def generate_responses(model, tokenizer, prompts: list[str], max_new_tokens: int
     bar = tqdm(total=len(prompts), desc="generate", disable=not progress, leave=False)
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
-        enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         sampling = dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0) if temperature > 0 else \
             dict(do_sample=False, temperature=None, top_k=None, top_p=None)
         out = model.generate(**enc, max_new_tokens=max_new_tokens, num_return_sequences=num_samples,
@@ -64,7 +64,10 @@ def generate_responses(model, tokenizer, prompts: list[str], max_new_tokens: int
 
 def evaluate_llm(model, tokenizer, problems: list[dict], opts: EvalOptions, progress: bool = True) -> dict:
     """The shared metrics (cotmix.eval.metrics) over `problems` (rows with `prompt`, `answer`, `format`):
-    one greedy response and opts.k sampled responses per problem."""
+    one greedy response and opts.k sampled responses per problem. On a GPU when there is one (the
+    model is moved there)."""
+    if torch.cuda.is_available():
+        model.to("cuda")
     prompts = [p["prompt"] for p in problems]
     check_fits_context(model, tokenizer, prompts, opts.max_new_tokens)
 
