@@ -61,6 +61,8 @@ def test_resolve_run_directory_to_latest_checkpoint(saved, tmp_path):
     (lambda p: (p / "state.json").write_text("{not json"), "corrupt"),
     (lambda p: (p / "state.json").unlink(), "missing state.json"),
     (lambda p: (p / "state.json").write_text('{"config": {"task": {"p_cot": 7}}, "state": {}}'), "corrupt config"),
+    (lambda p: (p / "state.json").write_text('{"config": {"task": {"name": "absent_plugin_mod:MyTask"}}, "state": {}}'),
+     "names code that does not load here .*absent_plugin_mod.*PYTHONPATH"),
 ])
 def test_damaged_checkpoint_is_reported_not_loaded(saved, damage, message):
     path = saved[0]

@@ -126,7 +126,14 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CotmixError(f"checkpoint {path}: missing {', '.join(missing)}")
     try:
         meta = read_json_file(path / "state.json")
-        config = config_from_dict(meta["config"])
+        try:
+            config = config_from_dict(meta["config"])
+        except CotmixError as exc:
+            # A plugin task or algorithm whose module is not importable here is not a corrupt file.
+            if "cannot import" in str(exc):
+                raise CotmixError(f"checkpoint {path}: its config names code that does not load here ({exc}); "
+                                  "put that module on PYTHONPATH or install its package") from None
+            raise CotmixError(f"checkpoint {path}: corrupt config ({exc})") from None
         model_tensors = load_file(path / "model.safetensors")
         trainer_tensors = load_file(path / "trainer.safetensors")
         broken = [name for name, t in model_tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
@@ -134,8 +141,6 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             raise CotmixError(f"checkpoint {path}: weights hold NaN or inf ({broken[0]}); a diverged or tampered model")
         return Checkpoint(path, config, meta["state"], model_tensors, trainer_tensors,
                           meta.get("optimizer_param_groups", []))
-    except CotmixError as exc:
-        raise CotmixError(f"checkpoint {path}: corrupt config ({exc})") from None
     except (json.JSONDecodeError, KeyError, TypeError, SafetensorError, OSError, ValueError) as exc:
         raise CotmixError(f"checkpoint {path}: corrupt ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
 
