@@ -77,6 +77,7 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_cfg, tmp_path, monkeypa
     train_ntp(cfg, killed, resume=True, progress=False)
 
     assert read_summary(killed)["pretrain"]["eval"] == read_summary(straight)["pretrain"]["eval"]
+    assert read_summary(killed)["pretrain"]["compute"] == read_summary(straight)["pretrain"]["compute"]
     assert _strip_times(read_metrics(killed)) == _strip_times(read_metrics(straight))
 
 

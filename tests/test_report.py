@@ -207,7 +207,8 @@ def test_paper_scale_figures(tmp_path):
     """The resource-gap figure from a sweep with arms (NTP alone, NTP+RL) across d, and the STaR-rounds
     figure, each drawn from real runs."""
     from cotmix.experiments.report.data import load_sweep
-    from cotmix.experiments.report.paper_scale import resource_gap, samples_to_generalise, star_rounds
+    from cotmix.experiments.report.paper_scale import star_rounds
+    from cotmix.experiments.report.resource_gap import resource_gap, samples_to_generalise, verdict
     from cotmix.theory.closed_form import star_rounds_to_generalise
 
     grid = grid_from_dict({"name": "gap", "preset": "tiny", "grid": {"task.d": [4, 5]}, "seeds": [0],
@@ -226,6 +227,10 @@ def test_paper_scale_figures(tmp_path):
     reached_by_rl = sum(samples_to_generalise(r)[1] for r in sweep.done() if r.values["arm"] == "ntp_rl")
     assert totals == 4 and drawn.get("NTP + RL: of which RL", 0) == reached_by_rl  # a total per run, RL's part
     assert "NTP alone:" in measured and "NTP + RL:" in measured and "of 2 runs" in measured
+    word, line = verdict(tmp_path / "gap")  # the pre-registered gap, judged on the same runs
+    alone_reached = sum(samples_to_generalise(r)[1] for r in sweep.done() if r.values["arm"] == "ntp_only")
+    assert word in ("met", "mixed", "not met")
+    assert f"NTP+RL reached 0.99 in {reached_by_rl} of 2 runs, NTP alone in {alone_reached} of 2" in line
     grid = grid_from_dict({"name": "rounds", "preset": "tiny", "grid": {"task.p_cot": [0.25]}, "seeds": [0],
                            "base": {"posttrain.algorithm": "star", "posttrain.eval_interval": 1}})
     run_sweep(grid, tmp_path / "rounds", progress=False, log=lambda *_: None)

@@ -97,6 +97,7 @@ def test_killed_posttrain_resumes_to_the_same_result(pretrained, tmp_path, monke
 
     assert strip(read_metrics(tmp_path / "killed")) == strip(read_metrics(tmp_path / "straight"))
     assert read_summary(tmp_path / "killed")["posttrain"]["eval"] == read_summary(tmp_path / "straight")["posttrain"]["eval"]
+    assert read_summary(tmp_path / "killed")["posttrain"]["compute"] == read_summary(tmp_path / "straight")["posttrain"]["compute"]
 
 
 def test_star_follows_the_long_fraction_recursion(calibrated, tmp_path):

@@ -56,14 +56,16 @@ def posttrain(cfg: Config, run_dir: Path, start: Checkpoint, *, task: Task | Non
     task = task or make_task(cfg.task)
     model = place(build_model(cfg.model, task), cfg)
     start.load_model(model)
+    ref_model = frozen_copy(model)  # before the phase's compute counter hooks `model`: a copy would carry the hook
     data_gen = seeded_generator(cfg.seed, f"{phase_name}/data")
     sample_gen = seeded_generator(cfg.seed, f"{phase_name}/sample")
     optimizer = make_optimizer(model, p.lr)
     phase = Phase(run_dir, phase_name, cfg, task, model, optimizer, {"data": data_gen, "sample": sample_gen},
                   start=start)
-    ctx = RLContext(cfg=cfg, task=task, model=model, ref_model=frozen_copy(model), optimizer=optimizer,
+    ctx = RLContext(cfg=cfg, task=task, model=model, ref_model=ref_model, optimizer=optimizer,
                     max_new_tokens=p.max_new_tokens or task.long_response_len, data_gen=data_gen, sample_gen=sample_gen,
                     observe=phase.observe)
+    phase.compute.watch(ref_model)
     if not (resume and phase.resume()):
         phase.evaluate(with_pass_k=True)  # step 0: the pre-trained model, where the RL curves start
         phase.save()

@@ -27,6 +27,7 @@ from cotmix.model.device import describe_machine, model_device
 from cotmix.rundir import append_metrics, read_metrics, read_summary, rewrite_metrics, write_summary
 from cotmix.tasks.heldout import HeldoutCounter
 from cotmix.train.checkpoint import Checkpoint, checkpoint_dir, list_checkpoints, load_checkpoint, save_checkpoint
+from cotmix.train.compute import ComputeCounter
 from cotmix.train.tracking import Trackers, tracker_names
 
 
@@ -74,6 +75,8 @@ class Phase:
                                       task.heldout_prompts(cfg.eval.validation_prompts, cfg.eval.seed, "validation"))
         self.resumed_at: int | None = None  # samples seen at the checkpoint resume() restored
         self.trackers: Trackers | None = None  # opened at the first record, once resume() has run
+        self.compute = ComputeCounter()  # the training's FLOPs (cotmix.train.compute); posttrain watches its ref model too
+        self.compute.watch(model)
         if start is not None:
             self.heldout.restore(start.trainer_tensors, start.state.get("heldout", {}))
 
@@ -106,8 +109,9 @@ class Phase:
 
     def evaluate(self, with_pass_k: bool = False) -> dict:
         """The test metrics (reported), with the validation metrics (for decisions) under `validation`."""
-        test = evaluate(self.model, self.task, self.cfg.eval, with_pass_k=with_pass_k, run_seed=self.cfg.seed)
-        validation = evaluate(self.model, self.task, self.cfg.eval, split="validation", run_seed=self.cfg.seed)
+        with self.compute.paused():
+            test = evaluate(self.model, self.task, self.cfg.eval, with_pass_k=with_pass_k, run_seed=self.cfg.seed)
+            validation = evaluate(self.model, self.task, self.cfg.eval, split="validation", run_seed=self.cfg.seed)
         self.last_eval = {**test, "validation": validation}
         self.log({"eval": True, **self.last_eval})
         return self.last_eval
@@ -123,7 +127,8 @@ class Phase:
     def save(self) -> Path:
         state = {"phase": self.name, "step": self.step, "samples": self.samples,
                  "samples_offset": self.samples_offset, "wall_s": self.wall_s,
-                 "last_eval": self.last_eval, "stop_reason": self.stop_reason, "heldout": self.heldout.counts()}
+                 "last_eval": self.last_eval, "stop_reason": self.stop_reason, "heldout": self.heldout.counts(),
+                 "compute": self.compute.state()}
         path = checkpoint_dir(self.run_dir, self.name, self.step)
         return save_checkpoint(path, self.model, self.cfg, state, self.optimizer, self.generators,
                                extra_tensors=self.heldout.tensors())
@@ -152,6 +157,7 @@ class Phase:
         self.step, self.samples, self.wall_before = s["step"], s["samples"], s["wall_s"]
         self.samples_offset, self.last_eval = s["samples_offset"], s.get("last_eval", {})
         self.stop_reason = s.get("stop_reason")
+        self.compute.restore(s.get("compute", {}))
         self.resumed_at = self.samples_seen
         self.heldout.restore(ckpt.trainer_tensors, s.get("heldout", {}))
         self.started = time.perf_counter()
@@ -182,8 +188,10 @@ class Phase:
         """Write this phase's summary entry (after the final evaluation and checkpoint)."""
         if self.trackers is not None:
             self.trackers.close()
+        self.compute.close()
         entry = {"steps": self.step, "samples": self.samples, "samples_seen": self.samples_seen,
                  "wall_s": round(self.wall_s, 3), "eval": self.last_eval, "heldout": self.heldout.report(),
-                 "machine": describe_machine(model_device(self.model)), "warnings": self.warnings, **extra}
+                 "machine": describe_machine(model_device(self.model)), "warnings": self.warnings,
+                 "compute": self.compute.report(), **extra}
         update_summary(self.run_dir, self.name, entry)
         return entry

@@ -12,7 +12,7 @@ import re
 import matplotlib.pyplot as plt
 
 from cotmix import plotting
-from cotmix.experiments.report import paper_scale, predictor
+from cotmix.experiments.report import paper_scale, predictor, resource_gap
 from cotmix.experiments.report.data import Curve, Sweep
 from cotmix.plotting import COLORS, average_curves, band, bars, interval
 from cotmix.registry import FIGURES, TASKS
@@ -364,7 +364,7 @@ def phase(sweep: Sweep):
 # fn(sweep) -> (matplotlib figure, one line of what was measured).
 for _name, _draw in {"curves": curves, "curves_by": curves_by, "length": length, "threshold": threshold,
                      "by_value": by_value, "size": size, "phase": phase, "rl_start": curves_by,
-                     "resource_gap": paper_scale.resource_gap, "star_rounds": paper_scale.star_rounds,
+                     "resource_gap": resource_gap.resource_gap, "star_rounds": paper_scale.star_rounds,
                      "predictor": predictor.predictor}.items():
     FIGURES.register(_name, _draw)
 
