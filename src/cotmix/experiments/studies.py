@@ -281,10 +281,11 @@ STUDIES: dict[str, Study] = {
                     where={"posttrain.steps": [0]}),
                   C("NTP+RL does, from d = 10", "posttrain", "greedy_accuracy", ">=", 0.99,
                     where={"posttrain.steps": [200], "task.d": [10, 12, 14, 16]})),
-        history=("relabelled 2026-12-03, settings and criteria unchanged: its NTP-only arm repeats a fixed 5/8 of "
-                 "the 2^d inputs (about 6,700 passes at d = 10) without weight decay on a cosine that ends at the "
-                 "cap, so it measures a memoriser, not what NTP alone needs; study-resource-gap-small-d and "
-                 "study-resource-gap-fresh are the regimes where that cost can be measured",)),
+        history=("relabelled 2026-12-03, settings and criteria unchanged: its NTP-only arm repeats a fixed 3/4 of "
+                 "the 2^d inputs (its runs predate the validation split; about 6,700 passes at d = 10) without "
+                 "weight decay on a cosine that ends at the cap, so it measures a memoriser, not what NTP alone "
+                 "needs; study-resource-gap-small-d and study-resource-gap-fresh are the regimes where that cost "
+                 "can be measured",)),
     # The gap where NTP alone can succeed: a fixed training set small enough to be passed over many times,
     # with the weight decay under which small transformers generalise late (grokking); a constant rate,
     # so a run stopped by the cap is not an annealed memoriser. Judged on the runs together.

@@ -82,8 +82,9 @@ def setting_line(sweep: Sweep) -> str:
         parts.append(f"{post['algorithm']}, {post['reward']} reward")
     counts = sorted({len(group) for group in sweep.settings().values()})
     parts.append(f"{'/'.join(map(str, counts))} seed{'s' if counts != [1] else ''}")
-    if sweep.n_prompts():
-        parts.append(f"n = {sweep.n_prompts()} test prompts")
+    counts = sorted({r.metric("pretrain", "n_prompts") for r in sweep.done()} - {None})
+    if sweep.n_prompts():  # a range where the held-out side grows with d
+        parts.append(f"n = {counts[0]}{f'-{counts[-1]}' if len(counts) > 1 else ''} test prompts")
     study = STUDIES.get(sweep.name)
     paper = re.search(r"\((paper[^)]*)\)", study.claim) if study else None
     return " · ".join(parts) + (f"  ({paper.group(1)})" if paper else "")
