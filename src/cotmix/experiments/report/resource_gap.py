@@ -104,7 +104,7 @@ def _draw(ax, sweep: Sweep, cost, ylabel: str) -> list[str]:
             for d in sorted({d for d, _ in censored}):  # seeds censored at one cap draw as one marker
                 at = [c for dd, c in censored if dd == d]
                 n = sum(1 for dd, _, _ in points if dd == d)
-                ax.annotate(f"{len(at)} of {n}", (d, max(at)), textcoords="offset points", xytext=(0, 7),
+                ax.annotate(f"{len(at)} of {n}", (d, max(at)), textcoords="offset points", xytext=(0, 7 + 9 * i),
                             ha="center", fontsize=7, color=color)
         if label == "NTP + RL" and cost is _samples:  # RL's own part of each total, once the chain was learnt
             rl = [(r.config["task"]["d"], r.summary["posttrain"]["samples"]) for r in runs if samples_to_generalise(r)[1]]
