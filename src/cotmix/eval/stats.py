@@ -35,7 +35,7 @@ def t95(dof: int) -> float:
 
 def slope_fit(xs: list[float], ys: list[float]) -> dict | None:
     """Least squares y = a + b x: the slope b with its 95% t interval (None with fewer than 3
-    points) and the residual sum of squares; None with fewer than 2 distinct x."""
+    points), the intercept a and the residual sum of squares; None with fewer than 2 distinct x."""
     n = len(xs)
     if len(set(xs)) < 2:
         return None
@@ -44,4 +44,21 @@ def slope_fit(xs: list[float], ys: list[float]) -> dict | None:
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
     rss = sum((y - my - slope * (x - mx)) ** 2 for x, y in zip(xs, ys))
     half = t95(n - 2) * math.sqrt(rss / (n - 2) / sxx) if n > 2 else None
-    return {"slope": slope, "ci95": None if half is None else [slope - half, slope + half], "rss": rss, "points": n}
+    return {"slope": slope, "intercept": my - slope * mx, "ci95": None if half is None else [slope - half, slope + half],
+            "rss": rss, "points": n}
+
+
+def growth_laws(ds: list[float], costs: list[float]) -> dict | None:
+    """Both growth laws fitted to (d, cost) by least squares on log cost: cost ~ e^(r d) (on d) and
+    cost ~ d^k (on log d), each slope with its 95% t interval, and which leaves the smaller residual
+    (None with fewer than 3 distinct d: a line through two d fits either law exactly). None with
+    fewer than 2 distinct d."""
+    if len(set(ds)) < 2:
+        return None
+    logs = [math.log(c) for c in costs]
+    exponential = slope_fit([float(d) for d in ds], logs)
+    power = slope_fit([math.log(d) for d in ds], logs)
+    better = None
+    if len(set(ds)) >= 3:
+        better = "power" if power["rss"] <= exponential["rss"] else "exponential"
+    return {"exponential": exponential, "power": power, "better": better}

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from cotmix.errors import CotmixError
-from cotmix.eval.stats import slope_fit
+from cotmix.eval.stats import growth_laws
 from cotmix.files import read_json_file, write_json_atomic
 from cotmix.model.memory import check_fits
 from cotmix.options import check_fields
@@ -172,13 +172,8 @@ def complexity_fits(rows: list[dict]) -> dict:
     out = {}
     for p0 in sorted({r["p_cot"] for r in rows}):
         found = [r for r in rows if r["p_cot"] == p0 and r["samples"]]
-        logs = [math.log(r["samples"]) for r in found]
-        power = slope_fit([math.log(r["d"]) for r in found], logs)
-        exponential = slope_fit([float(r["d"]) for r in found], logs)
-        better = None
-        if power and exponential and power["points"] >= 3:
-            better = "power" if power["rss"] <= exponential["rss"] else "exponential"
-        out[str(p0)] = {"power": power, "exponential": exponential, "better": better}
+        fits = growth_laws([r["d"] for r in found], [r["samples"] for r in found])
+        out[str(p0)] = fits or {"power": None, "exponential": None, "better": None}
     return out
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from cotmix.eval.stats import slope_fit
+from cotmix.eval.stats import growth_laws
 from cotmix.experiments.report.data import Run, Sweep, load_sweep
 from cotmix.plotting import COLORS
 
@@ -45,7 +45,7 @@ def arms(sweep: Sweep) -> dict[str, list[Run]]:
     """Label -> runs: 'NTP alone' (with the model, when two NTP-alone arms differ in it) and 'NTP + RL'."""
     groups: dict[tuple, list[Run]] = {}
     for run in sweep.done():
-        rl = bool(run.summary.get("posttrain", {}).get("steps")) or run.config["posttrain"]["steps"] > 0
+        rl = run.config["posttrain"]["steps"] > 0
         groups.setdefault((rl, run.values.get("arm", "")), []).append(run)
     alone = [key for key in groups if not key[0]]
     labels = {}
@@ -60,19 +60,9 @@ def arms(sweep: Sweep) -> dict[str, list[Run]]:
 
 
 def growth(points: list[tuple[int, float]]) -> dict | None:
-    """Both laws fitted to the (d, cost) of the runs that got there: cost ~ e^(r d) (log cost on d) and
-    cost ~ d^k (log cost on log d), each slope with its 95% interval, and which leaves the smaller
-    residual (None with fewer than 3 distinct d: a line through two d fits either law exactly)."""
-    if len({d for d, _ in points}) < 2:
-        return None
-    logs = [math.log(c) for _, c in points]
-    exponential = slope_fit([float(d) for d, _ in points], logs)
-    power = slope_fit([math.log(d) for d, _ in points], logs)
-    better = None
-    if len({d for d, _ in points}) >= 3:
-        better = "exponential" if exponential["rss"] < power["rss"] else "power"
-    return {"exponential": exponential, "power": power, "better": better, "runs": len(points),
-            "d": sorted({d for d, _ in points})}
+    """cotmix.eval.stats.growth_laws on the (d, cost) of the runs that got there, with which runs and d."""
+    fit = growth_laws([d for d, _ in points], [c for _, c in points])
+    return fit and {**fit, "runs": len(points), "d": sorted({d for d, _ in points})}
 
 
 def growth_text(fit: dict | None) -> str:
@@ -117,9 +107,7 @@ def _draw(ax, sweep: Sweep, cost, ylabel: str) -> list[str]:
             ds = fit["d"]  # the fit's own range: no line over censored-only d
             f = fit[law]
             x = [math.log(d) if law == "power" else d for d in ds]
-            mx = sum(math.log(dd) if law == "power" else dd for dd, _ in reached) / len(reached)
-            my = sum(math.log(c) for _, c in reached) / len(reached)
-            ax.plot(ds, [math.exp(my + f["slope"] * (xx - mx)) for xx in x], "--", color=color, lw=1)
+            ax.plot(ds, [math.exp(f["intercept"] + f["slope"] * xx) for xx in x], "--", color=color, lw=1)
         lines.append(f"{label}: {len(reached)} of {len(points)} runs reached greedy >= 0.99"
                      + (f" ({len(censored)} censored at their cap)" if censored else "") + f"; {growth_text(fit)}")
     ax.set(yscale="log", xlabel="d (input bits)", ylabel=ylabel)
