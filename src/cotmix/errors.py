@@ -38,6 +38,10 @@ class ConfigError(CotmixError):
     """A config key or value that is not allowed; the message names the key and what is allowed."""
 
 
+class UnimportableCode(ConfigError):
+    """A config names a user's module:attribute whose module does not import here (cotmix.registry)."""
+
+
 class RunBusy(CotmixError):
     """Another process holds the run directory's lock (cotmix.rundir.lock_run_dir)."""
 

@@ -141,7 +141,7 @@ def check_choice(dotted: str, value, choices) -> None:
         try:
             registries[0].resolve(value)
         except ConfigError as exc:
-            raise ConfigError(f"{exc}{' (also: ' + allowed + ')' if allowed else ''}") from None
+            raise type(exc)(f"{exc}{' (also: ' + allowed + ')' if allowed else ''}") from None  # its kind kept
     names = [*map(str, plain), *(n for r in registries for n in r.names())]
     raise ConfigError(f"{dotted}={value!r}: allowed values are {', '.join(names)}{did_you_mean(value, names)}")
 

@@ -25,7 +25,7 @@ import importlib
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 
-from cotmix.errors import ConfigError, CotmixError
+from cotmix.errors import ConfigError, CotmixError, UnimportableCode
 
 
 class Registry:
@@ -108,7 +108,7 @@ def load_attribute(spec: str, kind: str, name: str):
     try:
         obj = importlib.import_module(module)
     except Exception as exc:  # a user's module may fail to import in any way: report it, do not crash
-        raise ConfigError(f"{kind}={name!r}: cannot import {module!r} ({type(exc).__name__}: "
+        raise UnimportableCode(f"{kind}={name!r}: cannot import {module!r} ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     for part in attribute.split("."):
         if not hasattr(obj, part):

@@ -25,7 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from cotmix.config import Config, config_from_dict
-from cotmix.errors import CotmixError
+from cotmix.errors import CotmixError, UnimportableCode
 from cotmix.files import read_json_file
 
 FILES = ("model.safetensors", "trainer.safetensors", "state.json")
@@ -128,11 +128,10 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         meta = read_json_file(path / "state.json")
         try:
             config = config_from_dict(meta["config"])
+        except UnimportableCode as exc:  # a plugin not installed here: the file is fine
+            raise CotmixError(f"checkpoint {path}: its config names code that does not load here ({exc}); "
+                              "put that module on PYTHONPATH or install its package") from None
         except CotmixError as exc:
-            # A plugin task or algorithm whose module is not importable here is not a corrupt file.
-            if "cannot import" in str(exc):
-                raise CotmixError(f"checkpoint {path}: its config names code that does not load here ({exc}); "
-                                  "put that module on PYTHONPATH or install its package") from None
             raise CotmixError(f"checkpoint {path}: corrupt config ({exc})") from None
         model_tensors = load_file(path / "model.safetensors")
         trainer_tensors = load_file(path / "trainer.safetensors")
