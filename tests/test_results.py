@@ -69,3 +69,17 @@ def test_the_default_columns_show_the_swept_values_and_the_warnings(tiny_sweep):
     names, rows = query(out, "state = 'done'")
     assert names[:2] == ["seed", "task_p_cot"] and "name" not in names and "warnings" in names
     assert all(row[names.index("warnings")] >= 1 for row in rows)
+
+
+def test_the_default_columns_show_a_tasks_own_options_and_the_arm(tmp_path):
+    """A swept task option (parity's d lives in task.options, not in the base config) and a study's
+    arm are what tell these runs apart, so the default table must show both."""
+    for d in (6, 7):
+        for arm in ("ntp_only", "ntp_rl"):
+            run = tmp_path / "runs" / f"task.d={d},arm={arm},seed=0"
+            run.mkdir(parents=True)
+            (run / "config.json").write_text(json.dumps({"seed": 0, "task": {"name": "parity", "d": d}}))
+            (run / "status.json").write_text(json.dumps({"name": run.name, "arm": arm, "state": "done"}))
+    names, rows = query(tmp_path)
+    assert names[:2] == ["arm", "task_d"] and "name" not in names, names
+    assert sorted((r[0], r[1]) for r in rows) == [("ntp_only", 6), ("ntp_only", 7), ("ntp_rl", 6), ("ntp_rl", 7)]

@@ -72,7 +72,7 @@ def run_row(run_dir: Path) -> dict:
         return {"sweep": sweep, "name": run_dir.name, "state": "corrupt", "error": str(exc), "path": str(run_dir)}
     state = status.get("state") or ("done" if summary else "unknown")
     warnings = sum(len(e.get("warnings") or ()) for e in summary.values() if isinstance(e, dict))
-    return {"sweep": sweep, "name": run_dir.name, "state": state, "error": status.get("error"),
+    return {"sweep": sweep, "name": run_dir.name, "arm": status.get("arm"), "state": state, "error": status.get("error"),
             "wall_s": status.get("wall_s"), "path": str(run_dir), "warnings": warnings} \
         | _flatten(config) | _summary_columns(summary)
 
@@ -159,12 +159,18 @@ def load_table(root: Path):
 
 
 def varying_columns(table) -> list[str]:
-    """The sweep (when there are several) and the config columns whose value differs between rows:
-    what tells the runs apart (the swept values, the seed), in config order."""
+    """The sweep (when there are several), the arm, and the config columns whose value differs between
+    rows: what tells the runs apart (the swept values, the seed), in config order."""
     from cotmix.config import Config
     from cotmix.options import describe_fields
 
-    keys = [column(key) for key, _, _ in describe_fields(Config())]
+    keys = []
+    for key, _, _ in describe_fields(Config()):
+        if key == "task.options":  # a task's own options (parity's d, leap, ...) are columns task_NAME
+            keys += sorted(c for c in table.column_names if c.startswith("task_") and c not in keys)
+        else:
+            keys.append(column(key))
+    keys.insert(0, "arm")  # a study's arm sets several config values at once: its name says which
     varies = lambda c: c in table.column_names and len(set(map(str, table.column(c).to_pylist()))) > 1  # noqa: E731
     found = [c for c in keys if varies(c) and c not in DEFAULT_COLUMNS]
     if len(found) > MAX_VARYING:  # several unrelated sweeps: their names say it shorter
