@@ -73,13 +73,16 @@ def test_the_default_columns_show_the_swept_values_and_the_warnings(tiny_sweep):
 
 def test_the_default_columns_show_a_tasks_own_options_and_the_arm(tmp_path):
     """A swept task option (parity's d lives in task.options, not in the base config) and a study's
-    arm are what tell these runs apart, so the default table must show both."""
+    arm are what tell these runs apart, so the default table must show both (and not again what
+    the arm sets)."""
     for d in (6, 7):
         for arm in ("ntp_only", "ntp_rl"):
             run = tmp_path / "runs" / f"task.d={d},arm={arm},seed=0"
             run.mkdir(parents=True)
-            (run / "config.json").write_text(json.dumps({"seed": 0, "task": {"name": "parity", "d": d}}))
+            posttrain = {"steps": 0 if arm == "ntp_only" else 200}  # set by the arm: not a column of its own
+            (run / "config.json").write_text(json.dumps({"seed": 0, "task": {"name": "parity", "d": d},
+                                                         "posttrain": posttrain}))
             (run / "status.json").write_text(json.dumps({"name": run.name, "arm": arm, "state": "done"}))
     names, rows = query(tmp_path)
-    assert names[:2] == ["arm", "task_d"] and "name" not in names, names
+    assert names[:2] == ["arm", "task_d"] and "name" not in names and "posttrain_steps" not in names, names
     assert sorted((r[0], r[1]) for r in rows) == [("ntp_only", 6), ("ntp_only", 7), ("ntp_rl", 6), ("ntp_rl", 7)]
