@@ -40,7 +40,7 @@ def opt(default, help: str, *, lo=None, hi=None, choices=None, lo_open=False, re
 def redefault(options: type, name: str, default):
     """The field `name` of the opt() dataclass `options` with another default: same help and range."""
     meta = next(f for f in dataclasses.fields(options) if f.name == name).metadata
-    return opt(default, **{k: v for k, v in meta.items()})
+    return opt(default, **meta)
 
 
 # --- values -----------------------------------------------------------------------------------

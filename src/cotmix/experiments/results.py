@@ -171,12 +171,12 @@ def varying_columns(table) -> list[str]:
         else:
             keys.append(column(key))
     keys.insert(0, "arm")  # a study's arm sets several config values at once: its name says which
-    varies = lambda c: c in table.column_names and len(set(map(str, table.column(c).to_pylist()))) > 1  # noqa: E731
+    values = lambda c: [str(v) for v in table.column(c).to_pylist()]  # noqa: E731
+    varies = lambda c: c in table.column_names and len(set(values(c))) > 1  # noqa: E731
     found = [c for c in keys if varies(c) and c not in DEFAULT_COLUMNS]
     if "arm" in found:  # what an arm sets (its stop rule, its RL steps) its name already says
-        arms = table.column("arm").to_pylist()
-        found = [c for c in found if c == "arm" or len(set(zip(arms, map(str, table.column(c).to_pylist()))))
-                 > len(set(arms))]
+        arms = values("arm")
+        found = [c for c in found if c == "arm" or len(set(zip(arms, values(c)))) > len(set(arms))]
     if len(found) > MAX_VARYING:  # several unrelated sweeps: their names say it shorter
         return ["sweep", "name"]
     return ["sweep"] * varies("sweep") + found
