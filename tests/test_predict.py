@@ -147,3 +147,20 @@ def test_the_predictor_figure_counts_what_the_replay_counts():
     assert points == sum(r["predicted"] == "yes" and r["observed_steps"] is not None for r in rows) == 13
     assert never == 5 and caption.startswith("Out of sample")
     plt.close(fig)
+
+
+def test_the_seed_spread_yardstick_counts_runs_near_their_own_settings_median():
+    """Three seeds of one setting at 10, 10 and 40 steps: the median is 10, so 2 of 3 are within a
+    factor of 2; a setting with one timed run says nothing and is left out; untimed runs are not
+    counted; an observation under the evaluation interval counts as one interval."""
+    from cotmix.experiments.replay import seed_spread
+
+    def row(name, steps, sweep="s", interval=5, timed=True):
+        out = {"run": f"{sweep}/runs/{name}", "sweep": sweep, "observed_steps": steps, "eval_interval": interval}
+        return out | ({"speed_right": True} if timed else {})
+
+    rows = [row("a=1,seed=0", 10), row("a=1,seed=1", 10), row("a=1,seed=2", 40),
+            row("a=2,seed=0", 300), row("a=1,seed=3", 999, timed=False),
+            row("a=1,seed=0", 2, sweep="t", interval=5), row("a=1,seed=1", 9, sweep="t", interval=5)]
+    out = seed_spread(rows)
+    assert (out["seed_spread_settings"], out["seed_spread_runs"], out["seed_spread_right"]) == (2, 5, 4)

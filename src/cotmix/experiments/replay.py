@@ -16,6 +16,7 @@ summary gives both sets apart as well as together.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from cotmix.config import config_from_dict
@@ -110,6 +111,7 @@ def replay(root: Path) -> dict:
                "observed": observed, "final_greedy_accuracy": final, "reason": prediction["reason"],
                "predicted_steps": prediction["steps"], "observed_steps": first_generalised_step(run_dir)}
         if row["predicted"] == observed == "yes" and row["predicted_steps"] is not None:
+            row["eval_interval"] = cfg.posttrain.eval_interval
             row["speed_right"] = within_factor_2(row["predicted_steps"], row["observed_steps"],
                                                  cfg.posttrain.eval_interval)
         rows.append(row)
@@ -127,9 +129,32 @@ def _summary(rows: list[dict]) -> dict:
            "timed": len(timed), "speed_right": sum(timed),
            "share_speed_right": sum(timed) / len(timed) if timed else None,
            "share_speed_right_ci95": wilson(sum(timed), len(timed)) if timed else None}
+    out |= seed_spread(rows)
     out["verdict_right"] = _verdict(out["share_right"], GOAL_RIGHT)
     out["verdict_speed"] = _verdict(out["share_speed_right"], GOAL_SPEED)
     return out
+
+
+def seed_spread(rows: list[dict]) -> dict:
+    """The speed share's yardstick: of the timed runs, how many are within a factor of 2 of the
+    geometric median of their own setting's observed steps (a setting: the sweep and the run's name
+    without its seed; only settings with two or more timed runs, a lone run is its own median). That is what a predictor that knew each setting's typical speed, but not the
+    seed, would score; a share well under it says the step model misses, one near it says the
+    seeds' own spread is what is left."""
+    cells: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if "speed_right" in r:
+            name = ",".join(part for part in Path(r["run"]).name.split(",") if not part.startswith("seed="))
+            cells.setdefault((r["sweep"], name), []).append(r)
+    cells = {key: cell for key, cell in cells.items() if len(cell) > 1}
+    hits = 0
+    for cell in cells.values():
+        logs = sorted(math.log(max(r["observed_steps"], r["eval_interval"])) for r in cell)
+        middle = math.exp((logs[(len(logs) - 1) // 2] + logs[len(logs) // 2]) / 2)
+        hits += sum(within_factor_2(middle, r["observed_steps"], r["eval_interval"]) for r in cell)
+    timed = sum(len(cell) for cell in cells.values())
+    return {"seed_spread_runs": timed, "seed_spread_right": hits, "seed_spread_share": hits / timed if timed else None,
+            "seed_spread_settings": len(cells)}
 
 
 def _verdict(share: float | None, goal: float) -> str:
@@ -164,6 +189,9 @@ def summary_lines(summary: dict) -> list[str]:
         lo, hi = s["share_speed_right_ci95"]
         lines.append(f"steps within a factor of 2 in {s['speed_right']} of {s['timed']} ({s['share_speed_right']:.3f} "
                      f"[{lo:.3f}, {hi:.3f}]): {s['verdict_speed']}")
+        lines.append(f"  yardstick: {s['seed_spread_right']} of {s['seed_spread_runs']} timed runs in "
+                     f"{s['seed_spread_settings']} settings with 2+ of them are within a factor of 2 of their "
+                     "setting's median (the spread across seeds alone)")
     return lines
 
 
