@@ -128,24 +128,26 @@ def test_the_replay_verdict_is_met_only_when_both_goals_are(monkeypatch):
 
 
 def test_the_predictor_figure_counts_what_the_replay_counts():
-    """On study-resource-gap (18 runs with RL, all predicted yes, 13 generalised): the confusion cells
-    read 13 and 5 in the yes row and 0 elsewhere; every timed run is a point, each 'never' an x."""
+    """On study-predictor (108 runs): the confusion cells read 25 and 2 in the yes row, 4 and 5 in
+    the uncertain row, 0 and 72 in the no row; every timed run is a point, each "yes" that never got
+    there an x (the two REINFORCE runs still climbing at step 60)."""
     import matplotlib.pyplot as plt
     from matplotlib.collections import PathCollection
 
     from cotmix.experiments.report.data import load_sweep
     from cotmix.experiments.report.predictor import predictor
 
-    fig, caption = predictor(load_sweep(RESULTS / "study-resource-gap"))
+    fig, caption = predictor(load_sweep(RESULTS / "study-predictor"))
     left, right = fig.axes[:2]
     cells = [t.get_text() for t in left.texts]
-    assert cells == ["13 right", "5", "0", "0", "0", "0"]
+    assert cells == ["25 right", "2", "4", "5", "0", "72 right"]
     scatters = [c for c in right.collections if isinstance(c, PathCollection)]
     points = sum(len(c.get_offsets()) for c in scatters if c.get_label() != "_never")
     never = sum(len(c.get_offsets()) for c in scatters if c.get_label() == "_never")
-    rows = replay(RESULTS / "study-resource-gap")["rows"]
-    assert points == sum(r["predicted"] == "yes" and r["observed_steps"] is not None for r in rows) == 13
-    assert never == 5 and caption.startswith("Out of sample")
+    rows = replay(RESULTS / "study-predictor")["rows"]
+    assert points == sum(r["predicted"] == "yes" and r["observed_steps"] is not None for r in rows) == 25
+    assert never == sum(r["predicted"] == "yes" and r["observed"] == "no" for r in rows) == 2
+    assert caption.startswith("Out of sample")
     plt.close(fig)
 
 
@@ -164,3 +166,21 @@ def test_the_seed_spread_yardstick_counts_runs_near_their_own_settings_median():
             row("a=1,seed=0", 2, sweep="t", interval=5), row("a=1,seed=1", 9, sweep="t", interval=5)]
     out = seed_spread(rows)
     assert (out["seed_spread_settings"], out["seed_spread_runs"], out["seed_spread_right"]) == (2, 5, 4)
+
+
+def test_a_chain_measured_on_too_few_prompts_is_uncertain(calibrated):
+    """The same learnt chain, all right: on the calibrated checkpoint's own validation side the answer
+    is yes; read as all right on 16 prompts (interval [0.806, 1]) it is uncertain, and on 512
+    ([0.993, 1]) yes again. An unlearnt chain is no whatever its interval."""
+    from cotmix.eval.stats import wilson
+
+    cfg, final, _ = calibrated
+    rl = posttrain_config(cfg, ["posttrain.steps=1000"])
+    start = final["validation"]
+    assert start["chain_exact_accuracy"] >= 0.99 and predict(rl, start)["generalises"] == "yes"
+    said = {n: predict(rl, start | {"chain_exact_accuracy": 1.0, "chain_exact_accuracy_ci95": wilson(n, n)})
+            for n in (16, 512)}
+    assert said[16]["generalises"] == "uncertain" and "too few" in said[16]["reason"]
+    assert said[512]["generalises"] == "yes"
+    unlearnt = start | {"chain_exact_accuracy": 0.5, "chain_exact_accuracy_ci95": wilson(8, 16)}
+    assert predict(rl, unlearnt)["generalises"] == "no"

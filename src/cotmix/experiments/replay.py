@@ -38,9 +38,10 @@ def start_of_rl(run_dir: Path) -> tuple[dict, str] | None:
 
 
 # The rules were written after these (docs/theory.md, "Predicting RL"); the step scale was fitted on
-# STEP_FIT_SWEEPS, a subset.
+# STEP_FIT_SWEEPS, a subset. study-resource-gap-small-d joined on 2026-12-04 with the rule it
+# suggested (predict.CHAIN_RESOLVED).
 DESIGN_SWEEPS = frozenset({"fig-headline", "fig-temperature", "fig-headline-paper", "study-resource-gap",
-                           "study-star-rounds", *STEP_FIT_SWEEPS})
+                           "study-star-rounds", "study-resource-gap-small-d", *STEP_FIT_SWEEPS})
 GOAL_RIGHT = 0.9  # share right on "will it generalise", decided runs
 GOAL_SPEED = 0.8  # share of steps within a factor of 2, runs predicted and observed to generalise
 

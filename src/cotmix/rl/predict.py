@@ -9,7 +9,8 @@ every rule is the theory's (docs/theory.md, "Predicting RL"), with one number fi
   accuracy is the chain's, below it the short answer's (chance).
 - RL generalises when it has correct long answers to amplify: the chain learnt (exact >= 0.99), at
   least one long answer expected over the whole budget, and a reward that pays a long correct
-  answer more than a short one on average. Each "no" or "uncertain" names the condition it fails.
+  answer more than a short one on average. Each "no" or "uncertain" names the condition it fails;
+  a chain measured on too few validation prompts to tell 0.99 from 0.95 makes it "uncertain".
 - STaR: the long share of the kept samples follows p' = p c / (p c + (1 - p) s) (c: the chain's exact
   accuracy, s: the short answers' accuracy; c = 1, s = 1/2 is Theorem 2's 2p/(1+p)); greedy goes long
   in the first round where p passes the threshold, and is right there if the chain is.
@@ -33,6 +34,10 @@ from cotmix.eval.evaluate import CHAIN_LEARNT, GREEDY_LEARNT
 from cotmix.registry import TASKS
 
 MAX_ROUNDS = 100  # past this the STaR recursion is said not to get there
+# A learnt chain whose 95% interval still reaches below this was measured on too few validation
+# prompts (all right on 64 reads [0.943, 1]) to tell a chain RL can take to 0.99 from one that fails
+# 1 in 20; added 2026-12-04 after study-resource-gap-small-d, judged on the sweeps published later.
+CHAIN_RESOLVED = 0.95
 # k of the step model (module docstring), at lr x inner_steps = REFERENCE_UPDATE (GRPO's defaults):
 # the median over the generalising runs of STEP_FIT_SWEEPS, fitted 2026-12-03 before any run of
 # study-predictor had been read (tests/test_predict.py refits it from the committed runs).
@@ -58,7 +63,9 @@ def predict(cfg: Config, start: dict) -> dict:
     else:
         out["zero_std_share"] = zero_std_share(long_fraction, chain, short, p.group_size)
         out["steps"] = pg_steps(long_fraction, threshold, p.lr * p.inner_steps)
-    out["generalises"], out["reason"] = _generalises(cfg, long_fraction, chain, short, out.get("star"), out["steps"])
+    chain_low = (start.get("chain_exact_accuracy_ci95") or [chain])[0]
+    out["generalises"], out["reason"] = _generalises(cfg, long_fraction, chain, chain_low, short, out.get("star"),
+                                                     out["steps"])
     return out
 
 
@@ -91,7 +98,7 @@ def _ntp_alone(cfg: Config, chain, threshold, symbols) -> dict:
             "reason": f"p_cot {cfg.task.p_cot} <= the greedy threshold {threshold:.3f}: greedy answers short, at chance"}
 
 
-def _generalises(cfg: Config, long_fraction: float, chain, short, star: dict | None,
+def _generalises(cfg: Config, long_fraction: float, chain, chain_low, short, star: dict | None,
                  steps: float | None) -> tuple[str, str]:
     p = cfg.posttrain
     if p.steps == 0:
@@ -118,6 +125,9 @@ def _generalises(cfg: Config, long_fraction: float, chain, short, star: dict | N
     if star is None and steps is not None and steps > p.steps:
         verdict = "no" if steps > 2 * p.steps else "uncertain"
         return verdict, f"about {steps:.0f} steps needed from long fraction {long_fraction:.3f}; the budget is {p.steps}"
+    if chain_low is not None and chain_low < CHAIN_RESOLVED:
+        return "uncertain", (f"chain exact {chain:.3f} but its 95% interval reaches {chain_low:.3f}: too few "
+                             f"validation prompts to tell a learnt chain from one that fails 1 in 20")
     return "yes", (f"the chain is learnt (exact {chain:.3f}), {expected / p.steps:.1f} long answers per step, and the "
                    f"reward pays long answers {pays_long:.2f} against {pays_short:.2f} for short ones")
 
