@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from statistics import median
 
 from cotmix.config import config_from_dict
 from cotmix.errors import CotmixError
@@ -60,8 +61,6 @@ def within_factor_2(predicted: float, observed: float, interval: int) -> bool:
 def fit_step_scale(roots: list[Path]) -> dict:
     """cotmix.rl.predict.STEP_SCALE from runs: the median over the policy-gradient runs that
     generalised of observed steps x (lr x inner steps / REFERENCE_UPDATE) / the model's time at k = 1."""
-    from statistics import median
-
     from cotmix.experiments.results import run_dirs
 
     rates = []
@@ -138,10 +137,11 @@ def _summary(rows: list[dict]) -> dict:
 
 def seed_spread(rows: list[dict]) -> dict:
     """The speed share's yardstick: of the timed runs, how many are within a factor of 2 of the
-    geometric median of their own setting's observed steps (a setting: the sweep and the run's name
-    without its seed; only settings with two or more timed runs, a lone run is its own median). That is what a predictor that knew each setting's typical speed, but not the
-    seed, would score; a share well under it says the step model misses, one near it says the
-    seeds' own spread is what is left."""
+    geometric median of their own setting's observed steps. A setting is the sweep and the run's
+    name without its seed (cotmix.experiments.grid names runs so); settings with one timed run are
+    left out, a lone run being its own median. That is what a predictor knowing each setting's
+    typical speed, but not the seed, would score: a share well under it says the step model misses,
+    one near it that the seeds' own spread is what is left."""
     cells: dict[tuple, list[dict]] = {}
     for r in rows:
         if "speed_right" in r:
@@ -150,8 +150,7 @@ def seed_spread(rows: list[dict]) -> dict:
     cells = {key: cell for key, cell in cells.items() if len(cell) > 1}
     hits = 0
     for cell in cells.values():
-        logs = sorted(math.log(max(r["observed_steps"], r["eval_interval"])) for r in cell)
-        middle = math.exp((logs[(len(logs) - 1) // 2] + logs[len(logs) // 2]) / 2)
+        middle = math.exp(median(math.log(max(r["observed_steps"], r["eval_interval"])) for r in cell))
         hits += sum(within_factor_2(middle, r["observed_steps"], r["eval_interval"]) for r in cell)
     timed = sum(len(cell) for cell in cells.values())
     return {"seed_spread_runs": timed, "seed_spread_right": hits, "seed_spread_share": hits / timed if timed else None,
