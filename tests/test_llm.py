@@ -4,6 +4,7 @@ end on a tiny randomly initialised Llama and a tokenizer built here (offline, CP
 import json
 import math
 import random
+import shutil
 
 import pytest
 
@@ -339,6 +340,10 @@ def test_llm_study_runs_each_arm_and_seed_and_report_redraws_it(tiny_lm, tmp_pat
     (out / "report.md").unlink()
     capsys.readouterr()
     assert main(["report", str(out)]) == 0 and (out / "report.md").read_text() == report
+    for model in out.glob("*/*/model"):  # what a session saves: the small files, no weights
+        shutil.rmtree(model)
+    assert main(argv) == 0 and not list(out.glob("*/*/model"))  # finished runs are not retrained
+    assert (out / "report.md").read_text() == report
     assert main(argv[:-1] + ["2"]) == 2  # other settings in the same --out are refused
     assert "other settings (seeds)" in capsys.readouterr().err
     assert main(argv + ["--p-cot", "0.5"]) == 2  # a study sets p_cot per run

@@ -103,6 +103,13 @@ def _experiment_options(opts: StudyOptions, p_cot: float, seed: int) -> Experime
     return ExperimentOptions(**kept | {"out": str(Path(opts.out) / run_name(p_cot, seed)), "p_cot": p_cot, "seed": seed})
 
 
+def finished(run: Path) -> bool:
+    """RUN/summary.json holds every stage: the run is done, and a copy of its small files without
+    the weights (as `scripts/gpu_llm.sh` packs it, or a session saves it) is enough to skip it."""
+    path = Path(run) / "summary.json"
+    return path.is_file() and all(stage in json.loads(path.read_text()) for stage in STAGES)
+
+
 def _run_one(args: ExperimentOptions) -> str:
     """One experiment in this process, its output in OUT.log beside it (a worker of the pool)."""
     import torch
@@ -139,6 +146,7 @@ def run_llm_study(opts: StudyOptions) -> Path:
     if not opts.collect_only:
         write_json_atomic(out / "llm_study.json", asked)
         todo = [_experiment_options(opts, p, s) for p in opts.p_cots for s in range(opts.seeds)]
+        todo = [a for a in todo if not finished(Path(a.out))]
         if opts.workers == 1:
             failures = [_run_one(a) for a in todo]
         else:
