@@ -344,8 +344,14 @@ def test_llm_study_runs_each_arm_and_seed_and_report_redraws_it(tiny_lm, tmp_pat
         shutil.rmtree(model)
     assert main(argv) == 0 and not list(out.glob("*/*/model"))  # finished runs are not retrained
     assert (out / "report.md").read_text() == report
-    assert main(argv[:-1] + ["2"]) == 2  # other settings in the same --out are refused
-    assert "other settings (seeds)" in capsys.readouterr().err
+    trained = {p: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
+    assert main(argv[:-1] + ["2"]) == 0  # one more seed: only its experiments run
+    assert sorted(pd.read_parquet(out / "results.parquet")["name"]) == ["p0.2-seed0", "p0.2-seed1", "p0.8-seed0",
+                                                                        "p0.8-seed1"]
+    assert all(p.stat().st_mtime_ns == t for p, t in trained.items())
+    assert json.loads((out / "llm_study.json").read_text())["seeds"] == 2
+    assert main(argv + ["--sft-steps", "2"]) == 2  # a changed setting in the same --out is refused
+    assert "other settings (sft_steps)" in capsys.readouterr().err
     assert main(argv + ["--p-cot", "0.5"]) == 2  # a study sets p_cot per run
 
 

@@ -127,6 +127,11 @@ def _run_one(args: ExperimentOptions) -> str:
     return ""
 
 
+# Options that say which experiments run, not how each one does: a study can grow by them (a seed or
+# a p_cot at a time, one session after another) in the same --out.
+GROWS = ("p_cots", "seeds")
+
+
 def run_llm_study(opts: StudyOptions) -> Path:
     out = Path(opts.out)
     default = ExperimentOptions(out="")
@@ -136,10 +141,13 @@ def run_llm_study(opts: StudyOptions) -> Path:
              if k not in ("out", "workers", "collect_only", "p_cot", "seed")}
     if (out / "llm_study.json").is_file():
         before = json.loads((out / "llm_study.json").read_text())
-        changed = sorted(k for k in asked if before.get(k) != asked[k])
+        changed = sorted(k for k in asked if k not in GROWS and before.get(k) != asked[k])
         if changed and not opts.collect_only:
             raise CotmixError(f"--out {out}: holds a study with other settings ({', '.join(changed)}); "
                               "choose a new --out, or --collect-only to redraw it")
+        # More p_cots or seeds add experiments without changing any: the study records them all.
+        asked |= {"p_cots": sorted(set(before.get("p_cots", [])) | set(asked["p_cots"])),
+                  "seeds": max(before.get("seeds", 0), asked["seeds"])}
     elif out.exists() and any(out.iterdir()):
         raise CotmixError(f"--out {out}: exists and is not an llm study; choose a new --out")
     out.mkdir(parents=True, exist_ok=True)
