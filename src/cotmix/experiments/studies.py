@@ -217,9 +217,10 @@ STUDIES: dict[str, Study] = {
                   C("long above 1/2", "pretrain", "greedy_long_fraction", ">=", 0.9, where={"task.p_cot": [0.6, 0.75]}))),
     "fig-multiplication": Study(
         "The headline on 3x3 multiplication: NTP learns the worked chain but not the product; NTP alone answers "
-        "short and wrong below p_cot = 1/2, NTP+RL (GRPO, chain reward) reaches greedy accuracy >= 0.99 with the "
-        "35-token worked answer.",
+        "short and wrong below p_cot = 1/2, NTP+RL (GRPO, chain reward; and STaR at p_cot = 0.1, from the same "
+        "pre-training) reaches greedy accuracy >= 0.99 with the 35-token worked answer.",
         "curves", "run", {"task.p_cot": [0.05, 0.1, 0.25]},
+        also=({"task.p_cot": 0.1, "posttrain.algorithm": "star"},),
         base={**_MULTIPLICATION, "pretrain.steps": 30000, "pretrain.eval_interval": 1000,
               "pretrain.ckpt_interval": 1000, "posttrain.steps": 300, "posttrain.stop_when": "greedy_learnt"},
         criteria=(C("NTP+RL generalises", "posttrain", "greedy_accuracy", ">=", 0.99),
