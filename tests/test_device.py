@@ -101,14 +101,16 @@ def test_a_bf16_run_trains_and_writes_fp32_cpu_checkpoints(tiny_cfg, tmp_path):
 
 
 def test_each_phase_records_the_kernels_torch_picked(tmp_path):
-    """Numbers repeat on one machine; across CPUs torch may pick other vectorised kernels. The
-    summary says which ones ran (here forced to the scalar ones), and the results table has it."""
+    """Numbers repeat on one machine; across CPUs torch and MKL may pick other kernels. The summary
+    says which ones ran (here forced to the scalar ones and MKL's AVX2 path) and on which CPU, and
+    the results table has it."""
     out = tmp_path / "run"
-    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "OMP_NUM_THREADS": "1", "MKL_CBWR": "AVX2"}
     result = subprocess.run([sys.executable, "-m", "cotmix.cli", "pretrain", *TINY, "--out", str(out),
                              "--no-progress"], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     machine = read_summary(out)["pretrain"]["machine"]
     assert machine["kernels"] == "DEFAULT"
     assert machine["device"] == "cpu" and machine["threads"] == 1 and machine["torch"] == torch.__version__
+    assert machine["mkl_cbwr"] == "AVX2" and machine["cpu"]  # MKL's pick, pinned, and the CPU it ran on
     assert run_row(out)["pretrain_machine_kernels"] == "DEFAULT"

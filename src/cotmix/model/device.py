@@ -14,6 +14,10 @@ evaluated on a laptop.
 
 from __future__ import annotations
 
+import os
+import platform
+from pathlib import Path
+
 import torch
 
 from cotmix import __version__
@@ -57,13 +61,33 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 
 def describe_machine(device: torch.device) -> dict:
-    """What a phase ran on, for its summary entry. Same seed, same numbers holds on one machine:
-    torch picks vectorised CPU kernels by instruction set (`kernels`: AVX512, AVX2, ...), and a
-    different pick changes the floats, which training then amplifies. Compare runs across
-    machines only where `kernels` (and torch) agree, or pin ATEN_CPU_CAPABILITY on both."""
+    """What a phase ran on, for its summary entry. Same seed, same numbers holds on one machine, not
+    across CPUs: torch picks vectorised kernels by instruction set (`kernels`: AVX512, AVX2, ...) and
+    MKL picks its matrix-multiply code by CPU model (`cpu`), and a different pick changes the floats,
+    which training then amplifies. Two 2-core machines that both said AVX512 pre-trained the same
+    config and seed differently (defaults-check d = 18, seed 2: chain learnt at step 11750 on one,
+    never within 20000 on the other). MKL_CBWR=AVX2 asks MKL for the same code on any AVX2 CPU (14%
+    slower here; recorded as `mkl_cbwr`) and ATEN_CPU_CAPABILITY=avx2 asks torch the same; that
+    this makes two machines agree bit for bit is untested (one machine here)."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    return {"device": name, "kernels": torch.backends.cpu.get_cpu_capability(),
-            "threads": torch.get_num_threads(), "torch": torch.__version__, "cotmix": __version__}
+    return {"device": name, "kernels": torch.backends.cpu.get_cpu_capability(), "cpu": cpu_model(),
+            "mkl_cbwr": os.environ.get("MKL_CBWR", ""), "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "cotmix": __version__}
+
+
+def cpu_model() -> str:
+    """The CPU's name with its family and model numbers (a VM's name is often generic), from
+    /proc/cpuinfo where there is one, else what the platform says."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    fields = {}
+    for line in lines:
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    return f"{name} (family {fields['cpu family']}, model {fields['model']})" if "cpu family" in fields else name
 
 
 def synchronize(device: torch.device) -> None:
