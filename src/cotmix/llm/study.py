@@ -261,7 +261,7 @@ def draw(runs: list[dict], path: Path) -> None:
     ax.set(title="greedy accuracy, held out (95% Wilson)", xticks=[0, 1, 2], xticklabels=["SFT", "more SFT", "GRPO"],
            ylim=(0, 1))
     n = runs[0]["sft"]["n_prompts"] if runs else 0
-    fig.suptitle(f"{len(runs)} runs, {n} held-out problems each; colour = p_cot", fontsize=9)
+    fig.suptitle(f"{len(runs)} run{'s' * (len(runs) != 1)}, {n} held-out problems each; colour = p_cot", fontsize=9)
     tidy(fig)
     fig.tight_layout()
     fig.savefig(path, dpi=150, format="png")
