@@ -209,6 +209,17 @@ def test_llm_experiment_holds_out_whole_templates_and_resumes(tiny_lm, tmp_path,
     assert main(argv) == 0  # every stage's output is there: nothing is retrained
     assert capsys.readouterr().out.count("done already") == 9
 
+    # Carried without its weights, part-done: the weights are trained again, and so are the
+    # evaluations that read them (not kept from the old weights); base's stays.
+    base_eval = (out / "eval_base.json").read_bytes()
+    (out / "summary.json").unlink()
+    for model in out.glob("*/model"):
+        shutil.rmtree(model)
+    stale = {name: (out / f"eval_{name}.json").stat().st_mtime_ns for name in ("sft", "grpo", "sft_more")}
+    assert main(argv) == 0
+    assert all((out / f"eval_{name}.json").stat().st_mtime_ns > t for name, t in stale.items())
+    assert (out / "eval_base.json").read_bytes() == base_eval and (out / "summary.json").is_file()
+
     (out / "grpo" / "summary.json").unlink()  # as a stage trained before the held-out count left it
     assert main(argv) == 2
     assert "grpo/summary.json: missing" in capsys.readouterr().err

@@ -54,6 +54,21 @@ def _evaluate(model: str, data: Path, out: Path, opts: EvalOptions) -> None:
     write_json_atomic(out, metrics | {"model": model, "eval_seconds": time.time() - start})
 
 
+# The evaluations that read a stage's weights, its own and those of the stages trained from it.
+READS_WEIGHTS_OF = {"sft": ("sft", "grpo", "sft_more"), "grpo": ("grpo",), "sft_more": ("sft_more",)}
+
+
+def drop_stale_evaluations(out: Path, stage: str) -> None:
+    """Before `stage` is trained (again), remove the evaluations of weights it replaces: an
+    experiment whose small files moved without its weights retrains them, and an old eval_*.json
+    kept beside new weights would put two models' numbers in one summary."""
+    if (out / stage / "model").exists():
+        return
+    for name in READS_WEIGHTS_OF[stage]:
+        (out / f"eval_{name}.json").unlink(missing_ok=True)
+    (out / "summary.json").unlink(missing_ok=True)
+
+
 SOURCES = {"gsm-symbolic": "gsm.jsonl", "chain-sum": "chain_sum.jsonl"}
 
 
@@ -105,6 +120,7 @@ def run_llm_experiment(args: ExperimentOptions) -> dict:
         _stage(out / f"eval_{name}.json", f"eval {name}", lambda: _evaluate(model, data, out / f"eval_{name}.json", args))
 
     def train_sft(name: str, model: str, steps: int, seed: int):
+        drop_stale_evaluations(out, name)
         _stage(out / name / "model", name, lambda: sft(SFTOptions(
             model=model, data=str(data), out=str(out / name), steps=steps, lr=args.sft_lr,
             batch_size=args.sft_batch_size, seed=seed)))
@@ -113,6 +129,7 @@ def run_llm_experiment(args: ExperimentOptions) -> dict:
     evaluate("base", args.model)
     train_sft("sft", args.model, args.sft_steps, args.seed)
     evaluate("sft", str(out / "sft" / "model"))
+    drop_stale_evaluations(out, "grpo")
     _stage(out / "grpo" / "model", "grpo", lambda: grpo(GRPOOptions(
         model=str(out / "sft" / "model"), data=str(data), out=str(out / "grpo"), steps=args.grpo_steps,
         lr=args.grpo_lr, prompts_per_step=args.prompts_per_step, group_size=args.group_size,
