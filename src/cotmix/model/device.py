@@ -62,13 +62,9 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 def describe_machine(device: torch.device) -> dict:
     """What a phase ran on, for its summary entry. Same seed, same numbers holds on one machine, not
-    across CPUs: torch picks vectorised kernels by instruction set (`kernels`: AVX512, AVX2, ...) and
-    MKL picks its matrix-multiply code by CPU model (`cpu`), and a different pick changes the floats,
-    which training then amplifies. Two 2-core machines that both said AVX512 pre-trained the same
-    config and seed differently (defaults-check d = 18, seed 2: chain learnt at step 11750 on one,
-    never within 20000 on the other). MKL_CBWR=AVX2 asks MKL for the same code on any AVX2 CPU (14%
-    slower here; recorded as `mkl_cbwr`) and ATEN_CPU_CAPABILITY=avx2 asks torch the same; that
-    this makes two machines agree bit for bit is untested (one machine here)."""
+    across CPUs: torch picks vectorised kernels by instruction set (`kernels`) and MKL its
+    matrix-multiply code by CPU model (`cpu`, or as pinned by `mkl_cbwr`), and another pick changes
+    the floats, which training amplifies (docs/reference.md has the measurements)."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     return {"device": name, "kernels": torch.backends.cpu.get_cpu_capability(), "cpu": cpu_model(),
             "mkl_cbwr": os.environ.get("MKL_CBWR", ""), "threads": torch.get_num_threads(),
