@@ -56,8 +56,9 @@ def test_average_curves_keeps_the_x_every_seed_has():
 def check_ranges(fig, name: str) -> int:
     """Every band (fill_between) and error bar of a panel whose y label names an accuracy, a fraction
     or a share lies in [0, 1] on an axis that starts at 0; elsewhere bands lie at or above 0 (no
-    length or loss below zero); and no band is cut off by its panel's limits. Returns how many bands
-    and bars were checked."""
+    length or loss below zero); no band is cut off by its panel's limits; and a heat map titled by a
+    fraction colours [0, 1] and holds only values in it. Returns how many bands, bars and heat maps
+    were checked."""
     from matplotlib.collections import LineCollection, PolyCollection
 
     checked = 0
@@ -82,6 +83,13 @@ def check_ranges(fig, name: str) -> int:
             assert ys.min() >= low_end - 1e-9 and ys.max() <= high_end + 1e-9, (name, label, ys.min(), ys.max())
             if ax.get_yscale() == "linear":  # nothing cut off by the panel's own limits
                 assert bottom - 1e-9 <= ys.min() and ys.max() <= top + 1e-9, (name, label, bottom, top, ys.max())
+        if any(word in ax.get_title().lower() for word in FRACTION_WORDS):
+            for image in ax.images:  # a heat map of a fraction: its colours span [0, 1], its cells lie in it
+                cells = np.asarray(image.get_array(), dtype=float)
+                cells = cells[np.isfinite(cells)]
+                assert image.get_clim() == (0.0, 1.0) and len(cells), (name, ax.get_title(), image.get_clim())
+                assert cells.min() >= 0.0 and cells.max() <= 1.0, (name, ax.get_title(), cells.min(), cells.max())
+                checked += 1
     return checked
 
 
@@ -97,7 +105,7 @@ def test_every_figure_kind_keeps_its_bands_inside_the_metrics_range(tiny_sweep):
             continue
         fig, _ = FIGURES[kind](sweep)
         checked = check_ranges(fig, kind)
-        assert checked or kind == "phase", kind  # a heat map has no band
+        assert checked, kind
         plt.close(fig)
 
 
@@ -136,3 +144,22 @@ def test_every_published_figure_passes_the_figure_test():
         plt.close(fig)
         drawn += 1
     assert drawn >= 6
+
+
+def test_tidy_labels_counts_with_si_prefixes_and_a_loss_without_them():
+    """Sample counts read 20k and 1.3M; a log-scale loss of 0.2-0.8 reads 0.5, never "500m"."""
+    import matplotlib.pyplot as plt
+
+    from cotmix.plotting import count_label, tidy
+
+    assert [count_label(v) for v in (0.8, 0.25, 7, 20000, 1.3e6)] == ["0.8", "0.25", "7", "20k", "1.3M"]
+    fig, ax = plt.subplots()
+    ax.plot([0, 20000, 120000], [0.8, 0.4, 0.2])
+    ax.set(xlabel="pre-training samples", yscale="log")
+    tidy(fig)
+    fig.canvas.draw()
+    ys = [t.get_text() for t in ax.get_yticklabels(which="both") if t.get_text()]
+    xs = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    plt.close(fig)
+    assert ys and not any(label.endswith("m") for label in ys) and "0.5" in ys
+    assert "100k" in xs

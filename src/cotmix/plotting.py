@@ -95,20 +95,28 @@ def band(ax, curves: list[list[tuple[float, float]]], label, color, n_prompts: i
     ax.fill_between(xs, lows, highs, color=color, alpha=0.18, lw=0)
 
 
-def tidy(fig) -> None:
-    """Sample counts as 5k, 1.3M rather than 130000 (long tick labels ran into each other)."""
+def count_label(value: float, _position=None) -> str:
+    """A tick label: 5k, 1.3M for counts (long labels ran into each other), 0.4 for a loss. Plain
+    below 1000, because an SI prefix under 1 reads as a unit (a loss of 0.8 as "800m")."""
     from matplotlib.ticker import EngFormatter
+
+    return f"{value:g}" if abs(value) < 1000 else EngFormatter(sep="")(value)
+
+
+def tidy(fig) -> None:
+    """Counts on the axes as 5k and 1.3M rather than 130000, and log axes as 0.4, not 4 x 10^-1."""
+    from matplotlib.ticker import FuncFormatter
 
     column = lambda ax: ax.get_subplotspec().colspan if ax.get_subplotspec() else None  # noqa: E731
     counted = {column(ax) for ax in fig.axes if "samples" in ax.get_xlabel()}
     for ax in fig.axes:  # and the panels above them, which share the column's x but not its label
         if "samples" in ax.get_xlabel() or (column(ax) is not None and column(ax) in counted):
-            ax.xaxis.set_major_formatter(EngFormatter(sep=""))
-        if ax.get_yscale() == "log":  # 1.2, not 1.2 x 10^0
+            ax.xaxis.set_major_formatter(FuncFormatter(count_label))
+        if ax.get_yscale() == "log":
             low, high = ax.get_ylim()
             if 0 < low and high < 10 * low:  # a loss spans less than a decade: its minor ticks need labels
-                ax.yaxis.set_minor_formatter(EngFormatter(sep=""))
-            ax.yaxis.set_major_formatter(EngFormatter(sep=""))
+                ax.yaxis.set_minor_formatter(FuncFormatter(count_label))
+            ax.yaxis.set_major_formatter(FuncFormatter(count_label))
 
 
 def spread_x(ax, curves: list[list[tuple[float, float]]], ratio: float = 100.0) -> None:
