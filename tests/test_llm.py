@@ -322,10 +322,12 @@ def test_llm_study_verdict_follows_its_criteria_and_premise():
     no_premise = {"sft": _stage(0.2, 0.25, long_accuracy=0.3), "sft_more": _stage(0.2, 0.25), "grpo": _stage(0.9, 0.9)}
     assert premise(won) and not premise(no_premise)
     assert verdict([won, won])[0] == "met"
-    assert verdict([won, lost])[0] == "mixed" and "RL beats as much more SFT: 1 of 2" in verdict([won, lost])[1]
+    # each count carries its Clopper-Pearson interval: 1 of 2 is [0.013, 0.987], 2 of 2 [0.158, 1]
+    assert verdict([won, lost])[0] == "mixed" and "RL beats as much more SFT: 1 of 2 [0.01, 0.99]" in verdict([won, lost])[1]
+    assert "RL beats as much more SFT: 2 of 2 [0.16, 1.00]" in verdict([won, won])[1]
     assert verdict([lost])[0] == "not met"
     word, lines = verdict([no_premise, won])  # a run without the premise is not counted for or against
-    assert word == "met" and lines[0].endswith("1 of 2 runs")
+    assert word == "met" and lines[0].endswith("1 of 2 [0.01, 0.99] runs")
     assert verdict([no_premise])[0] == "untestable"
 
 

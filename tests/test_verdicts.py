@@ -3,8 +3,9 @@ data, with k of n and an exact interval; every built-in study with a claim has c
 
 import pytest
 
+from cotmix.eval.stats import clopper_pearson
 from cotmix.experiments.studies import STUDIES
-from cotmix.experiments.verdicts import Criterion, clopper_pearson, judge
+from cotmix.experiments.verdicts import Criterion, judge
 
 
 @pytest.mark.parametrize("k, n, lo, hi", [(0, 3, 0.0, 0.7076), (3, 3, 0.2924, 1.0), (2, 3, 0.0943, 0.9916),

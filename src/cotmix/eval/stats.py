@@ -3,6 +3,7 @@
 A fraction measured on n prompts (or samples, or tokens) gets a 95% Wilson score interval: unlike
 the normal approximation it stays inside [0, 1] and is not zero-width at 0 or 1 (a model right on
 all of 2048 prompts is right with probability >= 0.998, not exactly 1).
+A count of runs (k of n seeds meeting a criterion) gets the exact Clopper-Pearson interval.
 """
 
 from __future__ import annotations
@@ -26,6 +27,27 @@ def wilson(successes: float, n: int, z: float = Z95) -> list[float] | None:
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045,
         2.042]
+
+
+def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> list[float] | None:
+    """The exact 95% interval for a share of k successes in n trials (bisection on the binomial
+    tail; n here is a count of seeds, so a few dozen at most)."""
+    if n <= 0:
+        return None
+
+    def tail_at_least(p: float, j: int) -> float:  # P(X >= j) for X ~ Bin(n, p)
+        return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(j, n + 1))
+
+    def solve(f, target: float) -> float:  # f increasing in p on [0, 1]
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if f(mid) < target else (lo, mid)
+        return (lo + hi) / 2
+
+    lower = 0.0 if k == 0 else solve(lambda p: tail_at_least(p, k), alpha / 2)
+    upper = 1.0 if k == n else solve(lambda p: tail_at_least(p, k + 1), 1 - alpha / 2)
+    return [lower, upper]
 
 
 def t95(dof: int) -> float:

@@ -19,8 +19,9 @@ a study whose settings changed after a result keeps that history beside them (St
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+
+from cotmix.eval.stats import clopper_pearson
 
 OPS = (">=", "<=", "chance")
 
@@ -70,27 +71,6 @@ def _value_of(config: dict, dotted: str):
     for part in dotted.split("."):
         node = node[part]
     return node
-
-
-def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> list[float] | None:
-    """The exact 95% interval for a share of k successes in n trials (bisection on the binomial
-    tail; n here is a count of seeds, so a few dozen at most)."""
-    if n <= 0:
-        return None
-
-    def tail_at_least(p: float, j: int) -> float:  # P(X >= j) for X ~ Bin(n, p)
-        return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(j, n + 1))
-
-    def solve(f, target: float) -> float:  # f increasing in p on [0, 1]
-        lo, hi = 0.0, 1.0
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if f(mid) < target else (lo, mid)
-        return (lo + hi) / 2
-
-    lower = 0.0 if k == 0 else solve(lambda p: tail_at_least(p, k), alpha / 2)
-    upper = 1.0 if k == n else solve(lambda p: tail_at_least(p, k + 1), 1 - alpha / 2)
-    return [lower, upper]
 
 
 def judge(criteria: tuple[Criterion, ...], runs: list[tuple[dict, dict]]) -> dict:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cotmix.errors import CotmixError
+from cotmix.eval.stats import clopper_pearson
 from cotmix.llm.options import ExperimentOptions
 from cotmix.options import opt, redefault
 from cotmix.rundir import write_json_atomic
@@ -76,16 +77,22 @@ CRITERIA = (
 
 
 def verdict(runs: list[dict]) -> tuple[str, list[str]]:
-    """(met | mixed | not met | untestable, one line per criterion) over the runs whose premise holds."""
+    """(met | mixed | not met | untestable, one line per criterion) over the runs whose premise holds;
+    each count k of n carries its 95% Clopper-Pearson interval (the share of runs it would hold in)."""
+    def count(k: int, n: int) -> str:
+        lo, hi = clopper_pearson(k, n)
+        return f"{k} of {n} [{lo:.2f}, {hi:.2f}]"
+
     testable = [r for r in runs if premise(r)]
-    lines = [f"premise (after SFT, long right and short wrong): {len(testable)} of {len(runs)} runs"]
+    lines = [f"premise (after SFT, long right and short wrong): {count(len(testable), len(runs))} runs"
+             if runs else "premise (after SFT, long right and short wrong): no runs"]
     if not testable:
         return "untestable", lines
     held = []
     for name, check in CRITERIA:
         k = sum(bool(check(r)) for r in testable)
         held.append(k)
-        lines.append(f"{name}: {k} of {len(testable)}")
+        lines.append(f"{name}: {count(k, len(testable))}")
     n = len(testable)
     word = "met" if all(k == n for k in held) else "not met" if all(k == 0 for k in held) else "mixed"
     return word, lines
