@@ -331,6 +331,24 @@ def test_llm_study_verdict_follows_its_criteria_and_premise():
     assert verdict([no_premise])[0] == "untestable"
 
 
+def test_published_llm_study_gets_an_index_row_with_its_computed_verdict(tmp_path):
+    """`cotmix publish --index` lists an LLM study beside the sweeps: its verdict is verdict()'s over
+    the committed runs, and the count of done runs is against the p_cots x seeds it asked for."""
+    from cotmix.experiments.index import write_index
+
+    study = tmp_path / "llm-x"
+    won = {"base": _stage(0.0, 0.0), "sft": _stage(0.2, 0.25), "sft_more": _stage(0.2, 0.25), "grpo": _stage(0.9, 0.9)}
+    lost = won | {"grpo": _stage(0.22, 0.3)}
+    for name, p_cot, seed, stages in (("p0.1-seed0", 0.1, 0, won), ("p0.1-seed1", 0.1, 1, lost)):
+        (study / name).mkdir(parents=True)
+        (study / name / "summary.json").write_text(json.dumps(
+            stages | {"setting": {"p_cot": p_cot, "seed": seed}, "heldout": {"overlap_count": 0}}))
+    (study / "llm_study.json").write_text(json.dumps({"p_cots": [0.1], "seeds": 3}))
+    rows = [line for line in write_index(tmp_path).read_text().splitlines() if line.startswith("| [llm-x]")]
+    assert len(rows) == 1 and "**mixed**" in rows[0] and "RL beats as much more SFT: 1 of 2" in rows[0]
+    assert "2 of 3 done" in rows[0]
+
+
 def test_llm_study_runs_each_arm_and_seed_and_report_redraws_it(tiny_lm, tmp_path, capsys):
     import pandas as pd
 

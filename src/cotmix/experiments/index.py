@@ -27,7 +27,8 @@ MARK = "Written by `cotmix publish`"
 
 
 def index_rows(dest: Path) -> list[str]:
-    """One Markdown table row per publication under `dest` (a folder holding sweep.json)."""
+    """One Markdown table row per publication under `dest` (a folder holding sweep.json, or an LLM
+    study's llm_study.json), in name order."""
     from cotmix.experiments.report.data import load_sweep
     from cotmix.experiments.studies import STUDIES
     from cotmix.experiments.verdicts import study_verdict
@@ -49,6 +50,25 @@ def index_rows(dest: Path) -> list[str]:
         files = f"[report]({folder.name}/report.html), [table]({folder.name}/results.parquet)"
         rows.append(f"| [{folder.name}]({folder.name}/report.html) | {_cell(claim)} | {verdict} | "
                     f"{runs} | {files} |")
+    return sorted(rows + _llm_rows(dest))
+
+
+def _llm_rows(dest: Path) -> list[str]:
+    """One row per `cotmix llm study` folder (llm_study.json), its verdict from cotmix.llm.study."""
+    import json
+
+    from cotmix.llm.study import CLAIM, load_runs, run_name, verdict
+
+    rows = []
+    for folder in sorted(p for p in Path(dest).iterdir() if (p / "llm_study.json").is_file() and not p.name.startswith(".")):
+        asked = json.loads((folder / "llm_study.json").read_text())
+        runs = load_runs(folder)
+        word, lines = verdict(runs) if runs else ("no data", [])
+        planned = len(asked.get("p_cots", [])) * asked.get("seeds", 0)
+        done = len({r["name"] for r in runs} & {run_name(p, s) for p in asked.get("p_cots", []) for s in range(asked.get("seeds", 0))})
+        files = f"[report]({folder.name}/report.md), [table]({folder.name}/results.parquet)"
+        rows.append(f"| [{folder.name}]({folder.name}/report.md) | {_cell(CLAIM)} | **{word}** ({'; '.join(lines)}) | "
+                    f"{done} of {planned} done | {files} |")
     return rows
 
 

@@ -63,6 +63,11 @@ def _interval(metrics: dict, key: str) -> tuple[float, float]:
     return lo, hi
 
 
+CLAIM = ("A pretrained LM after SFT on a short/long mixture plateaus; GRPO with a final-answer reward "
+         "raises its held-out greedy accuracy above as much more SFT, by raising the share of long answers "
+         "(counted where the premise holds: after SFT long answers mostly right, short ones mostly wrong).")
+
+
 def premise(run: dict) -> bool:
     """After SFT, long answers mostly right (Wilson lower end > 0.5), short ones mostly wrong (upper < 0.5)."""
     return _interval(run["sft"], "long_accuracy")[0] > 0.5 and _interval(run["sft"], "short_accuracy")[1] < 0.5
