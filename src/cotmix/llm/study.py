@@ -243,7 +243,9 @@ def report_markdown(runs: list[dict], asked: dict) -> str:
         "eval problems (greedy) or the sampled responses.", "", head, *body, ""])
 
 
-def draw(runs: list[dict], path: Path) -> None:
+def draw(runs: list[dict], path: Path, asked: dict | None = None) -> None:
+    """Four panels: GRPO's long fraction, reward and length per step, and greedy accuracy per stage.
+    A run whose premise fails (not counted by the verdict) is dashed, with hollow markers."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -259,7 +261,7 @@ def draw(runs: list[dict], path: Path) -> None:
         for r in runs:
             steps = [c["step"] for c in r["curves"] if key in c]
             ax.plot(steps, [c[key] for c in r["curves"] if key in c], color=colours[r["p_cot"]], lw=1, alpha=0.8,
-                    label=f"p_cot {r['p_cot']:g}" if r["seed"] == 0 else None)
+                    ls="-" if premise(r) else "--", label=f"p_cot {r['p_cot']:g}" if r["seed"] == 0 else None)
         ax.set(title=title, xlabel="GRPO step")
         if key != "completions/mean_length":
             ax.set_ylim(0, 1)
@@ -269,11 +271,18 @@ def draw(runs: list[dict], path: Path) -> None:
         for j, stage in enumerate(("sft", "sft_more", "grpo")):
             value, (lo, hi) = r[stage]["greedy_accuracy"], r[stage]["greedy_accuracy_ci95"]
             x = j + (i - (len(runs) - 1) / 2) * 0.6 / max(1, len(runs))
-            ax.errorbar(x, value, yerr=[[value - lo], [hi - value]], fmt="o", ms=3, color=colours[r["p_cot"]])
+            ax.errorbar(x, value, yerr=[[value - lo], [hi - value]], fmt="o", ms=3, color=colours[r["p_cot"]],
+                        mfc=colours[r["p_cot"]] if premise(r) else "white")
     ax.set(title="greedy accuracy, held out (95% Wilson)", xticks=[0, 1, 2], xticklabels=["SFT", "more SFT", "GRPO"],
            ylim=(0, 1))
     n = runs[0]["sft"]["n_prompts"] if runs else 0
-    fig.suptitle(f"{len(runs)} run{'s' * (len(runs) != 1)}, {n} held-out problems each; colour = p_cot", fontsize=9)
+    asked = asked or {}
+    setting = (f"{asked.get('model', '?')} on {asked.get('source', '?')} ({asked.get('terms', '?')} terms of "
+               f"{asked.get('digits', '?')} digit(s)), SFT {asked.get('sft_steps', '?')} steps, GRPO "
+               f"{asked.get('grpo_steps', '?')} steps; " if asked else "")
+    fig.suptitle(f"{setting}{len(runs)} run{'s' * (len(runs) != 1)}, {n} held-out problems each; colour = p_cot; "
+                 f"dashed / hollow: premise failed ({sum(not premise(r) for r in runs)} of {len(runs)}, not counted)",
+                 fontsize=9)
     tidy(fig)
     fig.tight_layout()
     fig.savefig(path, dpi=150, format="png")
@@ -300,6 +309,6 @@ def collect(out: Path) -> Path:
     with atomic_file(out / "curves.parquet") as tmp:
         curves.to_parquet(tmp)
     with atomic_file(out / "report.png") as tmp:
-        draw(runs, tmp)
+        draw(runs, tmp, asked)
     write_text_atomic(out / "report.md", report_markdown(runs, asked))
     return out / "report.md"
