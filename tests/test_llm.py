@@ -344,7 +344,7 @@ def test_published_llm_study_gets_an_index_row_with_its_computed_verdict(tmp_pat
         (study / name / "summary.json").write_text(json.dumps(
             stages | {"setting": {"p_cot": p_cot, "seed": seed}, "heldout": {"overlap_count": 0}}))
     (study / "llm_study.json").write_text(json.dumps({"p_cots": [0.1], "seeds": 3}))
-    rows = [line for line in write_index(tmp_path).read_text().splitlines() if line.startswith("| [llm-x]")]
+    rows = [line for line in write_index(tmp_path)[0].read_text().splitlines() if line.startswith("| [llm-x]")]
     assert len(rows) == 1 and "**mixed**" in rows[0] and "RL beats as much more SFT: 1 of 2" in rows[0]
     assert "2 of 3 done" in rows[0]
 

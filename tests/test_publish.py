@@ -140,6 +140,9 @@ def test_publish_writes_an_index_of_every_publication_and_leaves_a_foreign_readm
     rows = [line for line in index.splitlines() if line.startswith("| [")]
     assert len(rows) == 1 and rows[0].startswith("| [pub](pub/report.html)") and "1 of 1 done" in rows[0]
     (published / "README.md").write_text("# my notes\n")
+    capsys.readouterr()
     assert main(["publish", "--index", "--dest", str(published)]) == 0
     assert (published / "README.md").read_text() == "# my notes\n"
+    said = capsys.readouterr().out  # it says what it did: left the file alone
+    assert "left" in said and "README.md alone" in said and "wrote" not in said
     assert one_error_line(capsys, main(["publish", "--dest", str(published)])).endswith("rewrite the index only")

@@ -106,7 +106,9 @@ def cmd_publish(args) -> int:
     for name in args.names:
         print(f"published {publish(name, Path(args.src), Path(args.dest), partial=args.partial)}")
     if Path(args.dest).is_dir():
-        print(f"wrote {write_index(Path(args.dest))} (the index: one line per study, its computed verdict)")
+        path, written = write_index(Path(args.dest))
+        print(f"wrote {path} (the index: one line per study, its computed verdict)" if written else
+              f"left {path} alone (not an index written by cotmix publish)")
     return 0
 
 

@@ -72,14 +72,14 @@ def _llm_rows(dest: Path) -> list[str]:
     return rows
 
 
-def write_index(dest: Path) -> Path:
-    """Write DEST/README.md from the publications there (atomically); returns its path. A README.md
-    that this function did not write is left alone (and its path is returned unchanged)."""
+def write_index(dest: Path) -> tuple[Path, bool]:
+    """Write DEST/README.md from the publications there (atomically): (its path, True). A README.md
+    that this function did not write is left alone: (its path, False)."""
     path = Path(dest) / "README.md"
     if path.is_file() and MARK not in path.read_text(errors="replace"):
-        return path
+        return path, False
     write_text_atomic(path, HEADER + "\n".join(index_rows(dest)) + "\n")
-    return path
+    return path, True
 
 
 def _table_rows(folder: Path) -> int:
