@@ -64,11 +64,11 @@ def _llm_rows(dest: Path) -> list[str]:
         asked = json.loads((folder / "llm_study.json").read_text())
         runs = load_runs(folder)
         word, lines = verdict(runs) if runs else ("no data", [])
-        planned = len(asked.get("p_cots", [])) * asked.get("seeds", 0)
-        done = len({r["name"] for r in runs} & {run_name(p, s) for p in asked.get("p_cots", []) for s in range(asked.get("seeds", 0))})
+        asked_for = {run_name(p, s) for p in asked["p_cots"] for s in range(asked["seeds"])}
+        done = len(asked_for & {r["name"] for r in runs})
         files = f"[report]({folder.name}/report.md), [table]({folder.name}/results.parquet)"
         rows.append(f"| [{folder.name}]({folder.name}/report.md) | {_cell(CLAIM)} | **{word}** ({'; '.join(lines)}) | "
-                    f"{done} of {planned} done | {files} |")
+                    f"{done} of {len(asked_for)} done | {files} |")
     return rows
 
 

@@ -243,9 +243,10 @@ def report_markdown(runs: list[dict], asked: dict) -> str:
         "eval problems (greedy) or the sampled responses.", "", head, *body, ""])
 
 
-def draw(runs: list[dict], path: Path, asked: dict | None = None) -> None:
+def draw(runs: list[dict], path: Path, asked: dict) -> None:
     """Four panels: GRPO's long fraction, reward and length per step, and greedy accuracy per stage.
-    A run whose premise fails (not counted by the verdict) is dashed, with hollow markers."""
+    A run whose premise fails (not counted by the verdict) is dashed, with hollow markers; `asked`
+    (llm_study.json) gives the setting in the title."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -276,10 +277,8 @@ def draw(runs: list[dict], path: Path, asked: dict | None = None) -> None:
     ax.set(title="greedy accuracy, held out (95% Wilson)", xticks=[0, 1, 2], xticklabels=["SFT", "more SFT", "GRPO"],
            ylim=(0, 1))
     n = runs[0]["sft"]["n_prompts"] if runs else 0
-    asked = asked or {}
-    setting = (f"{asked.get('model', '?')} on {asked.get('source', '?')} ({asked.get('terms', '?')} terms of "
-               f"{asked.get('digits', '?')} digit(s)), SFT {asked.get('sft_steps', '?')} steps, GRPO "
-               f"{asked.get('grpo_steps', '?')} steps; " if asked else "")
+    setting = (f"{asked['model']} on {asked['source']} ({asked['terms']} terms of {asked['digits']} digit(s)), "
+               f"SFT {asked['sft_steps']} steps, GRPO {asked['grpo_steps']} steps; ")
     fig.suptitle(f"{setting}{len(runs)} run{'s' * (len(runs) != 1)}, {n} held-out problems each; colour = p_cot; "
                  f"dashed / hollow: premise failed ({sum(not premise(r) for r in runs)} of {len(runs)}, not counted)",
                  fontsize=9)
