@@ -11,9 +11,11 @@ A criterion is one metric of one phase of every run in a set of settings, compar
 
 Each run meets it or not; over the k of n runs that meet it the criterion is `met` (k = n),
 `not met` (k = 0) or `mixed`, reported with k of n and a 95% Clopper-Pearson interval for the
-share. A study's verdict is `met` when all its criteria are, `not met` when any is not, else
-`mixed`; a run that has not reached the phase counts as not meeting it (a partial report says how
-many are missing). The criteria are data in the study's definition, fixed before its runs;
+share. A finished run without the metric does not meet it. While runs are still to come (a partial
+report: runs under way, or in the study's grid and not started) a criterion is `pending`, unless
+the runs already decided both meet and miss it, which makes it `mixed` whatever comes. A study's
+verdict is `not met` when any criterion is, else `pending` when any is, else `met` when all are,
+else `mixed`. The criteria are data in the study's definition, fixed before its runs;
 a study whose settings changed after a result keeps that history beside them (Study.history).
 """
 
@@ -73,19 +75,28 @@ def _value_of(config: dict, dotted: str):
     return node
 
 
-def judge(criteria: tuple[Criterion, ...], runs: list[tuple[dict, dict]]) -> dict:
-    """The verdict of `criteria` over runs given as (config, summary) pairs:
-    {"verdict": met | mixed | not met | no data, "criteria": [{text, k, n, missing, ci95, verdict}]}."""
+def judge(criteria: tuple[Criterion, ...], runs: list[tuple], planned: list[dict] = ()) -> dict:
+    """The verdict of `criteria` over runs given as (config, summary) or (config, summary, finished)
+    (a run without `finished` counts as under way when it lacks the metric), and the configs of
+    `planned` runs not started yet: {"verdict": met | mixed | not met | pending | no data,
+    "criteria": [{text, k, n, missing, ci95, verdict}]}."""
     rows = []
+    runs = [(r[0], r[1], r[2] if len(r) > 2 else False) for r in runs] + [(c, {}, False) for c in planned]
     for criterion in criteria:
-        outcomes = [criterion.met_by(config, summary) for config, summary in runs if criterion.applies(config)]
-        k, n = sum(o is True for o in outcomes), len(outcomes)
-        verdict = "no data" if n == 0 else "met" if k == n else "not met" if k == 0 else "mixed"
-        rows.append({"text": criterion.text(), "k": k, "n": n, "missing": sum(o is None for o in outcomes),
-                     "ci95": clopper_pearson(k, n), "verdict": verdict})
+        outcomes = []
+        for config, summary, finished in runs:
+            if criterion.applies(config):
+                outcome = criterion.met_by(config, summary)
+                outcomes.append(False if outcome is None and finished else outcome)
+        k, n, missing = sum(o is True for o in outcomes), len(outcomes), sum(o is None for o in outcomes)
+        missed = n - k - missing
+        verdict = ("no data" if n == 0 else "mixed" if k and missed else "pending" if missing
+                   else "met" if k == n else "not met")
+        rows.append({"text": criterion.text(), "k": k, "n": n, "missing": missing,
+                     "ci95": None if verdict == "pending" else clopper_pearson(k, n), "verdict": verdict})
     verdicts = {row["verdict"] for row in rows}
     overall = ("no data" if not rows or verdicts == {"no data"} else "not met" if "not met" in verdicts
-               else "met" if verdicts <= {"met"} else "mixed")
+               else "pending" if "pending" in verdicts else "met" if verdicts <= {"met"} else "mixed")
     return {"verdict": overall, "criteria": rows}
 
 
@@ -95,6 +106,11 @@ def verdict_line(result: dict) -> str:
     for row in result["criteria"]:
         ci = row["ci95"]
         share = f", 95% CI of the share [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+        if row["verdict"] == "pending":
+            decided = row["n"] - row["missing"]
+            so_far = f"{row['k']} of the {decided} decided runs meet it, " if decided else ""
+            lines.append(f"pending ({so_far}{row['missing']} of {row['n']} not there yet): {row['text']}")
+            continue
         missing = f", {row['missing']} not there yet" if row["missing"] else ""
         lines.append(f"{row['verdict']} ({row['k']} of {row['n']} runs{share}{missing}): {row['text']}")
     return "; ".join(lines)
@@ -111,6 +127,11 @@ def study_verdict(study, sweep) -> dict | None:
         return {"verdict": word, "line": line, "short": line}
     if not study.criteria:
         return None
-    result = judge(study.criteria, [(r.config, r.summary) for r in sweep.runs])
-    parts = [f"{c['k']} of {c['n']}" for c in result["criteria"]]
-    return {"verdict": result["verdict"], "line": verdict_line(result), "short": f"{', '.join(parts)} runs per criterion"}
+    planned = [spec.config().to_dict() for spec in sweep.not_started()]
+    ended = [(r.config, r.summary, r.status.get("state") in ("done", "failed")) for r in sweep.runs]
+    result = judge(study.criteria, ended, planned)
+    parts = [f"{c['k']} of {c['n']}" + (f" ({c['missing']} to come)" if c["missing"] else "")
+             for c in result["criteria"]]
+    return {"verdict": result["verdict"], "line": verdict_line(result),
+            "short": f"{', '.join(parts)} runs per criterion"}
+

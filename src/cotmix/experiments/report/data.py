@@ -88,6 +88,22 @@ class Sweep:
     def unfinished(self) -> list[Run]:
         return [r for r in self.done() if r.status.get("state") != "done"]
 
+    def not_started(self) -> list:
+        """The runs of the sweep's own spec (its sweep.json) with no folder yet: what a partial copy
+        is still to get. Matched by the name's parts, not their order (a sweep.json written with
+        sorted keys expands to "model.d_model=64,model.n_layer=2" where the runner wrote them the
+        other way round); none for a spec this version cannot read."""
+        from cotmix.experiments.grid import grid_from_dict
+
+        if not self.spec.get("seeds"):
+            return []
+        try:
+            specs = grid_from_dict(self.spec, self.name).runs()
+        except CotmixError:
+            return []
+        there = {frozenset(r.name.split(",")) for r in self.runs}
+        return [spec for spec in specs if frozenset(spec.name.split(",")) not in there]
+
     def settings(self) -> dict[str, list[Run]]:
         groups: dict[str, list[Run]] = {}
         for run in self.done():

@@ -113,7 +113,7 @@ def build_report(root: Path, out: Path | None = None, partial: bool = False, sho
         save(fig, svg)
         failed = [r.name for r in sweep.runs if r.status.get("state") == "failed"]
         unfinished = sweep.unfinished()
-        runs = f"{len(sweep.done()) - len(unfinished)}/{len(sweep.runs)} runs done"
+        runs = f"{len(sweep.done()) - len(unfinished)}/{len(sweep.runs) + len(sweep.not_started())} runs done"
         if unfinished:
             runs += (f'; <span class="failed">{len(unfinished)} unfinished, drawn where they stopped: '
                      f'{html.escape(", ".join(r.name for r in unfinished))}</span>')
