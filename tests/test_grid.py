@@ -74,5 +74,21 @@ def test_the_expected_time_is_the_published_runs_measured_time():
 
     published = Path(__file__).parents[1] / "docs" / "results"
     walls = read_parquet(published / "fig-headline" / "results.parquet").column("wall_s").to_pylist()
-    line = expected_time("fig-headline", 10, published)
+    line = expected_time("fig-headline", 10, (published,))
     assert f"about {2 * sum(walls) / 3600:.1f} core-hours for 10 runs" in line
+
+
+def test_the_expected_time_of_an_unpublished_sweep_comes_from_its_partial_copy(tmp_path):
+    """Only the finished runs of a partial copy count (a running one has no wall time yet)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cotmix.cli.sweep import expected_time
+
+    published, partial = tmp_path / "results", tmp_path / "in-progress"
+    (partial / "mine").mkdir(parents=True)
+    pq.write_table(pa.table({"state": ["done", "done", "running"], "wall_s": [3000.0, 3600.0, None]}),
+                   partial / "mine" / "results.parquet")
+    line = expected_time("mine", 12, (published, partial))
+    assert "about 11.0 core-hours for 12 runs" in line and "from the 2 finished" in line
+    assert "unknown" in expected_time("other", 12, (published, partial))

@@ -48,19 +48,25 @@ def cmd_sweep(args) -> int:
     return 1 if failed else 0
 
 
-def expected_time(name: str, runs: int, published: Path = Path("docs/results")) -> str:
-    """What the sweep cost when it was last published here (its table's wall_s per run), scaled to
-    `runs`: the only estimate that is a measurement. Run times vary with the machine and with each
-    run's stop rule; a run that shared its pre-training with others counts only its own part."""
+def expected_time(name: str, runs: int, places=(Path("docs/results"), Path("docs/lab/in-progress"))) -> str:
+    """What the sweep's finished runs cost where it was last published here (its table's wall_s per
+    run; a partial copy in docs/lab/in-progress when it has not been published), scaled to `runs`:
+    the only estimate that is a measurement. Run times vary with the machine and with each run's stop
+    rule; a run that shared its pre-training with others counts only its own part."""
     from cotmix.files import read_parquet
 
-    table = published / name / "results.parquet"
-    walls = sorted(w for w in (read_parquet(table).column("wall_s").to_pylist() if table.is_file() else ()) if w)
-    if not walls:
-        return f"expected CPU time: unknown ({table} holds no measured run times)"
+    for place in places:
+        table = Path(place) / name / "results.parquet"
+        walls = sorted(w for w in (read_parquet(table).column("wall_s").to_pylist() if table.is_file() else ()) if w)
+        if walls:
+            break
+    else:
+        where = " or ".join(str(Path(place) / name) for place in places)
+        return f"expected CPU time: unknown (no measured run times in {where})"
     total = sum(walls) / len(walls) * runs
-    return (f"expected CPU time: about {total / 3600:.1f} core-hours for {runs} runs (median {walls[len(walls) // 2] / 60:.0f} "
-            f"min a run at --threads 1, as measured in {table}); 2 workers take about half that in wall time")
+    return (f"expected CPU time: about {total / 3600:.1f} core-hours for {runs} runs (median "
+            f"{walls[len(walls) // 2] / 60:.0f} min a run at --threads 1, from the {len(walls)} finished in {table}); "
+            f"2 workers take about half that in wall time")
 
 
 def study_criteria(name: str) -> tuple:
