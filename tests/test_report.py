@@ -34,6 +34,28 @@ def test_every_figure_kind_draws_from_a_real_sweep(tiny_sweep):
         assert "seed" in measured or "cells" in measured, kind
 
 
+def test_the_threshold_figure_draws_greedy_length_and_the_pre_registered_bars(tiny_sweep):
+    """Beside greedy accuracy, the share of greedy answers that are long (the decision itself, and
+    for multiplication the criterion's metric), and each pre-registered bar over the p_cot it covers:
+    fig-threshold's 'greedy_accuracy >= 0.99 at p_cot 0.36-0.5' on the accuracy panel only."""
+    from cotmix.experiments.report.data import load_sweep
+    from cotmix.experiments.report.figures import threshold
+
+    sweep = load_sweep(tiny_sweep[0])
+    sweep.name = "fig-threshold"
+    fig, _ = threshold(sweep)
+    acc, greedy_long, cal = fig.axes
+    assert greedy_long.get_ylabel() == "greedy answers that are long"
+    bars = [line for line in acc.lines if line.get_label() == "pre-registered: >= 0.99"]
+    assert len(bars) == 1 and list(bars[0].get_ydata()) == [0.99, 0.99]
+    assert min(bars[0].get_xdata()) < 0.36 < 0.5 < max(bars[0].get_xdata())
+    assert not [line for ax in (greedy_long, cal) for line in ax.lines if line.get_label().startswith("pre-reg")]
+    # A partial copy holding only p_cot = 0.2 still gets the axis of its grid (0.2 and 0.5).
+    sweep.runs = [r for r in sweep.runs if r.config["task"]["p_cot"] == 0.2]
+    fig, _ = threshold(sweep)
+    assert fig.axes[0].get_xlim()[0] < 0.2 and fig.axes[0].get_xlim()[1] > 0.5
+
+
 def test_setting_labels_are_short_unless_that_makes_two_keys_alike():
     from cotmix.experiments.report.data import Run
 

@@ -16,6 +16,7 @@ from cotmix.experiments.report import paper_scale, predictor, resource_gap
 from cotmix.experiments.report.data import Curve, Sweep
 from cotmix.plotting import COLORS, average_curves, band, bars, interval
 from cotmix.registry import FIGURES, TASKS
+from cotmix.theory.closed_form import greedy_threshold
 
 
 def _fmt(values: list[float], n_prompts: int | None = None) -> str:
@@ -267,24 +268,54 @@ def length(sweep: Sweep):
 
 
 def threshold(sweep: Sweep):
-    """After NTP, across p_cot: greedy accuracy (theory: 1/2 below 1/3, 1 above) and long fraction
-    (theory: = p_cot)."""
+    """After NTP, across p_cot: greedy accuracy (theory: chance below the task's threshold, 1 above),
+    the share of greedy answers that are long (0 below, 1 above), the sampled long fraction (theory:
+    = p_cot), and the study's pre-registered bars where a criterion reads one of them."""
     groups, n = sweep.settings(), sweep.n_prompts()
     ps = sorted({runs[0].config["task"]["p_cot"] for runs in groups.values()})
     by_p = {p: [r for runs in groups.values() for r in runs if r.config["task"]["p_cot"] == p] for p in ps}
-    fig, (acc, cal) = plt.subplots(1, 2, figsize=(10, 3.8))
+    symbols = _symbols(sweep)
+    fig, (acc, greedy_long, cal) = plt.subplots(1, 3, figsize=(14, 3.8), sharex=True)
     for ax, key, label in ((acc, "greedy_accuracy", "greedy accuracy after NTP"),
+                           (greedy_long, "greedy_long_fraction", "greedy answers that are long"),
                            (cal, "long_fraction", "long fraction of samples after NTP")):
         values = [[r.metric("pretrain", key) for r in by_p[p]] for p in ps]
         stats = bars(ax, ps, values, n, fmt="o-", label="measured")
-        plotting.threshold(ax, symbols=_symbols(sweep))
+        plotting.threshold(ax, symbols=symbols)
+        _preregistered(ax, sweep, key)
         highest = max([max(ps), *(hi for _, _, hi in stats), *(v for vs in values for v in vs if v is not None)])
-        ax.set(xlabel="p_cot", ylabel=label, ylim=(0, 1.02) if ax is acc else (0, min(1.02, highest + 0.1)))
-    plotting.greedy_theory(acc, min(ps), max(ps), symbols=_symbols(sweep))
-    cal.plot([min(ps), max(ps)], [min(ps), max(ps)], "k--", lw=1, label="theory: = p_cot")
-    acc.legend(fontsize=7), cal.legend(fontsize=7)
+        ax.set(xlabel="p_cot", ylabel=label, ylim=(0, min(1.02, highest + 0.1)) if ax is cal else (0, 1.02))
+    planned = sweep.spec.get("grid", {}).get("task.p_cot") or ps  # a partial sweep: the axis it will have
+    lo, hi = min(*ps, *planned), max(*ps, *planned)
+    acc.set_xlim(lo - 0.03, hi + 0.03)
+    plotting.greedy_theory(acc, lo, hi, symbols=symbols)
+    if symbols is not None:
+        t = greedy_threshold(symbols)
+        greedy_long.step([lo, t, t, hi], [0, 0, 1, 1], where="post", color="k", ls="--", lw=1, label="theory")
+    cal.plot([lo, hi], [lo, hi], "k--", lw=1, label="theory: = p_cot")
+    for ax in (acc, greedy_long, cal):
+        ax.legend(fontsize=7)
     cells = [f"{p}: {_fmt([r.metric('pretrain', 'greedy_accuracy') for r in by_p[p]], n)}" for p in ps]
-    return fig, "Greedy accuracy after NTP by p_cot: " + "; ".join(cells) + f" ({_seeds(sweep)})."
+    measured = "Greedy accuracy after NTP by p_cot: " + "; ".join(cells)
+    if symbols is None:  # no one-token answer: the share of long greedy answers is the finding
+        cells = [f"{p}: {_fmt([r.metric('pretrain', 'greedy_long_fraction') for r in by_p[p]], n)}" for p in ps]
+        measured += ". Greedy answers that are long: " + "; ".join(cells)
+    return fig, measured + f" ({_seeds(sweep)})."
+
+
+def _preregistered(ax, sweep: Sweep, metric: str) -> None:
+    """The bar of each pre-registered criterion on `metric` after NTP (a built-in study's), drawn over
+    the p_cot values it applies to: the figure shows what was predicted beside what came out."""
+    from cotmix.experiments.studies import STUDIES
+
+    study = STUDIES.get(sweep.name)
+    for criterion in study.criteria if study else ():
+        ps = criterion.where.get("task.p_cot")
+        if criterion.phase != "pretrain" or criterion.metric != metric or criterion.op == "chance" or not ps:
+            continue
+        bar = float(criterion.bar)
+        ax.plot([min(ps) - 0.01, max(ps) + 0.01], [bar, bar], color="tab:red", lw=3, alpha=0.35,
+                solid_capstyle="butt", label=f"pre-registered: {criterion.op} {bar:g}")
 
 
 def by_value(sweep: Sweep):
