@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from cotmix.config import load_config
-from cotmix.eval.evaluate import chain_token_metrics
+from cotmix.eval.evaluate import chain_token_metrics, parting_points
 from cotmix.tasks import make_task
 
 
@@ -98,3 +98,54 @@ def test_decision_split_script_agrees_with_the_greedy_decision_metric(calibrated
     assert len(split) == 2 and sum(k for k, _ in split) == n and 0 < n <= cfg.eval.n_prompts
     assert overall == pytest.approx(sum(k * c for k, c in split) / n, abs=1e-3)
     assert abs(overall - metrics["decision_greedy_continue"]) <= 1e-3  # 3-decimal printing
+
+
+def test_parting_points_are_where_the_long_and_short_answers_first_differ():
+    task = make_task(load_config(overrides=["task.name=multiplication"]).task)  # 2x2, w = 4
+    prompts = task.prompts_of(torch.tensor([12, 10]), torch.tensor([34, 34]))
+    at, long_token, short_token = parting_points(task, prompts, task.long_demonstrations(prompts).responses)
+    # 12 * 34: long 8 4 0 0 ; ..., short 8 0 4 0 -> the second digit. 10 * 34: P_0 = 40 and the
+    # product 340 agree on their second digit too (0 4 0 0 against 0 4 3 0) -> the third.
+    assert at.tolist() == [1, 2] and long_token.tolist() == [4, 0] and short_token.tolist() == [0, 3]
+    parity = make_task(load_config(overrides=["task.d=4"]).task)
+    from cotmix.tasks.parity import SEP
+
+    bits = torch.tensor([[1, 0, 0, 0], [1, 1, 0, 0]])  # parity 1 = x_1; parity 0 != x_1
+    prompts = torch.cat([bits, torch.full((2, 1), SEP)], dim=1)
+    at, long_token, short_token = parting_points(parity, prompts, parity.long_demonstrations(prompts).responses)
+    assert at.tolist() == [1, 0] and short_token[0] == parity.eos_id and (long_token[1], short_token[1]) == (1, 0)
+
+
+class ProductWriter(torch.nn.Module):
+    """Multiplication logits that write the product's digits (the short answer) at each answer
+    position, as a model that has learnt the product would, and nothing else."""
+
+    def __init__(self, task):
+        super().__init__()
+        self.task = task
+        self.unused = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, idx):  # (rows, seq) -> (rows, seq, vocab)
+        from cotmix.tasks.multiplication import digits_lsb_first
+
+        a, b = self.task.operands(idx[:, : self.task.prompt_len])
+        product = digits_lsb_first(a * b, self.task.width)
+        logits = torch.zeros(*idx.shape, self.task.vocab_size)
+        rows = torch.arange(len(idx))[:, None]
+        logits[rows, self.task.prompt_len - 1 + torch.arange(self.task.width)[None, :], product] = 1.0
+        return logits
+
+
+def test_parting_metrics_read_the_models_choice_where_the_answers_part():
+    task = make_task(load_config(overrides=["task.name=multiplication", "task.digits_a=3",
+                                            "task.digits_b=3"]).task)
+    prompts = task.heldout_prompts(256, 0)
+    metrics = chain_token_metrics(ProductWriter(task), task, task.long_demonstrations(prompts))
+    e, v = torch.e, task.vocab_size
+    # The answers part at a digit (a 3-digit b >= 100 makes P_0 and the product differ), where the
+    # product's digit has logit 1 against v - 1 zeros: the short token wins on every prompt.
+    at, _, _ = parting_points(task, prompts, task.long_demonstrations(prompts).responses)
+    assert (at < task.width).all() and (at >= 1).all()
+    assert metrics["parting_greedy_long"] == 0.0
+    assert metrics["parting_short_prob"] == pytest.approx(e / (e + v - 1))
+    assert metrics["parting_long_prob"] == pytest.approx(1 / (e + v - 1))

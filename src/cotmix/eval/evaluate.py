@@ -56,6 +56,21 @@ def rule_met(rule: str, metrics: dict) -> bool:
 LEARNT = 0.95
 
 
+def parting_points(task: Task, prompts: torch.Tensor, long_responses: torch.Tensor):
+    """Where each prompt's long and short demonstrations first differ: (position, long token, short
+    token), each (rows,). The prefix before it is the same in both, so a model teacher-forced on the
+    long answer sees there exactly what greedy decoding sees when it has to choose. Parity: x_1
+    against the parity where they differ, else the second chain token against EOS; 3x3
+    multiplication: the second answer digit, or a later one where P_0's and the product's agree."""
+    short = task.short_demonstrations(prompts).responses
+    width = max(long_responses.shape[1], short.shape[1])
+    long_responses, short = (torch.nn.functional.pad(r, (0, width - r.shape[1]), value=task.pad_id)
+                             for r in (long_responses, short))
+    at = (long_responses != short).int().argmax(dim=1)  # the first difference (a long answer is longer)
+    rows = torch.arange(len(at))
+    return at, long_responses[rows, at], short[rows, at]
+
+
 @torch.no_grad()
 def chain_token_metrics(model, task: Task, batch) -> dict:
     """Teacher-forced metrics on the correct long demonstrations of `batch`'s prompts.
@@ -78,7 +93,13 @@ def chain_token_metrics(model, task: Task, batch) -> dict:
     decision_greedy_continue the share where the argmax over all tokens is not EOS, what greedy
     decoding does: while c_2 is unlearnt the continue mass splits between 0 and 1 and greedy needs
     p_cot > 1/2. chain_token_accuracy_NAME: the accuracy on the task's named kinds of chain step
-    (parity: after_0, the steps that copy, and after_1, the steps that flip)."""
+    (parity: after_0, the steps that copy, and after_1, the steps that flip).
+    parting_*: the same question asked of any task, prompt by prompt, at the first token where the
+    prompt's long and short demonstrations differ (`parting_points`): parting_long_prob and
+    parting_short_prob are the model's probabilities of the long and of the short token there,
+    parting_greedy_long the share of prompts where the long token is the most likely one. For
+    multiplication that token is a digit (P_0's against the product's), where a calibrated model
+    that knows the product's digit puts about p_cot on the long one."""
     mask = task.chain_token_mask(batch)  # (rows, response_len) bool, on the CPU where the task's code runs
     kinds = task.chain_step_kinds(batch)  # name -> a (rows, response_len) part of mask
     batch = batch.to(model_device(model))
@@ -92,6 +113,8 @@ def chain_token_metrics(model, task: Task, batch) -> dict:
     eos = decision[:, task.eos_id]
     predicted = logits.index_fill_(-1, torch.tensor([task.eos_id], device=logits.device),
                                    float("-inf")).argmax(dim=-1).cpu()
+    at, long_token, short_token = parting_points(task, batch.prompts.cpu(), responses)
+    parting = probs[torch.arange(len(at)), at]  # (rows, vocab) where the two answers part
     hits = (predicted == responses) & mask
     counted = mask.sum(dim=0)
     per_position = hits.sum(dim=0)[counted > 0] / counted[counted > 0]
@@ -103,6 +126,9 @@ def chain_token_metrics(model, task: Task, batch) -> dict:
             "decision_eos_prob": mean(eos), "decision_chain_prob": mean(decision.gather(1, right_next)),
             **fraction("decision_theory_continue", 1 - eos > eos),
             **fraction("decision_greedy_continue", decision.argmax(dim=-1) != task.eos_id),
+            "parting_long_prob": mean(parting.gather(1, long_token[:, None])),
+            "parting_short_prob": mean(parting.gather(1, short_token[:, None])),
+            **fraction("parting_greedy_long", parting.argmax(dim=-1) == long_token),
             **{k: v for name, part in kinds.items()
                for k, v in fraction(f"chain_token_accuracy_{name}", hits[part], with_n=True).items()}}
 
