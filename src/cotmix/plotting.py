@@ -170,6 +170,18 @@ def long_length(ax, tokens: int, label="long answer") -> None:
     ax.axhline(tokens, color="grey", ls=":", lw=1, label=f"{label} ({tokens} tokens)")
 
 
+def preregistered(ax, criteria, metric: str, phase: str = "pretrain") -> None:
+    """The bar of each pre-registered criterion (cotmix.experiments.verdicts) on `metric` of `phase`,
+    drawn over the p_cot values it applies to: what was predicted, beside what came out."""
+    for criterion in criteria:
+        ps = criterion.where.get("task.p_cot")
+        if criterion.phase != phase or criterion.metric != metric or criterion.op == "chance" or not ps:
+            continue
+        bar = float(criterion.bar)
+        ax.plot([min(ps) - 0.01, max(ps) + 0.01], [bar, bar], color="tab:red", lw=3, alpha=0.35,
+                solid_capstyle="butt", label=f"pre-registered: {criterion.op} {bar:g}")
+
+
 def star_recursion(ax, p0: float, rounds: int, start_round: int = 0, label="2p/(1+p)", **kwargs) -> None:
     """The STaR recursion from p0, one point per round from start_round."""
     xs = list(range(start_round, start_round + rounds))

@@ -134,4 +134,3 @@ def study_verdict(study, sweep) -> dict | None:
              for c in result["criteria"]]
     return {"verdict": result["verdict"], "line": verdict_line(result),
             "short": f"{', '.join(parts)} runs per criterion"}
-

@@ -271,10 +271,13 @@ def threshold(sweep: Sweep):
     """After NTP, across p_cot: greedy accuracy (theory: chance below the task's threshold, 1 above),
     the share of greedy answers that are long (0 below, 1 above), the sampled long fraction (theory:
     = p_cot), and the study's pre-registered bars where a criterion reads one of them."""
+    from cotmix.experiments.studies import STUDIES
+
     groups, n = sweep.settings(), sweep.n_prompts()
     ps = sorted({runs[0].config["task"]["p_cot"] for runs in groups.values()})
     by_p = {p: [r for runs in groups.values() for r in runs if r.config["task"]["p_cot"] == p] for p in ps}
     symbols = _symbols(sweep)
+    criteria = STUDIES[sweep.name].criteria if sweep.name in STUDIES else ()
     fig, (acc, greedy_long, cal) = plt.subplots(1, 3, figsize=(14, 3.8), sharex=True)
     for ax, key, label in ((acc, "greedy_accuracy", "greedy accuracy after NTP"),
                            (greedy_long, "greedy_long_fraction", "greedy answers that are long"),
@@ -282,7 +285,7 @@ def threshold(sweep: Sweep):
         values = [[r.metric("pretrain", key) for r in by_p[p]] for p in ps]
         stats = bars(ax, ps, values, n, fmt="o-", label="measured")
         plotting.threshold(ax, symbols=symbols)
-        _preregistered(ax, sweep, key)
+        plotting.preregistered(ax, criteria, key)
         highest = max([max(ps), *(hi for _, _, hi in stats), *(v for vs in values for v in vs if v is not None)])
         ax.set(xlabel="p_cot", ylabel=label, ylim=(0, min(1.02, highest + 0.1)) if ax is cal else (0, 1.02))
     planned = sweep.spec.get("grid", {}).get("task.p_cot") or ps  # a partial sweep: the axis it will have
@@ -301,21 +304,6 @@ def threshold(sweep: Sweep):
         cells = [f"{p}: {_fmt([r.metric('pretrain', 'greedy_long_fraction') for r in by_p[p]], n)}" for p in ps]
         measured += ". Greedy answers that are long: " + "; ".join(cells)
     return fig, measured + f" ({_seeds(sweep)})."
-
-
-def _preregistered(ax, sweep: Sweep, metric: str) -> None:
-    """The bar of each pre-registered criterion on `metric` after NTP (a built-in study's), drawn over
-    the p_cot values it applies to: the figure shows what was predicted beside what came out."""
-    from cotmix.experiments.studies import STUDIES
-
-    study = STUDIES.get(sweep.name)
-    for criterion in study.criteria if study else ():
-        ps = criterion.where.get("task.p_cot")
-        if criterion.phase != "pretrain" or criterion.metric != metric or criterion.op == "chance" or not ps:
-            continue
-        bar = float(criterion.bar)
-        ax.plot([min(ps) - 0.01, max(ps) + 0.01], [bar, bar], color="tab:red", lw=3, alpha=0.35,
-                solid_capstyle="butt", label=f"pre-registered: {criterion.op} {bar:g}")
 
 
 def by_value(sweep: Sweep):
